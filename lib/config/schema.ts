@@ -1,0 +1,152 @@
+/**
+ * The configuration schema: the single source of truth for every setting, its default and its documentation.
+ * The JSON Schema (`--print-config-schema`), the env variable names and the README's config table all derive from it.
+ */
+import { z } from "zod";
+import { LOG_LEVELS } from "../log/logger.ts";
+import { IceServerSchema } from "./iceServers.ts";
+
+const turnUrls = z
+  .array(z.string().trim().regex(/^turns?:\S+$/i, "must start with turn: or turns:"))
+  .min(1)
+  .describe("TURN URLs, for example turn:turn.example.com:3478?transport=udp.");
+
+const StaticTurnSchema = z
+  .strictObject({
+    urls: turnUrls,
+    username: z.string().min(1).describe("Static TURN username."),
+    credential: z.string().min(1).describe("Static TURN password."),
+  })
+  .describe("A TURN server with fixed credentials.");
+
+const SharedSecretTurnSchema = z
+  .strictObject({
+    urls: turnUrls,
+    secret: z
+      .string()
+      .min(1)
+      .describe("Shared secret of the TURN server (coturn static-auth-secret). It never leaves this server."),
+    user: z.string().min(1).default("smallwebrtc").describe("User part of minted usernames (<expiry>:<user>)."),
+    ttlSecs: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86400)
+      .default(86400)
+      .describe("Lifetime of minted credentials in seconds."),
+  })
+  .describe("A TURN server with short-lived credentials minted per session from a shared secret (TURN REST scheme).");
+
+export const TurnSchema = z.union([SharedSecretTurnSchema, StaticTurnSchema]);
+export type TurnConfig = z.output<typeof TurnSchema>;
+
+const IceSchema = z
+  .strictObject({
+    interfaces: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "IP addresses or interface names (eth0, wlan0) to gather host candidates on. Empty: every non-internal IPv4 address.",
+      ),
+    loopback: z
+      .enum(["auto", "always", "never"])
+      .default("auto")
+      .describe(
+        "Offer a 127.0.0.1 host candidate. auto: when the server binds to a loopback host or the machine has no other address.",
+      ),
+    ipv6: z.boolean().default(false).describe("Also gather IPv6 host candidates."),
+  })
+  .describe("Where and how ICE host candidates are gathered.");
+
+const LimitsSchema = z
+  .strictObject({
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024)
+      .describe("Largest accepted HTTP request body; larger requests get 413."),
+    maxSessions: z
+      .number()
+      .int()
+      .min(1)
+      .default(200)
+      .describe("Most peer connections open at once; further offers get 503."),
+    maxPendingStarts: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe("Most /start sessions waiting for their offer; the oldest is dropped first."),
+    startTtlSecs: z
+      .number()
+      .int()
+      .min(1)
+      .default(300)
+      .describe("How long a /start session waits for its first offer."),
+    connectTimeoutSecs: z
+      .number()
+      .min(1)
+      .default(60)
+      .describe("A peer connection that is not connected this long after its offer is closed."),
+    dataChannelTimeoutSecs: z
+      .number()
+      .min(1)
+      .default(10)
+      .describe("After connecting, how long to keep queueing messages for a data channel that has not opened."),
+    queuedMessages: z
+      .number()
+      .int()
+      .min(1)
+      .default(50)
+      .describe("Messages queued per session before its data channel opens; older ones are kept, newer dropped."),
+  })
+  .describe("Resource bounds.");
+
+export const ConfigSchema = z
+  .strictObject({
+    host: z
+      .string()
+      .trim()
+      .min(1)
+      .default("localhost")
+      .describe("Address the HTTP server binds to. In ESP32 mode, also the only IP whose candidates answers keep."),
+    port: z.number().int().min(0).max(65535).default(7860).describe("HTTP port (0 picks a free one)."),
+    iceServers: z
+      .array(IceServerSchema)
+      .default([])
+      .describe("STUN/TURN servers used by this server and handed to clients by /start. None: host candidates only."),
+    turn: TurnSchema.optional().describe("A TURN server, with static or short-lived shared-secret credentials."),
+    esp32: z.boolean().default(false).describe("Shape SDP answers for pipecat-esp32 (libpeer) devices."),
+    allowedOrigins: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("Origins allowed to call the API cross-origin ('*' for any). Same-origin and localhost always work."),
+    logLevel: z.enum(LOG_LEVELS).default("info").describe("Log verbosity."),
+    ice: IceSchema.prefault({}),
+    limits: LimitsSchema.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (config.esp32 && /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|::)$/i.test(config.host)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["host"],
+        message: "ESP32 mode needs the host set to this machine's LAN IP that the device can reach, not " + config.host,
+      });
+    }
+  })
+  .describe("smallwebrtc configuration");
+
+/** A fully validated configuration with every default filled in. */
+export type Config = z.output<typeof ConfigSchema>;
+/** What a user may write: every key optional. */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ConfigSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+}
+
+export function defaultConfig(): Config {
+  return ConfigSchema.parse({});
+}

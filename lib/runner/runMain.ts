@@ -1,0 +1,103 @@
+/**
+ * The development runner, Pipecat's `main()` in TypeScript: parse the command line, load the config, serve the
+ * signalling routes and the test client, and start `bot` once per connection. SIGINT/SIGTERM end every session
+ * with `peerLeft` and exit within 3 s.
+ */
+import process from "node:process";
+import { formatFlagHelp, parseCommandLine } from "../config/cli.ts";
+import { ConfigError } from "../config/layers.ts";
+import { loadConfig } from "../config/load.ts";
+import { configJsonSchema } from "../config/schema.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import type { AssetSource } from "../server/assets.ts";
+import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
+import { VERSION } from "../version.ts";
+import type { Bot } from "./runnerArguments.ts";
+
+export interface RunMainOptions {
+  args?: string[];
+  env?: Record<string, string | undefined>;
+  assets?: AssetSource;
+  /** Name shown in --help. */
+  programName?: string;
+}
+
+const SHUTDOWN_DEADLINE_MS = 3000;
+
+export async function runMain(bot: Bot, options: RunMainOptions = {}): Promise<SmallWebRTCServer | undefined> {
+  const args = options.args ?? process.argv.slice(2);
+  const env = options.env ?? process.env;
+  const program = options.programName ?? "smallwebrtc";
+  try {
+    const commandLine = parseCommandLine(args);
+    if (commandLine.help) return print(usage(program));
+    if (commandLine.version) return print(`${program} ${VERSION}`);
+    if (commandLine.printConfigSchema) return print(JSON.stringify(configJsonSchema(), null, 2));
+    if (commandLine.command) throw new ConfigError(`unknown command "${commandLine.command}" (see --help)`);
+
+    const { config, file, warnings } = loadConfig({ env, configPath: commandLine.configPath, flags: commandLine.layer });
+    const logger = createLogger({ level: config.logLevel });
+    for (const warning of warnings) logger.warn(warning);
+    if (file) logger.info("config loaded", { file });
+
+    const server = new SmallWebRTCServer({
+      config,
+      assets: options.assets,
+      logger,
+      onConnection: (connection, body) => {
+        // The bot runs after the answer has been returned, as in Pipecat's runner; its failure ends only its session.
+        queueMicrotask(() => {
+          bot({ webrtcConnection: connection, body }).catch((error) => {
+            connection.logger.error("bot failed", { error });
+            void connection.disconnect();
+          });
+        });
+      },
+    });
+    const listener = await server.listen();
+    logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url });
+    console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
+    installShutdown(server, logger);
+    return server;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`${program}: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+function installShutdown(server: SmallWebRTCServer, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("shutting down", { signal, sessions: server.handler.size });
+    const deadline = setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS);
+    server.shutdown().finally(() => {
+      clearTimeout(deadline);
+      process.exit(0);
+    });
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+function usage(program: string): string {
+  return `Usage: ${program} [options]
+
+Serves Pipecat SmallWebRTC clients (browsers, native apps, ESP32 devices) and runs a bot for each connection.
+
+Options:
+${formatFlagHelp()}
+
+Every setting can also come from a JSON config file (--config, or ./smallwebrtc.json) and from SMALLWEBRTC_*
+environment variables (e.g. SMALLWEBRTC_PORT=8080); flags win over env, env over the file.
+Run with --print-config-schema for every key, its default and its meaning.`;
+}
+
+function print(text: string): undefined {
+  console.log(text);
+  return undefined;
+}

@@ -1,0 +1,11 @@
+import type { SmallWebRTCConnection } from "../webrtc/connection.ts";
+
+/** What the runner hands to a bot for each new connection (Pipecat's SmallWebRTCRunnerArguments). */
+export interface RunnerArguments {
+  webrtcConnection: SmallWebRTCConnection;
+  /** The offer's `request_data`/`requestData`, or the `body` given to `/start`. */
+  body: unknown;
+}
+
+/** A bot runs once per connection; the promise settles when the bot is done with it. */
+export type Bot = (args: RunnerArguments) => Promise<void>;

@@ -1,0 +1,90 @@
+/**
+ * The Hono application: signalling routes, status, the static test client, and the middleware that keeps every
+ * client mistake a JSON 4xx. Built without sockets, so tests drive it with `app.request()`.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Config } from "../config/schema.ts";
+import { resolveIceServers } from "../config/turnCredentials.ts";
+import { type Logger, silentLogger } from "../log/logger.ts";
+import { VERSION } from "../version.ts";
+import { SignallingError, type SignallingErrorReason } from "../webrtc/errors.ts";
+import type { SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
+import { type AssetSource, contentType } from "./assets.ts";
+import { errorResponse, HttpError } from "./httpError.ts";
+import { isOriginAllowed } from "./originPolicy.ts";
+import { signallingRoutes } from "./signallingRoutes.ts";
+import type { StartSessions } from "./startSessions.ts";
+
+export interface AppOptions {
+  config: Config;
+  handler: SmallWebRTCRequestHandler;
+  startSessions: StartSessions;
+  /** The test client served under /client/. */
+  assets?: AssetSource;
+  logger?: Logger;
+}
+
+const SIGNALLING_STATUS: Record<SignallingErrorReason, ContentfulStatusCode> = {
+  "invalid-offer": 400,
+  "invalid-candidate": 400,
+  "peer-not-found": 404,
+  capacity: 503,
+};
+
+export function createApp(options: AppOptions): Hono {
+  const { config, handler, startSessions, assets } = options;
+  const logger = options.logger ?? silentLogger;
+  const app = new Hono();
+
+  app.onError((error) => {
+    if (error instanceof HttpError) return errorResponse(error);
+    if (error instanceof SignallingError) return errorResponse(new HttpError(SIGNALLING_STATUS[error.reason], error.message));
+    logger.error("request failed", { error: error.stack ?? error.message });
+    return errorResponse(new HttpError(500, "internal server error"));
+  });
+  app.notFound((c) => errorResponse(new HttpError(404, `no route for ${c.req.method} ${c.req.path}`)));
+
+  const allowed = (origin: string, url: string) => isOriginAllowed(origin, url, config.allowedOrigins);
+  app.use(
+    "*",
+    cors({
+      origin: (origin, c) => (allowed(origin, c.req.url) ? origin : null),
+      allowMethods: ["GET", "POST", "PATCH", "OPTIONS"],
+      allowHeaders: ["Content-Type", "Authorization"],
+      maxAge: 600,
+    }),
+  );
+  // CORS only stops a browser from reading the reply; refusing the request keeps other sites from starting bots.
+  app.use("*", async (c, next) => {
+    const origin = c.req.header("origin");
+    if (origin && c.req.method !== "GET" && !allowed(origin, c.req.url)) {
+      throw new HttpError(403, "origin not allowed; add it to allowedOrigins");
+    }
+    await next();
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: config.limits.maxBodyBytes,
+      onError: () => errorResponse(new HttpError(413, `request body is larger than ${config.limits.maxBodyBytes} bytes`)),
+    }),
+  );
+
+  app.route("/", signallingRoutes({ handler, startSessions, iceServers: () => resolveIceServers(config) }));
+
+  app.get("/status", (c) =>
+    c.json({ status: "ready", sessions: handler.size, transports: ["webrtc"], version: VERSION }));
+  app.get("/", (c) => c.redirect("/client/", 307));
+  app.get("/client", (c) => c.redirect("/client/", 307));
+  app.get("/client/*", async (c) => {
+    const path = c.req.path.slice("/client/".length) || "index.html";
+    const body = await assets?.read(decodeURIComponent(path));
+    if (!body) throw new HttpError(404, `no such file: ${path}`);
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, { "Content-Type": contentType(path), "Cache-Control": "no-cache" });
+  });
+
+  return app;
+}

@@ -1,0 +1,78 @@
+/**
+ * Everything needed to serve SmallWebRTC clients, assembled from one config: the request handler with its peer
+ * connection settings, the /start session store, the HTTP app and its listener.
+ */
+import type { Hono } from "hono";
+import type { Config } from "../config/schema.ts";
+import { resolveIceServers } from "../config/turnCredentials.ts";
+import { type Logger, silentLogger } from "../log/logger.ts";
+import type { ConnectionOptions } from "../webrtc/connection.ts";
+import { peerConfig } from "../webrtc/peerConfig.ts";
+import { type ConnectionCallback, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
+import { createApp } from "./app.ts";
+import type { AssetSource } from "./assets.ts";
+import { listen, type Listener } from "./listen.ts";
+import { StartSessions } from "./startSessions.ts";
+
+export interface ServerOptions {
+  config: Config;
+  /** Receives every new connection with the request data of its offer (the runner starts a bot here). */
+  onConnection: ConnectionCallback;
+  assets?: AssetSource;
+  logger?: Logger;
+}
+
+export class SmallWebRTCServer {
+  readonly app: Hono;
+  readonly handler: SmallWebRTCRequestHandler;
+  readonly startSessions: StartSessions;
+  readonly #config: Config;
+  #listener?: Listener;
+
+  constructor(options: ServerOptions) {
+    const { config } = options;
+    const logger = options.logger ?? silentLogger;
+    this.handler = new SmallWebRTCRequestHandler({
+      connectionOptions: () => connectionOptions(config, logger),
+      onConnection: options.onConnection,
+      maxSessions: config.limits.maxSessions,
+      logger,
+    });
+    this.startSessions = new StartSessions({
+      maxPending: config.limits.maxPendingStarts,
+      pendingTtlMs: config.limits.startTtlSecs * 1000,
+    });
+    this.app = createApp({ config, handler: this.handler, startSessions: this.startSessions, assets: options.assets, logger });
+    this.#config = config;
+  }
+
+  async listen(): Promise<Listener> {
+    this.#listener = await listen((request) => this.app.fetch(request), {
+      hostname: this.#config.host,
+      port: this.#config.port,
+    });
+    return this.#listener;
+  }
+
+  /** Says `peerLeft` to every client, closes every session, then stops listening. */
+  async shutdown(): Promise<void> {
+    await this.handler.closeAll();
+    await this.#listener?.stop();
+  }
+}
+
+export function connectionOptions(config: Config, logger: Logger): ConnectionOptions {
+  return {
+    peerConfig: () =>
+      peerConfig({
+        iceServers: resolveIceServers(config),
+        stunGatherTimeoutSecs: 2,
+        bindHost: config.host,
+        ...config.ice,
+      }),
+    logger,
+    connectTimeoutMs: config.limits.connectTimeoutSecs * 1000,
+    dataChannelTimeoutMs: config.limits.dataChannelTimeoutSecs * 1000,
+    maxQueuedMessages: config.limits.queuedMessages,
+  };
+}

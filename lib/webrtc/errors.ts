@@ -1,0 +1,17 @@
+/** Why a signalling request could not be served. The HTTP layer maps each reason to a status code. */
+export type SignallingErrorReason =
+  /** The offer (or its SDP) is unusable. */
+  | "invalid-offer"
+  /** A trickled candidate could not be applied. */
+  | "invalid-candidate"
+  /** No peer connection has this `pc_id`. */
+  | "peer-not-found"
+  /** The server holds as many sessions as it is allowed to. */
+  | "capacity";
+
+export class SignallingError extends Error {
+  override name = "SignallingError";
+  constructor(readonly reason: SignallingErrorReason, message: string) {
+    super(message);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * A werift peer that behaves like Pipecat's JS client: audio sendrecv, camera sendrecv, a screen slot (sendonly)
+ * and a client-created data channel. Everything stays on 127.0.0.1.
+ */
+import { type RTCDataChannel, RTCPeerConnection } from "werift";
+import { peerConfig } from "../../lib/webrtc/peerConfig.ts";
+
+export interface ClientOptions {
+  /** Media sections to offer, in order (default: the JS client's audio, camera, screen). */
+  media?: { kind: "audio" | "video"; direction: "sendrecv" | "sendonly" | "recvonly" }[];
+  /** Label of the client's data channel; null opens none. */
+  dataChannelLabel?: string | null;
+}
+
+export const BROWSER_MEDIA: NonNullable<ClientOptions["media"]> = [
+  { kind: "audio", direction: "sendrecv" },
+  { kind: "video", direction: "sendrecv" },
+  { kind: "video", direction: "sendonly" },
+];
+
+export class TestClient {
+  readonly pc: RTCPeerConnection;
+  readonly channel?: RTCDataChannel;
+  readonly received: unknown[] = [];
+  readonly receivedText: string[] = [];
+  #waiters: { predicate: (message: unknown) => boolean; resolve: (message: unknown) => void }[] = [];
+
+  constructor(options: ClientOptions = {}) {
+    this.pc = new RTCPeerConnection(loopbackPeerConfig());
+    for (const { kind, direction } of options.media ?? BROWSER_MEDIA) this.pc.addTransceiver(kind, { direction });
+    if (options.dataChannelLabel === null) return;
+    this.channel = this.pc.createDataChannel(options.dataChannelLabel ?? "chat");
+    this.channel.onMessage.subscribe((data) => {
+      const text = data.toString();
+      this.receivedText.push(text);
+      let message: unknown = text;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        // keep the raw text
+      }
+      this.received.push(message);
+      this.#waiters = this.#waiters.filter((waiter) => {
+        if (!waiter.predicate(message)) return true;
+        waiter.resolve(message);
+        return false;
+      });
+    });
+  }
+
+  /** A complete offer (candidates included, as with `waitForICEGathering`). */
+  async offer(): Promise<{ sdp: string; type: "offer" }> {
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await waitForGathering(this.pc);
+    return { sdp: this.pc.localDescription!.sdp, type: "offer" };
+  }
+
+  async accept(answer: { sdp: string }): Promise<void> {
+    await this.pc.setRemoteDescription({ sdp: answer.sdp, type: "answer" });
+  }
+
+  channelOpen(timeoutMs = 10_000): Promise<void> {
+    const channel = this.#channel();
+    if (channel.readyState === "open") return Promise.resolve();
+    return withTimeout(channel.stateChanged.watch((state) => state === "open").then(() => {}), timeoutMs, "data channel open");
+  }
+
+  connected(timeoutMs = 10_000): Promise<void> {
+    if (this.pc.connectionState === "connected") return Promise.resolve();
+    return withTimeout(
+      this.pc.connectionStateChange.watch((state) => state === "connected").then(() => {}),
+      timeoutMs,
+      "client connected",
+    );
+  }
+
+  send(message: unknown): void {
+    this.#channel().send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+
+  #channel(): RTCDataChannel {
+    if (!this.channel) throw new Error("this client opened no data channel");
+    return this.channel;
+  }
+
+  /** The first received message (already received or future) matching `predicate`. */
+  waitFor(predicate: (message: unknown) => boolean, timeoutMs = 10_000): Promise<unknown> {
+    const seen = this.received.find(predicate);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return withTimeout(
+      new Promise((resolve) => this.#waiters.push({ predicate, resolve })),
+      timeoutMs,
+      "an expected data channel message",
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.pc.close();
+  }
+}
+
+export function loopbackPeerConfig() {
+  return peerConfig({
+    iceServers: [],
+    stunGatherTimeoutSecs: 1,
+    interfaces: ["127.0.0.1"],
+    loopback: "always",
+    ipv6: false,
+    bindHost: "127.0.0.1",
+  });
+}
+
+export function waitForGathering(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return pc.iceGatheringStateChange.watch((state) => state === "complete").then(() => {});
+}
+
+export interface TrickledCandidate {
+  candidate: string;
+  sdp_mid: string;
+  sdp_mline_index: number;
+}
+
+/** Splits an SDP into the same SDP without candidate lines and the candidates it carried, for trickle tests. */
+export function withoutCandidates(sdp: string): { sdp: string; candidates: TrickledCandidate[] } {
+  const [session, ...sections] = sdp.split(/\r\n(?=m=)/);
+  const candidates: TrickledCandidate[] = [];
+  const stripped = sections.map((section, index) => {
+    const lines = section.split("\r\n");
+    const mid = lines.find((line) => line.startsWith("a=mid:"))?.slice("a=mid:".length) ?? String(index);
+    for (const line of lines) {
+      if (line.startsWith("a=candidate:")) candidates.push({ candidate: line.slice(2), sdp_mid: mid, sdp_mline_index: index });
+    }
+    return lines.filter((line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates").join("\r\n");
+  });
+  return { sdp: [session, ...stripped].join("\r\n"), candidates };
+}
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
