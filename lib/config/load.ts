@@ -114,14 +114,16 @@ function envLayer(env: Record<string, string | undefined>, warnings: string[]): 
 
 function describeIssues(error: z.ZodError, merged: Layer): string {
   const [first] = error.issues;
-  const path = first.path.join(".");
+  // An unknown key is reported at its parent; point at the key itself so that its source can be named.
+  const keys = first.code === "unrecognized_keys" ? [...first.path, first.keys[0]] : first.path;
+  const path = keys.join(".");
   const origin = originOf(merged, path) ?? "defaults";
   const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more)` : "";
   return `invalid config: ${path || "(root)"} from ${origin}: ${issueMessage(first)}${more}`;
 }
 
 function issueMessage(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
+  if (issue.code === "unrecognized_keys") return issue.keys.length > 1 ? `unknown keys ${issue.keys.join(", ")}` : "unknown key";
   if (issue.code === "invalid_union") {
     // Report the branch that got furthest: one that failed on a nested key, not on the value's type itself.
     const branch = issue.errors.find((issues) => !issues.some((i) => i.code === "invalid_type" && i.path.length === 0));

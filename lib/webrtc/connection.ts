@@ -19,7 +19,7 @@ import { TypedEmitter } from "../events/emitter.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { parseInbound, signallingMessage } from "./dataChannelProtocol.ts";
 import { SignallingError } from "./errors.ts";
-import { dropUnusableCandidates, isUsableRemoteCandidate } from "./remoteCandidates.ts";
+import { dropNamedCandidates, needsNameResolution } from "./remoteCandidates.ts";
 import { OutgoingMessages } from "./outgoingMessages.ts";
 
 export type ConnectionState = "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
@@ -210,7 +210,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   /** Applies trickled client candidates. An empty candidate string is an end-of-candidates marker (RFC 8840). */
   async addIceCandidate(candidate: IceCandidateInit): Promise<void> {
     if (this.#closed) return;
-    if (candidate.candidate !== "" && !isUsableRemoteCandidate(candidate.candidate)) {
+    if (needsNameResolution(candidate.candidate)) {
       this.#logger.debug("ignored a remote candidate without an IP address", { candidate: candidate.candidate });
       return;
     }
@@ -269,7 +269,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   async #answerOffer(offer: SessionDescription): Promise<void> {
     const pc = this.#pc;
     try {
-      await pc.setRemoteDescription({ type: offer.type, sdp: dropUnusableCandidates(offer.sdp) });
+      await pc.setRemoteDescription({ type: offer.type, sdp: dropNamedCandidates(offer.sdp) });
     } catch (error) {
       throw new SignallingError("invalid-offer", `the offer SDP was not accepted: ${(error as Error).message}`);
     }
