@@ -1,0 +1,219 @@
+/**
+ * Frames: what flows through a pipeline. Names follow Pipecat's, so a Pipecat user recognises them.
+ *
+ * Three kinds, with Pipecat's semantics:
+ * - SystemFrame: handled at once, never queued behind other frames, never discarded by an interruption.
+ * - DataFrame: queued in order; an interruption discards the ones still waiting.
+ * - ControlFrame: queued in order like data (EndFrame arrives after everything before it).
+ */
+
+let nextFrameId = 0;
+
+export abstract class Frame {
+  readonly id = nextFrameId++;
+  /** Presentation timestamp in nanoseconds, when the frame carries media time. */
+  pts?: number;
+  readonly metadata: Record<string, unknown> = {};
+
+  get name(): string {
+    return `${this.constructor.name}#${this.id}`;
+  }
+}
+
+export abstract class SystemFrame extends Frame {}
+export abstract class DataFrame extends Frame {}
+export abstract class ControlFrame extends Frame {}
+
+/** Frames that an interruption must not discard (Pipecat's UninterruptibleFrame mixin). */
+export interface Uninterruptible {
+  readonly uninterruptible: true;
+}
+
+export function isUninterruptible(frame: Frame): boolean {
+  return (frame as Partial<Uninterruptible>).uninterruptible === true;
+}
+
+// ---- lifecycle ----
+
+export interface StartParams {
+  /** Sample rate of audio coming in from the transport (Pipecat's default: 16 kHz). */
+  audioInSampleRate: number;
+  /** Sample rate the output transport expects by default (Pipecat's default: 24 kHz). */
+  audioOutSampleRate: number;
+  allowInterruptions: boolean;
+  enableMetrics: boolean;
+}
+
+/** The first frame: every processor sets itself up when it sees it. */
+export class StartFrame extends SystemFrame {
+  constructor(readonly params: StartParams) {
+    super();
+  }
+}
+
+/** Stop now, dropping whatever is queued. */
+export class CancelFrame extends SystemFrame {
+  constructor(readonly reason?: string) {
+    super();
+  }
+}
+
+/** Finish gracefully: processed after every frame queued before it, then the pipeline stops. */
+export class EndFrame extends ControlFrame implements Uninterruptible {
+  readonly uninterruptible = true;
+  constructor(readonly reason?: string) {
+    super();
+  }
+}
+
+/** An error, pushed upstream to the pipeline task. A fatal one ends the pipeline. */
+export class ErrorFrame extends SystemFrame {
+  constructor(
+    readonly error: string,
+    readonly fatal = false,
+    readonly processor?: string,
+  ) {
+    super();
+  }
+}
+
+// ---- interruptions and speaking ----
+
+/** The user interrupted the bot: queued output is discarded and the bot stops talking. */
+export class InterruptionFrame extends SystemFrame {}
+
+export class UserStartedSpeakingFrame extends SystemFrame {}
+export class UserStoppedSpeakingFrame extends SystemFrame {}
+/** Raw VAD decisions; the `User*SpeakingFrame`s are the debounced turn events. */
+export class VADUserStartedSpeakingFrame extends SystemFrame {}
+export class VADUserStoppedSpeakingFrame extends SystemFrame {}
+export class BotStartedSpeakingFrame extends SystemFrame {}
+export class BotStoppedSpeakingFrame extends SystemFrame {}
+/** Emitted periodically while bot audio is playing. */
+export class BotSpeakingFrame extends SystemFrame {}
+
+// ---- audio ----
+
+interface AudioFields {
+  /** Little-endian signed 16-bit PCM, interleaved when `numChannels` > 1. */
+  audio: Int16Array;
+  sampleRate: number;
+  numChannels: number;
+}
+
+function audioDurationMs({ audio, sampleRate, numChannels }: AudioFields): number {
+  return (audio.length / numChannels / sampleRate) * 1000;
+}
+
+/** Audio from the client, at the pipeline's input rate. */
+export class InputAudioRawFrame extends SystemFrame implements AudioFields {
+  constructor(
+    readonly audio: Int16Array,
+    readonly sampleRate: number,
+    readonly numChannels = 1,
+  ) {
+    super();
+  }
+  get durationMs(): number {
+    return audioDurationMs(this);
+  }
+}
+
+/** Audio for the client, at any sample rate; the output transport resamples and encodes it. */
+export class OutputAudioRawFrame extends DataFrame implements AudioFields {
+  constructor(
+    readonly audio: Int16Array,
+    readonly sampleRate: number,
+    readonly numChannels = 1,
+  ) {
+    super();
+  }
+  get durationMs(): number {
+    return audioDurationMs(this);
+  }
+}
+
+/** Synthesised speech; an OutputAudioRawFrame that TTS services produce. */
+export class TTSAudioRawFrame extends OutputAudioRawFrame {}
+
+// ---- video ----
+
+export type ImageSource = "camera" | "screenVideo";
+
+/** A picture from the client's camera or screen share: packed RGB24, `width * height * 3` bytes. */
+export class UserImageRawFrame extends SystemFrame {
+  readonly format = "RGB";
+  constructor(
+    readonly userId: string,
+    readonly image: Uint8Array,
+    readonly size: readonly [width: number, height: number],
+    readonly transportSource: ImageSource = "camera",
+  ) {
+    super();
+  }
+}
+
+/** A picture to send to the client as bot video: packed RGB24 of exactly the output size. */
+export class OutputImageRawFrame extends DataFrame {
+  readonly format = "RGB";
+  constructor(
+    readonly image: Uint8Array,
+    readonly size: readonly [width: number, height: number],
+  ) {
+    super();
+  }
+}
+
+// ---- messages ----
+
+/** A message from the client's data channel (any JSON that is not signalling). */
+export class InputTransportMessageFrame extends SystemFrame {
+  constructor(readonly message: unknown) {
+    super();
+  }
+}
+
+/** A message for the client, sent after the audio queued before it. */
+export class OutputTransportMessageFrame extends DataFrame {
+  constructor(readonly message: unknown) {
+    super();
+  }
+}
+
+/** A message for the client, sent at once. RTVI uses these. */
+export class OutputTransportMessageUrgentFrame extends SystemFrame {
+  constructor(readonly message: unknown) {
+    super();
+  }
+}
+
+// ---- text ----
+
+export class TextFrame extends DataFrame {
+  constructor(readonly text: string) {
+    super();
+  }
+}
+
+export class TranscriptionFrame extends TextFrame {
+  constructor(
+    text: string,
+    readonly userId: string,
+    readonly timestamp: string,
+    readonly final = true,
+  ) {
+    super(text);
+  }
+}
+
+// ---- transport state ----
+
+/** The client connected and media can flow. */
+export class ClientConnectedFrame extends SystemFrame {}
+
+/** Metrics measured by a processor (processing time, time to first byte, ...). */
+export class MetricsFrame extends SystemFrame {
+  constructor(readonly data: { processor: string; kind: "processing" | "ttfb"; valueSecs: number }[]) {
+    super();
+  }
+}
