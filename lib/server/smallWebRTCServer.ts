@@ -8,6 +8,7 @@ import { resolveIceServers } from "../config/turnCredentials.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { ConnectionOptions } from "../webrtc/connection.ts";
 import { peerConfig } from "../webrtc/peerConfig.ts";
+import { applyWeriftPatches } from "../webrtc/weriftPatches.ts";
 import { type ConnectionCallback, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
 import { createApp } from "./app.ts";
 import type { AssetSource } from "./assets.ts";
@@ -32,6 +33,7 @@ export class SmallWebRTCServer {
   constructor(options: ServerOptions) {
     const { config } = options;
     const logger = options.logger ?? silentLogger;
+    applyWeriftPatches(logger);
     this.handler = new SmallWebRTCRequestHandler({
       connectionOptions: () => connectionOptions(config, logger),
       onConnection: options.onConnection,

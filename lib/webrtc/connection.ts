@@ -95,6 +95,8 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   #renegotiatingUntil = 0;
   #channelOpen = false;
   #tracks = new Map<number, MediaStreamTrack>();
+  #watchedTransceivers = new WeakSet<RTCRtpTransceiver>();
+  #watchedDtls = new WeakSet<object>();
   #trackEnabled = new Map<number, boolean>();
 
   private constructor(options: ConnectionOptions) {
@@ -296,6 +298,9 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   }
 
   #watchTransceiver(transceiver: RTCRtpTransceiver): void {
+    // werift reports a remote transceiver through both added-events; watch each one once.
+    if (this.#watchedTransceivers.has(transceiver)) return;
+    this.#watchedTransceivers.add(transceiver);
     const subscription = transceiver.onTrack.subscribe((track) => {
       const index = this.#pc.getTransceivers().indexOf(transceiver);
       if (index < 0) return;
@@ -313,11 +318,33 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
     if (state === "connected") {
       this.#clearConnectTimer();
       this.#armDataChannelTimer();
+      this.#watchDtls();
       if (this.#connectInvoked) this.emit("connected");
     } else if (state === "failed" || state === "closed") {
       void this.close();
     } else {
       this.#armConnectTimer();
+    }
+  }
+
+  /**
+   * A client that closes its peer connection sends a DTLS close_notify. werift closes the DTLS transport on it but
+   * leaves the connection state alone, so without this a cleanly departed client would linger until its ICE consent
+   * expired. Like aiortc, the connection is over once all its DTLS transports are closed.
+   */
+  #watchDtls(): void {
+    const pc = this.#pc;
+    for (const dtls of pc.dtlsTransports) {
+      if (this.#watchedDtls.has(dtls)) continue;
+      this.#watchedDtls.add(dtls);
+      const subscription = dtls.onStateChange.subscribe(() => {
+        if (pc !== this.#pc) return;
+        if (pc.dtlsTransports.every((t) => t.state === "closed" || t.state === "failed")) {
+          this.#logger.debug("client closed its DTLS transport");
+          void this.close();
+        }
+      });
+      this.#unsubscribers.push(() => subscription.unSubscribe());
     }
   }
 

@@ -207,6 +207,26 @@ describe("connection", () => {
     expect(connection.sendAppMessage({ late: true })).toBe(false);
   });
 
+  test("a vanished client's port-unreachable errors do not take the server down", async () => {
+    server = startTestServer({}, () => {});
+    const gone = client();
+    const connecting = server.nextConnection();
+    await connect(gone);
+    const connection = await connecting;
+    await gone.channelOpen();
+    // werift sends no close_notify: the client's sockets just close, and our packets now bounce with ICMP errors,
+    // which Bun reports as socket "error" events.
+    await gone.close();
+    for (let i = 0; i < 20; i++) {
+      connection.sendAppMessage({ i });
+      await sleep(25);
+    }
+    const next = client();
+    await connect(next);
+    await next.channelOpen();
+    next.send({ label: "rtvi-ai", type: "client-ready", id: "after", data: { version: "2.1.0" } });
+  });
+
   test("disconnect() sends peerLeft to the client, then closes", async () => {
     server = startTestServer({}, () => {});
     const peer = client();

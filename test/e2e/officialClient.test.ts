@@ -1,0 +1,82 @@
+/**
+ * The official Pipecat web client (@pipecat-ai/client-js + small-webrtc-transport) in headless Chromium against
+ * `scripts/start`, everything on 127.0.0.1 inside the test network namespace.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
+import { speechWav, videoY4m } from "./support/media.ts";
+import { openProbePage, type ProbeOptions, runProbe } from "./support/probe.ts";
+import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
+
+let server: ServerProcess;
+let browser: LaunchedBrowser;
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  browser = await launchBrowser({ audioFile: await speechWav(), videoFile: await videoY4m() });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function probe(options: Omit<ProbeOptions, "baseUrl">, crossOrigin = false) {
+  const page = await openProbePage(browser.context, { baseUrl: server.url, crossOrigin });
+  try {
+    return await runProbe(page.page, { baseUrl: server.url, seconds: 1, connectTimeoutMs: 10_000, ...options });
+  } finally {
+    await page.close();
+  }
+}
+
+describe("official Pipecat client", () => {
+  test("direct /api/offer flow with trickle ICE reaches bot-ready", async () => {
+    const result = await probe({ mode: "offer", waitForICEGathering: false });
+    expect(result.errors).toEqual([]);
+    expect(result.botReady, explain(result)).toBe(true);
+    expect(result.stats.selectedPair).toContain("127.0.0.1");
+    const methods = result.requests.map((r) => `${r.method} ${new URL(r.url).pathname} ${r.status}`);
+    expect(methods[0]).toBe("POST /api/offer 200");
+    expect(methods).toContain("PATCH /api/offer 200");
+  }, 60_000);
+
+  test("direct flow without trickle (waitForICEGathering) reaches bot-ready", async () => {
+    const result = await probe({ mode: "offer", waitForICEGathering: true });
+    expect(result.botReady, explain(result)).toBe(true);
+  }, 60_000);
+
+  test("/start -> /sessions/:id/api/offer flow reaches bot-ready", async () => {
+    const result = await probe({ mode: "start", requestData: { from: "test" } });
+    expect(result.botReady, explain(result)).toBe(true);
+    const paths = result.requests.map((r) => new URL(r.url).pathname);
+    expect(paths[0]).toBe("/start");
+    expect(paths[1]).toMatch(/^\/sessions\/[0-9a-f-]{36}\/api\/offer$/);
+  }, 60_000);
+
+  test("a client that disconnects is freed on the server", async () => {
+    const result = await probe({ mode: "offer" });
+    expect(result.botReady, explain(result)).toBe(true);
+    const deadline = Date.now() + 5000;
+    let sessions = -1;
+    while (Date.now() < deadline && sessions !== 0) {
+      sessions = (await (await fetch(`${server.url}/status`)).json()).sessions;
+      await Bun.sleep(100);
+    }
+    expect(sessions).toBe(0);
+  }, 60_000);
+
+  test("cross-origin page from another loopback origin passes CORS", async () => {
+    const result = await probe({ mode: "offer" }, true);
+    expect(result.botReady, explain(result)).toBe(true);
+  }, 60_000);
+});
+
+/** What went wrong, for assertion messages. */
+function explain(result: { errors: unknown; transportStates: unknown; requests: { method: string; url: string; status: number | null }[] }) {
+  return JSON.stringify({
+    errors: result.errors,
+    states: result.transportStates,
+    requests: result.requests.map((r) => `${r.method} ${r.url} ${r.status}`),
+  });
+}

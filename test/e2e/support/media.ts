@@ -1,0 +1,87 @@
+// Fake capture media for Chromium (--use-file-for-fake-{audio,video}-capture), generated once
+// into .cache/media. Chromium loops both files, so a few seconds of each is enough.
+import { existsSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { cacheDir } from "./paths.ts";
+
+const SPEECH_TEXT = "Hello from the small web R T C test harness. Can you hear me?";
+
+export interface VideoSpec {
+  width: number;
+  height: number;
+  fps: number;
+  seconds: number;
+}
+
+const DEFAULT_VIDEO: VideoSpec = { width: 320, height: 240, fps: 15, seconds: 2 };
+
+let speech: Promise<string> | undefined;
+let video: Promise<string> | undefined;
+
+/** 48 kHz mono 16-bit WAV of espeak-ng speech: the format Chromium's fake mic expects. */
+export function speechWav(): Promise<string> {
+  speech ??= cached("speech.wav", async (out) => {
+    const raw = `${out}.espeak.wav`;
+    run(["espeak-ng", "-s", "150", "-w", raw, SPEECH_TEXT]);
+    // `-t wav`: the temp name has no .wav extension for sox to infer the format from.
+    run(["sox", raw, "-t", "wav", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer", out, "pad", "0", "0.5"]);
+    await Bun.file(raw).delete();
+  });
+  return speech;
+}
+
+/** Small 4:2:0 y4m with a moving pattern, so received video has frames that actually change. */
+export function videoY4m(): Promise<string> {
+  video ??= cached("video.y4m", (out) => writeFile(out, y4m(DEFAULT_VIDEO)));
+  return video;
+}
+
+/** Encodes a y4m clip: a scrolling luma gradient, a square sliding across, and a rotating tint. */
+export function y4m({ width, height, fps, seconds }: VideoSpec): Uint8Array {
+  if (width % 2 || height % 2) throw new Error("y4m 4:2:0 needs even dimensions");
+  const header = new TextEncoder().encode(`YUV4MPEG2 W${width} H${height} F${fps}:1 Ip A1:1 C420jpeg\n`);
+  const frameTag = new TextEncoder().encode("FRAME\n");
+  const lumaSize = width * height;
+  const chromaSize = lumaSize / 4;
+  const frameCount = fps * seconds;
+  const frameSize = frameTag.length + lumaSize + 2 * chromaSize;
+  const out = new Uint8Array(header.length + frameCount * frameSize);
+  out.set(header, 0);
+
+  const box = Math.floor(height / 4);
+  for (let f = 0; f < frameCount; f++) {
+    const base = header.length + f * frameSize;
+    out.set(frameTag, base);
+    const y = base + frameTag.length;
+    const boxX = Math.floor(((width - box) * f) / Math.max(1, frameCount - 1));
+    const boxY = Math.floor((height - box) / 2);
+    for (let row = 0; row < height; row++) {
+      for (let col = 0; col < width; col++) {
+        const inBox = col >= boxX && col < boxX + box && row >= boxY && row < boxY + box;
+        out[y + row * width + col] = inBox ? 235 : 16 + ((col + row + f * 8) % 200);
+      }
+    }
+    // The tint circles the colour wheel once per loop.
+    const angle = (2 * Math.PI * f) / frameCount;
+    const u = y + lumaSize;
+    out.fill(Math.round(128 + 60 * Math.sin(angle)), u, u + chromaSize);
+    out.fill(Math.round(128 + 60 * Math.cos(angle)), u + chromaSize, u + 2 * chromaSize);
+  }
+  return out;
+}
+
+/** Produces `<cache>/media/name` once; writes to a temp file first so a parallel run never reads half a file. */
+async function cached(name: string, make: (path: string) => Promise<void>): Promise<string> {
+  const path = join(await cacheDir("media"), name);
+  if (existsSync(path)) return path;
+  const tmp = `${path}.${process.pid}.tmp`;
+  await make(tmp);
+  await rename(tmp, path);
+  return path;
+}
+
+function run(cmd: string[]): void {
+  const result = Bun.spawnSync(cmd, { stdout: "ignore", stderr: "pipe" });
+  if (!result.success) throw new Error(`${cmd[0]} failed: ${result.stderr.toString().trim()}`);
+}

@@ -1,0 +1,64 @@
+/**
+ * Runs the server as users do, in its own process, and waits until it listens. The port comes from the server
+ * itself (`--port 0`), read off its banner, so parallel runs never collide.
+ */
+import { type Subprocess, spawn } from "bun";
+import { repoRoot } from "./paths.ts";
+
+export interface ServerProcess extends AsyncDisposable {
+  url: string;
+  process: Subprocess;
+  /** Everything the server printed so far, stdout and stderr. */
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+export interface ServerProcessOptions {
+  /** The command to run; default `scripts/start`. */
+  command?: string[];
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
+  const command = options.command ?? [`${repoRoot}scripts/start`];
+  const child = spawn([...command, "--host", "127.0.0.1", "--port", "0", ...(options.args ?? [])], {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, ...options.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let output = "";
+  const ready = Promise.withResolvers<string>();
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      output += decoder.decode(chunk, { stream: true });
+      const match = output.match(/open (http:\/\/[^\s]+?)\/client\//);
+      if (match) ready.resolve(match[1]);
+    }
+  };
+  void collect(child.stdout);
+  void collect(child.stderr);
+  void child.exited.then((code) => ready.reject(new Error(`server exited with ${code} before listening:\n${output}`)));
+
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const timer = setTimeout(() => ready.reject(new Error(`server did not listen within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+  let url: string;
+  try {
+    url = await ready.promise;
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (child.exitCode === null) child.kill(signal);
+    return await child.exited;
+  };
+  return { url, process: child, output: () => output, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
+}
