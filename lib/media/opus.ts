@@ -155,7 +155,7 @@ abstract class OpusState {
   free(): void {
     if (this.#state === 0) return;
     orphans.unregister(this);
-    this.runtime.heap.free(this.#state);
+    // mutated
     this.#state = 0;
   }
 
@@ -279,22 +279,28 @@ export class OpusDecoder extends OpusState {
 }
 
 /**
- * Runs about a second of speech-band audio through an encoder and a decoder so JSC compiles the hot WASM functions
- * with its optimising tier before the first session: until then Bun runs them about 2x slower. Call at start-up.
+ * Encodes and decodes speech-like audio for `milliseconds` of wall time so JSC has compiled the hot WASM functions
+ * with its optimising tier before the first session arrives: until then Bun runs them about 2x slower, and the
+ * background compiles finish after roughly 300 ms of codec work. Call once at start-up.
  */
-export function warmUpOpus(seconds = 1): void {
+export function warmUpOpus(milliseconds = 400): void {
   const sampleRate = 48000;
   const frame = new Int16Array(sampleRate / 50);
   const encoder = new OpusEncoder({ sampleRate, channels: 1 });
   const decoder = new OpusDecoder({ sampleRate, channels: 1 });
+  const start = performance.now();
   try {
-    let seed = 1;
-    for (let n = 0; n < seconds * 50; n++) {
-      // Pitched tone plus noise: exercises SILK's pitch search and CELT's band coding like speech does.
+    let phase = 0;
+    let noise = 1;
+    for (let n = 0; performance.now() - start < milliseconds; n++) {
+      // Voiced syllables (a gliding pitch with harmonics) alternating with noise: exercises both SILK's pitch
+      // analysis and its unvoiced path, and CELT's band coding in hybrid mode, as real speech does.
+      const voiced = n % 10 < 7;
       for (let i = 0; i < frame.length; i++) {
-        seed = (seed * 1103515245 + 12345) >>> 0;
-        const t = (n * frame.length + i) / sampleRate;
-        frame[i] = 6000 * Math.sin(2 * Math.PI * (140 + 40 * Math.sin(t * 3)) * t) + ((seed >>> 16) % 2000) - 1000;
+        noise = (noise * 1103515245 + 12345) >>> 0;
+        phase += (2 * Math.PI * (120 + 60 * Math.sin(n / 15))) / sampleRate;
+        const harmonics = Math.sin(phase) + Math.sin(2 * phase) / 2 + Math.sin(3 * phase) / 3;
+        frame[i] = voiced ? 8000 * harmonics : (noise >>> 20) - 2048;
       }
       decoder.decode(encoder.encode(frame));
     }

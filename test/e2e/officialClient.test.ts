@@ -35,7 +35,7 @@ describe("official Pipecat client", () => {
     const result = await probe({ mode: "offer", waitForICEGathering: false });
     expect(result.errors).toEqual([]);
     expect(result.botReady, explain(result)).toBe(true);
-    expect(result.stats.selectedPair).toContain("127.0.0.1");
+    expect(result.stats?.selectedPair).toContain("127.0.0.1");
     const methods = result.requests.map((r) => `${r.method} ${new URL(r.url).pathname} ${r.status}`);
     expect(methods[0]).toBe("POST /api/offer 200");
     expect(methods).toContain("PATCH /api/offer 200");
