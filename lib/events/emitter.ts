@@ -76,3 +76,10 @@ export class TypedEmitter<Events extends EventMap> {
     this.#logger.error("event listener failed", { event: String(event), error });
   }
 }
+
+/** A TypedEmitter whose owner emits from outside, for objects that cannot extend TypedEmitter themselves. */
+export class EventHub<Events extends EventMap> extends TypedEmitter<Events> {
+  override emit<E extends keyof Events>(event: E, ...args: Events[E]): void {
+    super.emit(event, ...args);
+  }
+}

@@ -66,6 +66,20 @@ export class EndFrame extends ControlFrame implements Uninterruptible {
   }
 }
 
+/** Pushed upstream by a processor to ask the task to end gracefully (the task then queues an EndFrame). */
+export class EndTaskFrame extends SystemFrame {
+  constructor(readonly reason?: string) {
+    super();
+  }
+}
+
+/** Pushed upstream by a processor to ask the task to cancel. */
+export class CancelTaskFrame extends SystemFrame {
+  constructor(readonly reason?: string) {
+    super();
+  }
+}
+
 /** An error, pushed upstream to the pipeline task. A fatal one ends the pipeline. */
 export class ErrorFrame extends SystemFrame {
   constructor(

@@ -7,7 +7,9 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import {
   BotSpeakingFrame,
   CancelFrame,
+  CancelTaskFrame,
   EndFrame,
+  EndTaskFrame,
   ErrorFrame,
   type Frame,
   type StartParams,
@@ -131,7 +133,9 @@ export class PipelineTask extends TypedEmitter<PipelineTaskEvents> {
   }
 
   #onUpstream(frame: Frame): void {
-    if (frame instanceof ErrorFrame) {
+    if (frame instanceof EndTaskFrame) void this.stopWhenDone();
+    else if (frame instanceof CancelTaskFrame) void this.cancel(frame.reason);
+    else if (frame instanceof ErrorFrame) {
       this.#logger.warn("pipeline error", { error: frame.error, processor: frame.processor, fatal: frame.fatal });
       this.emit("error", frame);
       if (frame.fatal) void this.cancel("fatal error");

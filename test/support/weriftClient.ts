@@ -2,7 +2,8 @@
  * A werift peer that behaves like Pipecat's JS client: audio sendrecv, camera sendrecv, a screen slot (sendonly)
  * and a client-created data channel. Everything stays on 127.0.0.1.
  */
-import { type RTCDataChannel, RTCPeerConnection } from "werift";
+import { MediaStreamTrack, type RTCDataChannel, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
+import { OpusEncoder } from "../../lib/media/opus.ts";
 import { peerConfig } from "../../lib/webrtc/peerConfig.ts";
 
 export interface ClientOptions {
@@ -22,12 +23,21 @@ export class TestClient {
   readonly pc: RTCPeerConnection;
   readonly channel?: RTCDataChannel;
   readonly received: unknown[] = [];
+  /** Bot audio packets, as received (payload and RTP header). */
+  readonly audioIn: RtpPacket[] = [];
+  readonly #microphone = new MediaStreamTrack({ kind: "audio" });
   readonly receivedText: string[] = [];
   #waiters: { predicate: (message: unknown) => boolean; resolve: (message: unknown) => void }[] = [];
 
   constructor(options: ClientOptions = {}) {
     this.pc = new RTCPeerConnection(loopbackPeerConfig());
-    for (const { kind, direction } of options.media ?? BROWSER_MEDIA) this.pc.addTransceiver(kind, { direction });
+    for (const [index, { kind, direction }] of (options.media ?? BROWSER_MEDIA).entries()) {
+      // The first audio section carries a real track, like a browser's microphone.
+      const transceiver = index === 0 && kind === "audio"
+        ? this.pc.addTransceiver(this.#microphone, { direction })
+        : this.pc.addTransceiver(kind, { direction });
+      if (index === 0) transceiver.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.audioIn.push(rtp)));
+    }
     if (options.dataChannelLabel === null) return;
     this.channel = this.pc.createDataChannel(options.dataChannelLabel ?? "chat");
     this.channel.onMessage.subscribe((data) => {
@@ -92,6 +102,26 @@ export class TestClient {
       timeoutMs,
       "an expected data channel message",
     );
+  }
+
+  /**
+   * Sends 48 kHz mono PCM as 20 ms Opus packets on the microphone track, paced in real time like a browser.
+   * Resolves when everything has been sent.
+   */
+  async sendAudio(pcm: Int16Array): Promise<void> {
+    const encoder = new OpusEncoder({ sampleRate: 48000, channels: 1 });
+    const frame = 960;
+    const start = performance.now();
+    try {
+      for (let i = 0; (i + 1) * frame <= pcm.length; i++) {
+        const header = new RtpHeader({ sequenceNumber: i & 0xffff, timestamp: i * frame, marker: i === 0 });
+        this.#microphone.writeRtp(new RtpPacket(header, Buffer.from(encoder.encode(pcm.subarray(i * frame, (i + 1) * frame)))));
+        const due = start + (i + 1) * 20;
+        await sleep(Math.max(0, due - performance.now()));
+      }
+    } finally {
+      encoder.free();
+    }
   }
 
   async close(): Promise<void> {

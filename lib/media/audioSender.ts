@@ -1,0 +1,179 @@
+/**
+ * Bot audio out: PCM at any rate -> one queue at the encoder's rate -> a 20 ms packet every 20 ms on a monotonic
+ * clock. When the queue is empty the track keeps going with silence, so the client's jitter buffer never starves and
+ * a new utterance starts without a gap. `clear()` drops everything queued at once (an interruption), so the bot
+ * goes quiet within one packet.
+ */
+import { type AudioEncoder, createAudioEncoder, type RtpAudioCodec } from "./audioCodecs.ts";
+import { type Clock, realClock } from "./clock.ts";
+import { Pacer, type Tick } from "./pacer.ts";
+import { Resampler } from "./resampler.ts";
+
+export interface OutgoingRtp {
+  payload: Uint8Array;
+  sequenceNumber: number;
+  timestamp: number;
+  /** First packet of a talk spurt (RFC 3551 section 4.1). */
+  marker: boolean;
+}
+
+export interface AudioSenderOptions {
+  codec: RtpAudioCodec;
+  /** Rate the bot mostly produces; the encoder runs at it when the codec allows, saving a resampler. */
+  preferredRate: number;
+  bitrate?: number;
+  send: (packet: OutgoingRtp) => void;
+  /** Audio started (true) or the queue ran dry (false). */
+  onPlaying?: (playing: boolean) => void;
+  clock?: Clock;
+  /** `write()` waits while more than this much audio is queued: back-pressure for the producer. */
+  maxQueuedMs?: number;
+}
+
+/** Silent frames encoded before the cached silence packet is reused (the encoder settles within a few frames). */
+const SILENCE_SETTLE_FRAMES = 5;
+
+export class AudioSender {
+  readonly #options: AudioSenderOptions;
+  readonly #encoder: AudioEncoder;
+  readonly #pacer: Pacer;
+  readonly #resamplers = new Map<number, Resampler>();
+  readonly #silence: Int16Array;
+  #queue: Int16Array[] = [];
+  #queuedSamples = 0;
+  #sequenceNumber = randomUint(16);
+  readonly #timestampBase = randomUint(32);
+  #playing = false;
+  #silentFrames = 0;
+  #silencePacket?: Uint8Array;
+  #waiters: { maxSamples: number; resolve: () => void }[] = [];
+  #closed = false;
+
+  constructor(options: AudioSenderOptions) {
+    this.#options = options;
+    this.#encoder = createAudioEncoder(options.codec, options.preferredRate, options.bitrate);
+    this.#silence = new Int16Array(this.#encoder.frameSamples);
+    this.#pacer = new Pacer({ intervalMs: 20, clock: options.clock ?? realClock, onTick: (tick) => this.#tick(tick) });
+  }
+
+  /** Rate of the audio this sender encodes. */
+  get sampleRate(): number {
+    return this.#encoder.sampleRate;
+  }
+
+  get queuedMs(): number {
+    return (this.#queuedSamples / this.#encoder.sampleRate) * 1000;
+  }
+
+  get playing(): boolean {
+    return this.#playing;
+  }
+
+  start(): void {
+    if (!this.#closed) this.#pacer.start();
+  }
+
+  /** Queues mono PCM at `sampleRate`; resolves once the queue is below the back-pressure mark. */
+  async write(pcm: Int16Array, sampleRate: number): Promise<void> {
+    if (this.#closed || pcm.length === 0) return;
+    const audio = sampleRate === this.#encoder.sampleRate ? pcm : this.#resampler(sampleRate).process(pcm);
+    this.#queue.push(audio);
+    this.#queuedSamples += audio.length;
+    const maxMs = this.#options.maxQueuedMs ?? 100;
+    await this.#whenQueuedBelow((maxMs * this.#encoder.sampleRate) / 1000);
+  }
+
+  /** Resolves when everything queued so far has been sent. */
+  drained(): Promise<void> {
+    return this.#whenQueuedBelow(1);
+  }
+
+  /** Drops all queued audio now. */
+  clear(): void {
+    this.#queue = [];
+    this.#queuedSamples = 0;
+    this.#release();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#pacer.stop();
+    this.clear();
+    for (const resampler of this.#resamplers.values()) resampler.free();
+    this.#encoder.free();
+  }
+
+  #tick(tick: Tick): void {
+    const frame = this.#takeFrame();
+    const wasPlaying = this.#playing;
+    this.#playing = frame !== undefined;
+    if (this.#playing !== wasPlaying) this.#options.onPlaying?.(this.#playing);
+    const payload = frame ? this.#encodeAudio(frame) : this.#encodeSilence();
+    this.#sequenceNumber = (this.#sequenceNumber + 1 + tick.skipped) & 0xffff;
+    this.#options.send({
+      payload,
+      sequenceNumber: this.#sequenceNumber,
+      timestamp: (this.#timestampBase + tick.index * this.#encoder.rtpTimestampStep) >>> 0,
+      marker: this.#playing && !wasPlaying,
+    });
+    this.#release();
+  }
+
+  #encodeAudio(frame: Int16Array): Uint8Array {
+    this.#silentFrames = 0;
+    this.#silencePacket = undefined;
+    return this.#encoder.encode(frame);
+  }
+
+  /** Silence costs nothing once the encoder has settled on it: the same few-byte packet is sent again. */
+  #encodeSilence(): Uint8Array {
+    if (this.#silencePacket && this.#silentFrames >= SILENCE_SETTLE_FRAMES) return this.#silencePacket;
+    this.#silentFrames++;
+    this.#silencePacket = this.#encoder.encode(this.#silence);
+    return this.#silencePacket;
+  }
+
+  /** One frame from the queue; the end of an utterance is padded with silence. */
+  #takeFrame(): Int16Array | undefined {
+    if (this.#queuedSamples === 0) return undefined;
+    const frame = new Int16Array(this.#encoder.frameSamples);
+    let filled = 0;
+    while (filled < frame.length && this.#queue.length > 0) {
+      const head = this.#queue[0];
+      const take = Math.min(head.length, frame.length - filled);
+      frame.set(head.subarray(0, take), filled);
+      filled += take;
+      if (take === head.length) this.#queue.shift();
+      else this.#queue[0] = head.subarray(take);
+    }
+    this.#queuedSamples -= filled;
+    return frame;
+  }
+
+  #whenQueuedBelow(maxSamples: number): Promise<void> {
+    if (this.#closed || this.#queuedSamples < maxSamples) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ maxSamples, resolve }));
+  }
+
+  #release(): void {
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if (!this.#closed && this.#queuedSamples >= waiter.maxSamples) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
+  #resampler(inputRate: number): Resampler {
+    let resampler = this.#resamplers.get(inputRate);
+    if (!resampler) {
+      resampler = new Resampler({ inputRate, outputRate: this.#encoder.sampleRate, channels: 1 });
+      this.#resamplers.set(inputRate, resampler);
+    }
+    return resampler;
+  }
+}
+
+function randomUint(bits: 16 | 32): number {
+  const value = crypto.getRandomValues(new Uint32Array(1))[0];
+  return bits === 16 ? value & 0xffff : value;
+}

@@ -1,0 +1,110 @@
+/**
+ * The input side of a SmallWebRTCTransport: client audio as InputAudioRawFrame (20 ms, mono, pipeline rate), VAD
+ * turn frames and interruptions, camera/screen pictures as UserImageRawFrame, and data-channel messages as
+ * InputTransportMessageFrame.
+ */
+import type { VADState } from "../audio/vad/vadAnalyzer.ts";
+import {
+  ClientConnectedFrame,
+  type Frame,
+  InputAudioRawFrame,
+  InputTransportMessageFrame,
+  InterruptionFrame,
+  StartFrame,
+  UserStartedSpeakingFrame,
+  UserStoppedSpeakingFrame,
+  VADUserStartedSpeakingFrame,
+  VADUserStoppedSpeakingFrame,
+} from "../pipeline/frames.ts";
+import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
+import type { SmallWebRTCTransport } from "./smallWebRTCTransport.ts";
+
+/** Audio frames allowed in flight through the pipeline before new ones are dropped (200 ms at 20 ms a frame). */
+const MAX_AUDIO_IN_FLIGHT = 10;
+
+export class SmallWebRTCInputTransport extends FrameProcessor {
+  readonly #transport: SmallWebRTCTransport;
+  #sampleRate = 16000;
+  #allowInterruptions = true;
+  #vadState: VADState = "quiet";
+  #audioInFlight = 0;
+  #droppedAudio = 0;
+
+  constructor(transport: SmallWebRTCTransport) {
+    super({ name: "SmallWebRTCInputTransport" });
+    this.#transport = transport;
+  }
+
+  get sampleRate(): number {
+    return this.#sampleRate;
+  }
+
+  protected override async processFrame(frame: Frame, direction: FrameDirection): Promise<void> {
+    if (frame instanceof StartFrame) {
+      await this.#start(frame);
+      await this.pushFrame(frame, direction);
+      this.#transport.processorStarted("input");
+      return;
+    }
+    await this.pushFrame(frame, direction);
+  }
+
+  protected override cleanup(): Promise<void> {
+    return this.#transport.disconnect();
+  }
+
+  /** Called by the transport when the client connected. */
+  pushClientConnected(): void {
+    void this.#push(new ClientConnectedFrame());
+  }
+
+  /** Called by the transport for every inbound application message. */
+  pushAppMessage(message: unknown): void {
+    if (this.running) void this.#push(new InputTransportMessageFrame(message));
+  }
+
+  async #start(frame: StartFrame): Promise<void> {
+    const params = this.#transport.params;
+    this.#sampleRate = params.audioInSampleRate ?? frame.params.audioInSampleRate;
+    this.#allowInterruptions = frame.params.allowInterruptions;
+    params.vadAnalyzer?.setSampleRate(this.#sampleRate);
+    if (params.audioInEnabled) {
+      this.#transport.media.receiveAudio({ sampleRate: this.#sampleRate, onFrame: (pcm) => this.#onAudio(pcm) });
+    }
+  }
+
+  #onAudio(pcm: Int16Array): void {
+    if (!this.running) return;
+    // A pipeline that cannot keep up loses audio, rather than the process losing memory.
+    if (this.#audioInFlight >= MAX_AUDIO_IN_FLIGHT) {
+      if (this.#droppedAudio++ % 50 === 0) this.logger.warn("pipeline is not keeping up; input audio dropped");
+      return;
+    }
+    this.#audioInFlight++;
+    const frame = new InputAudioRawFrame(pcm, this.#sampleRate, 1);
+    void this.#push(frame).finally(() => this.#audioInFlight--);
+    const vad = this.#transport.params.vadAnalyzer;
+    if (vad) this.#onVadState(vad.analyze(pcm));
+  }
+
+  #onVadState(state: VADState): void {
+    if (state === this.#vadState || state === "starting" || state === "stopping") return;
+    this.#vadState = state;
+    if (state === "speaking") {
+      void this.#push(new VADUserStartedSpeakingFrame());
+      void this.#push(new UserStartedSpeakingFrame());
+      if (this.#allowInterruptions) void this.#push(new InterruptionFrame());
+    } else {
+      void this.#push(new VADUserStoppedSpeakingFrame());
+      void this.#push(new UserStoppedSpeakingFrame());
+    }
+  }
+
+  async #push(frame: Frame): Promise<void> {
+    try {
+      await this.pushFrame(frame);
+    } catch (error) {
+      this.logger.error("pushing an input frame failed", { frame: frame.name, error });
+    }
+  }
+}

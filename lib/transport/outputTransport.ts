@@ -1,0 +1,128 @@
+/**
+ * The output side of a SmallWebRTCTransport: OutputAudioRawFrame (any rate, mono) becomes paced Opus, an
+ * InterruptionFrame silences the bot within one packet, messages go out in order behind the audio queued before
+ * them (or at once when urgent), and bot started/stopped speaking frames report what is actually being played.
+ */
+import {
+  BotSpeakingFrame,
+  BotStartedSpeakingFrame,
+  BotStoppedSpeakingFrame,
+  EndFrame,
+  type Frame,
+  InterruptionFrame,
+  OutputAudioRawFrame,
+  OutputTransportMessageFrame,
+  OutputTransportMessageUrgentFrame,
+  StartFrame,
+} from "../pipeline/frames.ts";
+import { DOWNSTREAM, type FrameDirection, FrameProcessor, UPSTREAM } from "../pipeline/frameProcessor.ts";
+import type { SmallWebRTCTransport } from "./smallWebRTCTransport.ts";
+
+/** Silence after audio before the bot counts as stopped: bridges the small gaps between TTS chunks. */
+const BOT_STOP_DELAY_MS = 350;
+/** How often BotSpeakingFrame is emitted while the bot talks. */
+const BOT_SPEAKING_INTERVAL_MS = 200;
+
+export class SmallWebRTCOutputTransport extends FrameProcessor {
+  readonly #transport: SmallWebRTCTransport;
+  #sampleRate = 24000;
+  #botSpeaking = false;
+  #stopTimer?: ReturnType<typeof setTimeout>;
+  #speakingTimer?: ReturnType<typeof setInterval>;
+
+  constructor(transport: SmallWebRTCTransport) {
+    super({ name: "SmallWebRTCOutputTransport" });
+    this.#transport = transport;
+  }
+
+  get sampleRate(): number {
+    return this.#sampleRate;
+  }
+
+  protected override async processFrame(frame: Frame, direction: FrameDirection): Promise<void> {
+    const media = this.#transport.media;
+    if (frame instanceof StartFrame) {
+      this.#start(frame);
+      await this.pushFrame(frame, direction);
+      this.#transport.processorStarted("output");
+    } else if (frame instanceof InterruptionFrame) {
+      media.audioSender?.clear();
+      this.#setBotSpeaking(false);
+      await this.pushFrame(frame, direction);
+    } else if (frame instanceof OutputAudioRawFrame) {
+      await this.#writeAudio(frame);
+    } else if (frame instanceof OutputTransportMessageUrgentFrame) {
+      this.#transport.sendMessage(frame.message);
+    } else if (frame instanceof OutputTransportMessageFrame) {
+      await media.audioSender?.drained();
+      this.#transport.sendMessage(frame.message);
+    } else if (frame instanceof EndFrame) {
+      // Let the bot finish its sentence before the session ends.
+      await media.audioSender?.drained();
+      await this.pushFrame(frame, direction);
+    } else {
+      await this.pushFrame(frame, direction);
+    }
+  }
+
+  protected override async cleanup(): Promise<void> {
+    this.#setBotSpeaking(false);
+    clearTimeout(this.#stopTimer);
+    await this.#transport.disconnect();
+  }
+
+  #start(frame: StartFrame): void {
+    const params = this.#transport.params;
+    this.#sampleRate = params.audioOutSampleRate ?? frame.params.audioOutSampleRate;
+    if (params.audioOutEnabled) {
+      this.#transport.media.sendAudio({
+        preferredRate: this.#sampleRate,
+        bitrate: params.audioOutBitrate,
+        // Back-pressure keeps about two chunks queued: enough to never run dry, little to discard on interruption.
+        maxQueuedMs: params.audioOut10msChunks * 10 * 2,
+        onPlaying: (playing) => this.#onPlaying(playing),
+      });
+    }
+  }
+
+  async #writeAudio(frame: OutputAudioRawFrame): Promise<void> {
+    const sender = this.#transport.media.audioSender;
+    if (!sender) return;
+    const mono = frame.numChannels === 1 ? frame.audio : downmix(frame.audio, frame.numChannels);
+    await sender.write(mono, frame.sampleRate);
+  }
+
+  #onPlaying(playing: boolean): void {
+    clearTimeout(this.#stopTimer);
+    if (playing) this.#setBotSpeaking(true);
+    else this.#stopTimer = setTimeout(() => this.#setBotSpeaking(false), BOT_STOP_DELAY_MS);
+  }
+
+  #setBotSpeaking(speaking: boolean): void {
+    if (speaking === this.#botSpeaking) return;
+    this.#botSpeaking = speaking;
+    clearInterval(this.#speakingTimer);
+    this.#pushBothWays(() => (speaking ? new BotStartedSpeakingFrame() : new BotStoppedSpeakingFrame()));
+    if (speaking) {
+      this.#speakingTimer = setInterval(() => this.#pushBothWays(() => new BotSpeakingFrame()), BOT_SPEAKING_INTERVAL_MS);
+    }
+  }
+
+  /** Speaking frames go both ways, as in Pipecat: upstream processors (RTVI, aggregators) need them too. */
+  #pushBothWays(make: () => Frame): void {
+    if (!this.running) return;
+    for (const direction of [DOWNSTREAM, UPSTREAM]) {
+      this.pushFrame(make(), direction).catch((error) => this.logger.error("speaking frame failed", { error }));
+    }
+  }
+}
+
+function downmix(audio: Int16Array, channels: number): Int16Array {
+  const mono = new Int16Array(Math.floor(audio.length / channels));
+  for (let i = 0; i < mono.length; i++) {
+    let sum = 0;
+    for (let c = 0; c < channels; c++) sum += audio[i * channels + c];
+    mono[i] = sum / channels;
+  }
+  return mono;
+}

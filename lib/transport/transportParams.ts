@@ -1,0 +1,49 @@
+/**
+ * What a transport carries, in Pipecat's TransportParams terms (camelCase). Everything is off unless asked for:
+ * media nobody consumes is never decoded or queued.
+ */
+import type { VADAnalyzer } from "../audio/vad/vadAnalyzer.ts";
+
+export interface TransportParams {
+  audioInEnabled?: boolean;
+  /** Rate of InputAudioRawFrame; default: the pipeline's input rate (16 kHz). */
+  audioInSampleRate?: number;
+  /** 1 (default) or 2. */
+  audioInChannels?: 1 | 2;
+  audioOutEnabled?: boolean;
+  /** Default rate assumed for output audio; frames carry their own rate and are resampled as needed. */
+  audioOutSampleRate?: number;
+  /** Output audio is handed to the sender in chunks of this many 10 ms (default 4 = 40 ms). */
+  audioOut10msChunks?: number;
+  /** Opus bitrate of bot audio (default 32 kbps). */
+  audioOutBitrate?: number;
+  videoInEnabled?: boolean;
+  videoOutEnabled?: boolean;
+  videoOutWidth?: number;
+  videoOutHeight?: number;
+  videoOutFramerate?: number;
+  /** VP8 bitrate of bot video (default 800 kbps). */
+  videoOutBitrate?: number;
+  /** Runs on input audio and emits user started/stopped speaking frames. */
+  vadAnalyzer?: VADAnalyzer;
+}
+
+export type ResolvedTransportParams = Required<Omit<TransportParams, "vadAnalyzer" | "audioInSampleRate" | "audioOutSampleRate">> &
+  Pick<TransportParams, "vadAnalyzer" | "audioInSampleRate" | "audioOutSampleRate">;
+
+export function resolveTransportParams(params: TransportParams): ResolvedTransportParams {
+  return {
+    audioInEnabled: false,
+    audioInChannels: 1,
+    audioOutEnabled: false,
+    audioOut10msChunks: 4,
+    audioOutBitrate: 32_000,
+    videoInEnabled: false,
+    videoOutEnabled: false,
+    videoOutWidth: 1024,
+    videoOutHeight: 768,
+    videoOutFramerate: 30,
+    videoOutBitrate: 800_000,
+    ...params,
+  };
+}
