@@ -1,0 +1,44 @@
+/** The command line as users meet it: help, version, schema, and what a bad config does to the exit code. */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../e2e/support/paths.ts";
+
+function run(args: string[], cwd = repoRoot) {
+  const result = Bun.spawnSync([process.execPath, join(repoRoot, "main.ts"), ...args], { cwd, env: { ...process.env } });
+  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+describe("command line", () => {
+  test("--help lists every flag", () => {
+    const { code, stdout } = run(["--help"]);
+    expect(code).toBe(0);
+    for (const flag of ["--config", "--host", "--port", "--ice-servers", "--allowed-origins", "--esp32", "-v, --verbose", "--print-config-schema", "--version"]) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
+  test("--version and --print-config-schema", () => {
+    expect(run(["--version"]).stdout).toMatch(/^smallwebrtc \d+\.\d+\.\d+\n$/);
+    const schema = JSON.parse(run(["--print-config-schema"]).stdout);
+    expect(schema.properties.port.default).toBe(7860);
+  });
+
+  test("a bad config file is one line on stderr and exit code 2", () => {
+    const dir = mkdtempSync(join(tmpdir(), "swrtc-cli-"));
+    writeFileSync(join(dir, "bad.json"), JSON.stringify({ port: "eighty" }));
+    const { code, stdout, stderr } = run(["--config", "bad.json"], dir);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.trim().split("\n")).toEqual([
+      "smallwebrtc: invalid config: port from bad.json: Invalid input: expected number, received string",
+    ]);
+  });
+
+  test("unknown flags fail the same way", () => {
+    const { code, stderr } = run(["--prot", "1"]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("--prot");
+  });
+});
