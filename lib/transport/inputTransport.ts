@@ -29,6 +29,7 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
   #vadState: VADState = "quiet";
   #audioInFlight = 0;
   #droppedAudio = 0;
+  #vadQueue: Promise<void> = Promise.resolve();
 
   constructor(transport: SmallWebRTCTransport) {
     super({ name: "SmallWebRTCInputTransport" });
@@ -84,7 +85,13 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     const frame = new InputAudioRawFrame(pcm, this.#sampleRate, 1);
     void this.#push(frame).finally(() => this.#audioInFlight--);
     const vad = this.#transport.params.vadAnalyzer;
-    if (vad) this.#onVadState(vad.analyze(pcm));
+    // The analyzer sees every frame, in order, one at a time.
+    if (vad) {
+      this.#vadQueue = this.#vadQueue
+        .then(() => vad.analyze(pcm))
+        .then((state) => this.#onVadState(state))
+        .catch((error) => this.logger.error("VAD failed", { error }));
+    }
   }
 
   #onVadState(state: VADState): void {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
-import { speechWav, videoY4m } from "./support/media.ts";
+import { speechWav, videoY4m } from "../support/media.ts";
 import { openProbePage, type ProbeOptions, runProbe } from "./support/probe.ts";
 import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
 

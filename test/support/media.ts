@@ -31,6 +31,28 @@ export function speechWav(): Promise<string> {
   return speech;
 }
 
+export type VadFixture = "speech" | "silence" | "noise";
+
+/**
+ * 16 kHz mono WAVs for VAD tests. "speech": 1 s of digital silence, espeak-ng speech, then 1.5 s of silence.
+ * "silence": 3 s of zeros. "noise": 3 s of white noise at -30 dBFS (louder than any room, and not voice).
+ */
+export function vadFixture(kind: VadFixture): Promise<string> {
+  return cached(`vad-${kind}.wav`, async (out) => {
+    const format = ["-t", "wav", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"];
+    if (kind === "speech") {
+      const raw = `${out}.espeak.wav`;
+      run(["espeak-ng", "-s", "150", "-w", raw, SPEECH_TEXT]);
+      run(["sox", raw, ...format, out, "pad", "1", "1.5"]);
+      await Bun.file(raw).delete();
+    } else if (kind === "silence") {
+      run(["sox", "-n", ...format, out, "trim", "0", "3"]);
+    } else {
+      run(["sox", "-n", ...format, out, "synth", "3", "whitenoise", "vol", "-30", "dB"]);
+    }
+  });
+}
+
 /** Small 4:2:0 y4m with a moving pattern, so received video has frames that actually change. */
 export function videoY4m(): Promise<string> {
   video ??= cached("video.y4m", (out) => writeFile(out, y4m(DEFAULT_VIDEO)));

@@ -1,0 +1,56 @@
+/**
+ * The Silero VAD v5 model on onnxruntime-web's WASM backend, loaded once per process. The model keeps no state of
+ * its own (the recurrent state is an input and an output), so every session's analyzer shares this one inference
+ * session and only carries its own 2x1x128 state: one copy of the weights, however many people are talking.
+ */
+import * as ort from "onnxruntime-web/wasm";
+import { bundledFile } from "../../assets/bundledFiles.ts";
+
+export const SILERO_STATE_SIZE = 2 * 1 * 128;
+
+export interface SileroModel {
+  /**
+   * Voice probability of one window (`context` + new samples, float in [-1, 1]) at 8 or 16 kHz, and the next
+   * recurrent state. Calls are serialised internally, so concurrent callers are safe.
+   */
+  run(input: Float32Array, state: Float32Array, sampleRate: 8000 | 16000): Promise<{ probability: number; state: Float32Array }>;
+}
+
+let loading: Promise<SileroModel> | undefined;
+
+export function loadSileroModel(): Promise<SileroModel> {
+  loading ??= create();
+  return loading;
+}
+
+async function create(): Promise<SileroModel> {
+  // One thread: worker threads would need SharedArrayBuffer and a worker script on disk. The WASM bytes are handed
+  // over directly because a compiled binary cannot fetch them from a build-machine path.
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.wasmBinary = bundledFile("ort-wasm-simd-threaded.wasm");
+  const session = await ort.InferenceSession.create(bundledFile("silero_vad_v5.onnx"));
+  const rates = { 8000: tensorOfRate(8000), 16000: tensorOfRate(16000) };
+  let queue: Promise<unknown> = Promise.resolve();
+
+  return {
+    run(input, state, sampleRate) {
+      const result = queue.then(async () => {
+        const outputs = await session.run({
+          input: new ort.Tensor("float32", input, [1, input.length]),
+          state: new ort.Tensor("float32", state, [2, 1, 128]),
+          sr: rates[sampleRate],
+        });
+        return {
+          probability: (outputs.output.data as Float32Array)[0],
+          state: outputs.stateN.data as Float32Array,
+        };
+      });
+      queue = result.catch(() => {});
+      return result;
+    },
+  };
+}
+
+function tensorOfRate(rate: number): ort.Tensor {
+  return new ort.Tensor("int64", BigInt64Array.from([BigInt(rate)]), []);
+}
