@@ -11,6 +11,7 @@ import { configJsonSchema } from "../config/schema.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { AssetSource } from "../server/assets.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
+import { warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
 import type { Bot } from "./runnerArguments.ts";
 
@@ -58,6 +59,8 @@ export async function runMain(bot: Bot, options: RunMainOptions = {}): Promise<S
     logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
+    const warmUpStart = performance.now();
+    void warmUpAudio().then(() => logger.debug("codecs warmed up", { ms: Math.round(performance.now() - warmUpStart) }));
     return server;
   } catch (error) {
     if (error instanceof ConfigError) {

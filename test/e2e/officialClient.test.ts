@@ -41,6 +41,16 @@ describe("official Pipecat client", () => {
     expect(methods).toContain("PATCH /api/offer 200");
   }, 60_000);
 
+  test("speech from the fake microphone comes back from the echo bot with energy", async () => {
+    const result = await probe({ mode: "offer", seconds: 3 });
+    expect(result.botReady, explain(result)).toBe(true);
+    const audio = result.stats!.audioIn;
+    expect(audio.codec?.toLowerCase()).toContain("opus");
+    expect(audio.packetsReceived).toBeGreaterThan(100);
+    // Silence alone scores ~0; echoed speech scores well above it.
+    expect(audio.totalAudioEnergy).toBeGreaterThan(0.05);
+  }, 60_000);
+
   test("direct flow without trickle (waitForICEGathering) reaches bot-ready", async () => {
     const result = await probe({ mode: "offer", waitForICEGathering: true });
     expect(result.botReady, explain(result)).toBe(true);
