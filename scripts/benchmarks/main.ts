@@ -1,8 +1,10 @@
 /** Entry point of scripts/bench: runs the named benchmarks and prints a table and a JSON summary. */
 import { benchAudioPath } from "./audioPath.ts";
 
-const BENCHES: Record<string, () => Promise<Record<string, unknown>[]>> = {
-  "audio-path": benchAudioPath as () => Promise<Record<string, unknown>[]>,
+type Row = { [column: string]: string | number };
+
+const BENCHES: Record<string, () => Promise<Row[]>> = {
+  "audio-path": async () => (await benchAudioPath()).map((row) => ({ ...row })),
 };
 
 const USAGE = `Usage: scripts/bench [${Object.keys(BENCHES).join("|")}|all]
