@@ -1,7 +1,6 @@
 #!/usr/bin/env -S bun
-/** The smallwebrtc command: serves the built-in echo bot. */
-import { echoBot } from "./lib/bots/echo.ts";
+/** The smallwebrtc command: serves a built-in bot (echo unless --bot says otherwise). */
 import { runMain } from "./lib/runner/runMain.ts";
 import { directoryAssets } from "./lib/server/assets.ts";
 
-await runMain(echoBot, { assets: directoryAssets(new URL("./public/dist", import.meta.url).pathname) });
+await runMain(undefined, { assets: directoryAssets(new URL("./public/dist", import.meta.url).pathname) });

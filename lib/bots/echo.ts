@@ -1,6 +1,7 @@
 /**
  * The built-in echo bot, the default: what you say comes straight back, and so does every message you send that is
- * not RTVI. It proves the whole path (decode, pipeline, encode, pacing, RTVI) with no API keys and no internet.
+ * not RTVI. RTVI client requests get their own data back as the server response. It proves the whole path (decode,
+ * pipeline, encode, pacing, RTVI) with no API keys and no internet.
  */
 import {
   type Frame,
@@ -10,12 +11,8 @@ import {
   OutputTransportMessageUrgentFrame,
 } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
-import { Pipeline } from "../pipeline/pipeline.ts";
-import { PipelineRunner } from "../pipeline/pipelineRunner.ts";
-import { PipelineTask } from "../pipeline/pipelineTask.ts";
-import { RTVIProcessor } from "../rtvi/rtviProcessor.ts";
-import type { RunnerArguments } from "../runner/runnerArguments.ts";
-import { SmallWebRTCTransport } from "../transport/smallWebRTCTransport.ts";
+import type { RunnerArguments } from "./bot.ts";
+import { runBotPipeline } from "./botPipeline.ts";
 
 /** Turns client audio into bot audio and client messages into bot messages. */
 export class EchoProcessor extends FrameProcessor {
@@ -30,16 +27,14 @@ export class EchoProcessor extends FrameProcessor {
   }
 }
 
-export async function echoBot({ webrtcConnection }: RunnerArguments): Promise<void> {
-  const transport = new SmallWebRTCTransport(webrtcConnection, {
-    audioInEnabled: true,
-    audioOutEnabled: true,
+export function echoBot(args: RunnerArguments): Promise<void> {
+  return runBotPipeline(
+    args,
     // Echoed audio is 16 kHz already: sending at that rate needs no resampler.
-    audioOutSampleRate: 16000,
-  });
-  const task = new PipelineTask(new Pipeline([transport.input(), new RTVIProcessor(), new EchoProcessor(), transport.output()]), {
-    logger: webrtcConnection.logger,
-  });
-  transport.on("clientDisconnected", () => task.cancel("client disconnected"));
-  await new PipelineRunner({ handleSignals: false }).run(task);
+    { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 16000 },
+    ({ rtvi }) => {
+      rtvi.events.on("clientMessage", (request) => rtvi.sendServerResponse(request, request.data));
+      return [new EchoProcessor()];
+    },
+  );
 }

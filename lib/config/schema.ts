@@ -6,6 +6,10 @@ import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.ts";
 import { IceServerSchema } from "./iceServers.ts";
 
+/** Names of the bots in lib/bots, listed here so that config validation knows them without importing the bots. */
+export const BUILT_IN_BOTS = ["echo", "parrot"] as const;
+export type BuiltInBotName = (typeof BUILT_IN_BOTS)[number];
+
 const turnUrls = z
   .array(z.string().trim().regex(/^turns?:\S+$/i, "must start with turn: or turns:"))
   .min(1)
@@ -119,6 +123,10 @@ export const ConfigSchema = z
       .describe("STUN/TURN servers used by this server and handed to clients by /start. None: host candidates only."),
     turn: TurnSchema.optional().describe("A TURN server, with static or short-lived shared-secret credentials."),
     esp32: z.boolean().default(false).describe("Shape SDP answers for pipecat-esp32 (libpeer) devices."),
+    bot: z
+      .enum(BUILT_IN_BOTS)
+      .default("echo")
+      .describe("Built-in bot run for each connection: echo (audio and messages back), parrot (says back what you said)."),
     allowedOrigins: z
       .array(z.string().min(1))
       .default([])

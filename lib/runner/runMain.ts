@@ -13,7 +13,8 @@ import type { AssetSource } from "../server/assets.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
-import type { Bot } from "./runnerArguments.ts";
+import type { Bot } from "../bots/bot.ts";
+import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 
 export interface RunMainOptions {
   args?: string[];
@@ -25,7 +26,11 @@ export interface RunMainOptions {
 
 const SHUTDOWN_DEADLINE_MS = 3000;
 
-export async function runMain(bot: Bot, options: RunMainOptions = {}): Promise<SmallWebRTCServer | undefined> {
+/**
+ * Runs `bot` for every connection; without one, the built-in bot named by `--bot` (or the `bot` config key).
+ * Resolves with the running server, or undefined when the command line only asked for help, a version or a schema.
+ */
+export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<SmallWebRTCServer | undefined> {
   const args = options.args ?? process.argv.slice(2);
   const env = options.env ?? process.env;
   const program = options.programName ?? "smallwebrtc";
@@ -41,6 +46,7 @@ export async function runMain(bot: Bot, options: RunMainOptions = {}): Promise<S
     for (const warning of warnings) logger.warn(warning);
     if (file) logger.info("config loaded", { file });
 
+    const runBot = bot ?? BUILT_IN_BOT_FUNCTIONS[config.bot];
     const server = new SmallWebRTCServer({
       config,
       assets: options.assets,
@@ -48,7 +54,7 @@ export async function runMain(bot: Bot, options: RunMainOptions = {}): Promise<S
       onConnection: (connection, body) => {
         // The bot runs after the answer has been returned, as in Pipecat's runner; its failure ends only its session.
         queueMicrotask(() => {
-          bot({ webrtcConnection: connection, body }).catch((error) => {
+          runBot({ webrtcConnection: connection, body }).catch((error) => {
             connection.logger.error("bot failed", { error });
             void connection.disconnect();
           });
@@ -56,7 +62,7 @@ export async function runMain(bot: Bot, options: RunMainOptions = {}): Promise<S
       },
     });
     const listener = await server.listen();
-    logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url });
+    logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url, bot: bot ? "custom" : config.bot });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
     const warmUpStart = performance.now();

@@ -2,7 +2,7 @@
 import { echoBot } from "../../lib/bots/echo.ts";
 import { type Config, ConfigSchema, type ConfigInput } from "../../lib/config/schema.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import type { RunnerArguments } from "../../lib/runner/runnerArguments.ts";
+import type { RunnerArguments } from "../../lib/bots/bot.ts";
 import { SmallWebRTCServer } from "../../lib/server/smallWebRTCServer.ts";
 import type { SmallWebRTCConnection } from "../../lib/webrtc/connection.ts";
 

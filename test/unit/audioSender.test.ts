@@ -1,0 +1,108 @@
+/** The paced audio track, on a virtual clock: timing, silence fill, back-pressure and interruption. */
+import { describe, expect, test } from "bun:test";
+import { AudioSender, type OutgoingRtp } from "../../lib/media/audioSender.ts";
+import { OpusDecoder } from "../../lib/media/opus.ts";
+import { rms } from "../support/audio.ts";
+import { VirtualClock } from "../support/virtualClock.ts";
+
+const OPUS = { mimeType: "audio/opus", clockRate: 48000, channels: 2 };
+
+function tone(ms: number, rate = 16000, amplitude = 8000): Int16Array {
+  return Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * 440 * i) / rate)));
+}
+
+function setup() {
+  const clock = new VirtualClock();
+  const sent: (OutgoingRtp & { at: number })[] = [];
+  const playing: [number, boolean][] = [];
+  const sender = new AudioSender({
+    codec: OPUS,
+    preferredRate: 16000,
+    clock,
+    send: (packet) => sent.push({ ...packet, at: clock.now() }),
+    onPlaying: (on) => playing.push([clock.now(), on]),
+  });
+  // Packets are decoded in the order they are checked: every test checks them in send order.
+  const decoder = new OpusDecoder({ sampleRate: 16000, channels: 1 });
+  const level = (packet: OutgoingRtp) => rms(decoder.decode(packet.payload));
+  const loud = (packet: OutgoingRtp) => level(packet) > 500;
+  return { clock, sender, sent, playing, loud, level };
+}
+
+describe("AudioSender", () => {
+  test("one 20 ms packet every 20 ms, silence when idle, continuous sequence numbers and timestamps", () => {
+    const { clock, sender, sent, loud } = setup();
+    sender.start();
+    clock.advance(1000);
+    expect(sent.length).toBe(51);
+    expect(sent.every((p) => !loud(p))).toBe(true);
+    for (let i = 1; i < sent.length; i++) {
+      expect(sent[i].at - sent[i - 1].at).toBe(20);
+      expect((sent[i].sequenceNumber - sent[i - 1].sequenceNumber) & 0xffff).toBe(1);
+      expect((sent[i].timestamp - sent[i - 1].timestamp) >>> 0).toBe(960);
+    }
+    sender.close();
+  });
+
+  test("queued audio plays in order and the marker bit starts the talk spurt", () => {
+    const { clock, sender, sent, loud, playing } = setup();
+    sender.start();
+    clock.advance(100);
+    void sender.write(tone(200), 16000);
+    clock.advance(400);
+    const spurt = sent.filter(loud);
+    expect(spurt.length).toBeGreaterThanOrEqual(10);
+    expect(spurt.length).toBeLessThanOrEqual(11);
+    expect(sent.filter((p) => p.marker).length).toBe(1);
+    expect(sent.find((p) => p.marker)!.at).toBe(spurt[0].at);
+    expect(playing.map(([, on]) => on)).toEqual([true, false]);
+    sender.close();
+  });
+
+  test("clear() silences the bot from the next packet on (at most 20 ms later)", () => {
+    const { clock, sender, sent, level } = setup();
+    sender.start();
+    void sender.write(tone(2000), 16000);
+    clock.advance(505);
+    const clearedAt = clock.now();
+    sender.clear();
+    clock.advance(200);
+    const levels = sent.map((p) => ({ at: p.at, level: level(p) }));
+    const before = levels.filter((p) => p.at <= clearedAt);
+    const after = levels.filter((p) => p.at > clearedAt);
+    expect(after[0].at - clearedAt).toBeLessThanOrEqual(20);
+    // The first packet after clear() is silence, but its decoded audio still carries the codec's 6.5 ms look-ahead
+    // of the tone: well below a full frame. From then on it is silent.
+    expect(after[0].level).toBeLessThan(before.at(-1)!.level * 0.75);
+    expect(after.slice(1).every((p) => p.level < 100)).toBe(true);
+    sender.close();
+  });
+
+  test("write() applies back-pressure and drained() waits for the queue to empty", async () => {
+    const { clock, sender } = setup();
+    sender.start();
+    let written = false;
+    void sender.write(tone(1000), 16000).then(() => (written = true));
+    let drained = false;
+    void sender.drained().then(() => (drained = true));
+    await Bun.sleep(0);
+    expect(written).toBe(false);
+    clock.advance(950);
+    await Bun.sleep(0);
+    expect(written).toBe(true);
+    expect(drained).toBe(false);
+    clock.advance(100);
+    await Bun.sleep(0);
+    expect(drained).toBe(true);
+    sender.close();
+  });
+
+  test("audio at another rate is resampled, and a partial last frame is padded", () => {
+    const { clock, sender, sent, loud } = setup();
+    sender.start();
+    void sender.write(tone(110, 48000), 48000);
+    clock.advance(300);
+    expect(sent.filter(loud).length).toBe(6);
+    sender.close();
+  });
+});
