@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../e2e/support/paths.ts";
+import { repoRoot } from "../support/paths.ts";
 
 function run(args: string[], cwd = repoRoot) {
   const result = Bun.spawnSync([process.execPath, join(repoRoot, "main.ts"), ...args], { cwd, env: { ...process.env } });
