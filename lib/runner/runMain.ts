@@ -10,6 +10,7 @@ import { loadConfig } from "../config/load.ts";
 import { configJsonSchema } from "../config/schema.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { AssetSource } from "../server/assets.ts";
+import { clientAssets } from "../server/clientAssets.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
@@ -19,6 +20,7 @@ import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 export interface RunMainOptions {
   args?: string[];
   env?: Record<string, string | undefined>;
+  /** The test client served at /client/; default: the built-in one. */
   assets?: AssetSource;
   /** Name shown in --help. */
   programName?: string;
@@ -49,7 +51,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     const runBot = bot ?? BUILT_IN_BOT_FUNCTIONS[config.bot];
     const server = new SmallWebRTCServer({
       config,
-      assets: options.assets,
+      assets: options.assets ?? clientAssets(),
       logger,
       onConnection: (connection, body) => {
         // The bot runs after the answer has been returned, as in Pipecat's runner; its failure ends only its session.
