@@ -22,9 +22,9 @@ export type BundledFile = keyof typeof BUNDLED_FILES;
 /** Where `bun build --compile --asset <dir>/assets` puts the files inside the binary. */
 export const EMBEDDED_ROOT = "/$bunfs/root/assets";
 
-const cache = new Map<BundledFile, Uint8Array>();
+const cache = new Map<BundledFile, Uint8Array<ArrayBuffer>>();
 
-export function bundledFile(name: BundledFile): Uint8Array {
+export function bundledFile(name: BundledFile): Uint8Array<ArrayBuffer> {
   let bytes = cache.get(name);
   if (!bytes) {
     bytes = new Uint8Array(readFileSync(bundledFilePath(name)));

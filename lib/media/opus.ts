@@ -112,7 +112,7 @@ let runtime: OpusRuntime | undefined;
 
 function opusRuntime(): OpusRuntime {
   if (runtime) return runtime;
-  const module = new WebAssembly.Module(bundledFile("opus.wasm") as Uint8Array<ArrayBuffer>);
+  const module = new WebAssembly.Module(bundledFile("opus.wasm"));
   // The module is an emscripten "standalone" reactor: WASI stubs for a libc that never does I/O here, and a growth
   // notification we do not need because WasmHeap notices a replaced buffer by itself.
   const enosys = () => 52;

@@ -68,7 +68,7 @@ let runtime: SpeexRuntime | undefined;
 
 function speexRuntime(): SpeexRuntime {
   if (runtime) return runtime;
-  const module = new WebAssembly.Module(bundledFile("speex-resampler.wasm") as Uint8Array<ArrayBuffer>);
+  const module = new WebAssembly.Module(bundledFile("speex-resampler.wasm"));
   let heap: WasmHeap | undefined;
   // The two emscripten runtime imports: growing the heap for malloc, and the memcpy used for large copies.
   const instance = new WebAssembly.Instance(module, {

@@ -1,0 +1,113 @@
+/**
+ * The one libav.js (vp8-opus variant: libvpx + libopus) instance of the process, and moving I420 planes in and out of
+ * its heap. Every instance owns its own WASM memory (tens of MB), so sessions share this one and only hold codec
+ * contexts inside it. It runs in "noworker" mode: calls are synchronous on the caller's thread.
+ */
+import LibAVWrapper from "@libav.js/variant-vp8-opus";
+// The emscripten factory is imported statically (by path, because the package's "exports" hide it) so that
+// `bun build --compile` bundles it: libav.js would otherwise import it at run time from a build-machine path.
+// @ts-ignore: the factory ships without type declarations (tsc wants this; deno check does not, hence not expect-error)
+import libavFactory from "../../node_modules/@libav.js/variant-vp8-opus/dist/libav-6.10.9.0-vp8-opus.wasm.mjs";
+import { bundledFile } from "../assets/bundledFiles.ts";
+import { i420ByteLength, type I420Image } from "./yuv.ts";
+
+/** In noworker mode the instance is the emscripten module itself, so its heap view is there too (replaced, not
+ * resized, when the memory grows: read it after any call that may allocate). */
+export type LibAV = LibAVWrapper.LibAV & LibAVWrapper.LibAVSync & { readonly HEAPU8: Uint8Array };
+
+/** ffmpeg's AV_PIX_FMT_YUV420P, the only layout libvpx's VP8 encoder takes and its decoder produces. */
+export const AV_PIX_FMT_YUV420P = 0;
+/** AVERROR(EAGAIN) in libav.js's errno numbering: "feed more input" / "no output yet". */
+export const AVERROR_EAGAIN = -6;
+
+let instance: Promise<LibAV> | undefined;
+
+/** The shared instance, created on first use. */
+export function sharedLibAV(): Promise<LibAV> {
+  return (instance ??= createLibAV());
+}
+
+function createLibAV(): Promise<LibAV> {
+  const wasm = bundledFile("libav-vp8-opus.wasm");
+  return new Promise<LibAV>((resolve, reject) => {
+    // This emscripten build ignores `wasmBinary` and would read the .wasm next to the factory; `instantiateWasm` is
+    // the hook it does honour, so the embedded bytes are handed over there.
+    const factory = (options: object) =>
+      libavFactory({
+        ...options,
+        instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) {
+          WebAssembly.instantiate(wasm, imports).then((result) => receive(result.instance), reject);
+          return {};
+        },
+      });
+    LibAVWrapper.LibAV({ noworker: true, factory }).then((libav) => {
+      libav.av_log_set_level_sync(libav.AV_LOG_QUIET);
+      resolve(libav as LibAV);
+    }, reject);
+  }).catch((error: unknown) => {
+    instance = undefined;
+    throw error;
+  });
+}
+
+/** Fills `frame` (an AVFrame) with the image, (re)allocating its buffers when the size changed. */
+export function writeI420Frame(libav: LibAV, frame: number, image: I420Image): void {
+  const { width, height, data } = image;
+  if (
+    libav.AVFrame_width_sync(frame) !== width ||
+    libav.AVFrame_height_sync(frame) !== height ||
+    libav.AVFrame_data_a_sync(frame, 0) === 0
+  ) {
+    libav.av_frame_unref_sync(frame);
+    libav.AVFrame_format_s_sync(frame, AV_PIX_FMT_YUV420P);
+    libav.AVFrame_width_s_sync(frame, width);
+    libav.AVFrame_height_s_sync(frame, height);
+    check(libav, libav.av_frame_get_buffer_sync(frame, 0), "av_frame_get_buffer");
+  } else {
+    // The encoder may still hold a reference to the previous picture; this copies only in that case.
+    check(libav, libav.av_frame_make_writable_sync(frame), "av_frame_make_writable");
+  }
+  let offset = 0;
+  for (let plane = 0; plane < 3; plane++) {
+    const planeWidth = plane === 0 ? width : (width + 1) >> 1;
+    const planeHeight = plane === 0 ? height : (height + 1) >> 1;
+    const pointer = libav.AVFrame_data_a_sync(frame, plane);
+    const stride = libav.AVFrame_linesize_a_sync(frame, plane);
+    // Read HEAPU8 after the allocations above: memory growth replaces it.
+    const heap = libav.HEAPU8;
+    for (let row = 0; row < planeHeight; row++, offset += planeWidth) {
+      heap.set(data.subarray(offset, offset + planeWidth), pointer + row * stride);
+    }
+  }
+}
+
+/**
+ * Copies a decoded AVFrame out as a packed I420 image. libav.js's own copy-out rounds chroma sizes down, which breaks
+ * odd sizes (browsers scale 640x360 to 480x270 under load), so the planes are read here.
+ */
+export function readI420Frame(libav: LibAV, frame: number): I420Image {
+  const format = libav.AVFrame_format_sync(frame);
+  if (format !== AV_PIX_FMT_YUV420P) throw new Error(`decoder produced pixel format ${format}, expected yuv420p`);
+  const width = libav.AVFrame_width_sync(frame);
+  const height = libav.AVFrame_height_sync(frame);
+  const data = new Uint8Array(i420ByteLength(width, height));
+  const heap = libav.HEAPU8;
+  let offset = 0;
+  for (let plane = 0; plane < 3; plane++) {
+    const planeWidth = plane === 0 ? width : (width + 1) >> 1;
+    const planeHeight = plane === 0 ? height : (height + 1) >> 1;
+    const pointer = libav.AVFrame_data_a_sync(frame, plane);
+    const stride = libav.AVFrame_linesize_a_sync(frame, plane);
+    for (let row = 0; row < planeHeight; row++, offset += planeWidth) {
+      const start = pointer + row * stride;
+      data.set(heap.subarray(start, start + planeWidth), offset);
+    }
+  }
+  return { format: "I420", width, height, data };
+}
+
+/** Turns a negative libav return code into an Error carrying ffmpeg's message. */
+export function check(libav: LibAV, result: number, operation: string): number {
+  if (result < 0) throw new Error(`${operation} failed: ${libav.ff_error_sync(result)}`);
+  return result;
+}
