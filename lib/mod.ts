@@ -10,6 +10,7 @@ export type { Bot, RunnerArguments } from "./bots/bot.ts";
 export { runBotPipeline, type BotContext } from "./bots/botPipeline.ts";
 export { echoBot, EchoProcessor } from "./bots/echo.ts";
 export { parrotBot, ParrotProcessor, type ParrotOptions } from "./bots/parrot.ts";
+export { mirrorBot, MirrorProcessor } from "./bots/mirror.ts";
 
 // Pipeline
 export * from "./pipeline/frames.ts";

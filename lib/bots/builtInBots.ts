@@ -2,9 +2,11 @@
 import type { BuiltInBotName } from "../config/schema.ts";
 import type { Bot } from "./bot.ts";
 import { echoBot } from "./echo.ts";
+import { mirrorBot } from "./mirror.ts";
 import { parrotBot } from "./parrot.ts";
 
 export const BUILT_IN_BOT_FUNCTIONS: Record<BuiltInBotName, Bot> = {
   echo: echoBot,
   parrot: parrotBot,
+  mirror: mirrorBot,
 };

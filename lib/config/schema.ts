@@ -7,7 +7,7 @@ import { LOG_LEVELS } from "../log/logger.ts";
 import { IceServerSchema } from "./iceServers.ts";
 
 /** Names of the bots in lib/bots, listed here so that config validation knows them without importing the bots. */
-export const BUILT_IN_BOTS = ["echo", "parrot"] as const;
+export const BUILT_IN_BOTS = ["echo", "parrot", "mirror"] as const;
 export type BuiltInBotName = (typeof BUILT_IN_BOTS)[number];
 
 const turnUrls = z
@@ -126,7 +126,7 @@ export const ConfigSchema = z
     bot: z
       .enum(BUILT_IN_BOTS)
       .default("echo")
-      .describe("Built-in bot run for each connection: echo (audio and messages back), parrot (says back what you said)."),
+      .describe("Built-in bot run for each connection: echo (audio and messages back), parrot (says back what you said), mirror (camera and audio back)."),
     allowedOrigins: z
       .array(z.string().min(1))
       .default([])

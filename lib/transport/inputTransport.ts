@@ -4,13 +4,16 @@
  * InputTransportMessageFrame.
  */
 import type { VADState } from "../audio/vad/vadAnalyzer.ts";
+import type { RgbImage } from "../media/yuv.ts";
 import {
   ClientConnectedFrame,
   type Frame,
+  type ImageSource,
   InputAudioRawFrame,
   InputTransportMessageFrame,
   InterruptionFrame,
   StartFrame,
+  UserImageRawFrame,
   UserStartedSpeakingFrame,
   UserStoppedSpeakingFrame,
   VADUserStartedSpeakingFrame,
@@ -21,6 +24,8 @@ import type { SmallWebRTCTransport } from "./smallWebRTCTransport.ts";
 
 /** Audio frames allowed in flight through the pipeline before new ones are dropped (200 ms at 20 ms a frame). */
 const MAX_AUDIO_IN_FLIGHT = 10;
+/** Pictures allowed in flight; each is width x height x 3 bytes. */
+const MAX_IMAGES_IN_FLIGHT = 2;
 
 export class SmallWebRTCInputTransport extends FrameProcessor {
   readonly #transport: SmallWebRTCTransport;
@@ -29,6 +34,7 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
   #vadState: VADState = "quiet";
   #audioInFlight = 0;
   #droppedAudio = 0;
+  #imagesInFlight = 0;
   #vadQueue: Promise<void> = Promise.resolve();
 
   constructor(transport: SmallWebRTCTransport) {
@@ -72,6 +78,18 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     if (params.audioInEnabled) {
       this.#transport.media.receiveAudio({ sampleRate: this.#sampleRate, onFrame: (pcm) => this.#onAudio(pcm) });
     }
+    if (params.videoInEnabled) {
+      this.#transport.media.receiveVideo({ onImage: (image, source) => this.#onImage(image, source) });
+    }
+  }
+
+  #onImage(image: RgbImage, source: ImageSource): void {
+    if (!this.running) return;
+    // A picture that cannot be delivered yet is replaced by the next one rather than queued.
+    if (this.#imagesInFlight >= MAX_IMAGES_IN_FLIGHT) return;
+    this.#imagesInFlight++;
+    const frame = new UserImageRawFrame(this.#transport.connection.pcId, image.data, [image.width, image.height], source);
+    void this.#push(frame).finally(() => this.#imagesInFlight--);
   }
 
   #onAudio(pcm: Int16Array): void {

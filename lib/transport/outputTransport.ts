@@ -11,6 +11,7 @@ import {
   type Frame,
   InterruptionFrame,
   OutputAudioRawFrame,
+  OutputImageRawFrame,
   OutputTransportMessageFrame,
   OutputTransportMessageUrgentFrame,
   StartFrame,
@@ -51,6 +52,9 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       await this.pushFrame(frame, direction);
     } else if (frame instanceof OutputAudioRawFrame) {
       await this.#writeAudio(frame);
+    } else if (frame instanceof OutputImageRawFrame) {
+      const [width, height] = frame.size;
+      media.videoSender?.setImage({ format: "RGB", width, height, data: frame.image });
     } else if (frame instanceof OutputTransportMessageUrgentFrame) {
       this.#transport.sendMessage(frame.message);
     } else if (frame instanceof OutputTransportMessageFrame) {
@@ -82,6 +86,9 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
         maxQueuedMs: params.audioOut10msChunks * 10 * 2,
         onPlaying: (playing) => this.#onPlaying(playing),
       });
+    }
+    if (params.videoOutEnabled) {
+      this.#transport.media.sendVideo({ framerate: params.videoOutFramerate, bitrate: params.videoOutBitrate });
     }
   }
 

@@ -2,7 +2,7 @@
  * A werift peer that behaves like Pipecat's JS client: audio sendrecv, camera sendrecv, a screen slot (sendonly)
  * and a client-created data channel. Everything stays on 127.0.0.1.
  */
-import { MediaStreamTrack, type RTCDataChannel, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
+import { MediaStreamTrack, type RTCDataChannel, RTCPeerConnection, RtpHeader, RtpPacket, useH264, useVP8 } from "werift";
 import { OpusEncoder } from "../../lib/media/opus.ts";
 import { peerConfig } from "../../lib/webrtc/peerConfig.ts";
 
@@ -11,6 +11,14 @@ export interface ClientOptions {
   media?: { kind: "audio" | "video"; direction: "sendrecv" | "sendonly" | "recvonly" }[];
   /** Label of the client's data channel; null opens none. */
   dataChannelLabel?: string | null;
+  /** Video codecs to offer (default VP8 and H.264). */
+  videoCodecs?: ("VP8" | "H264")[];
+}
+
+export interface VideoRtp {
+  payload: Uint8Array;
+  timestamp: number;
+  marker: boolean;
 }
 
 export const BROWSER_MEDIA: NonNullable<ClientOptions["media"]> = [
@@ -25,18 +33,22 @@ export class TestClient {
   readonly received: unknown[] = [];
   /** Bot audio packets, as received (payload and RTP header). */
   readonly audioIn: RtpPacket[] = [];
+  /** Bot video packets (camera transceiver), as received. */
+  readonly videoIn: RtpPacket[] = [];
   readonly #microphone = new MediaStreamTrack({ kind: "audio" });
+  readonly #camera = new MediaStreamTrack({ kind: "video" });
+  #videoSequence = 0;
   readonly receivedText: string[] = [];
   #waiters: { predicate: (message: unknown) => boolean; resolve: (message: unknown) => void }[] = [];
 
   constructor(options: ClientOptions = {}) {
-    this.pc = new RTCPeerConnection(loopbackPeerConfig());
+    this.pc = new RTCPeerConnection(loopbackPeerConfig(options.videoCodecs));
     for (const [index, { kind, direction }] of (options.media ?? BROWSER_MEDIA).entries()) {
-      // The first audio section carries a real track, like a browser's microphone.
-      const transceiver = index === 0 && kind === "audio"
-        ? this.pc.addTransceiver(this.#microphone, { direction })
-        : this.pc.addTransceiver(kind, { direction });
-      if (index === 0) transceiver.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => this.audioIn.push(rtp)));
+      // The first two sections carry real tracks, like a browser's microphone and camera.
+      const track = index === 0 && kind === "audio" ? this.#microphone : index === 1 && kind === "video" ? this.#camera : undefined;
+      const transceiver = this.pc.addTransceiver(track ?? kind, { direction });
+      const sink = index === 0 ? this.audioIn : index === 1 ? this.videoIn : undefined;
+      if (sink) transceiver.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => sink.push(rtp)));
     }
     if (options.dataChannelLabel === null) return;
     this.channel = this.pc.createDataChannel(options.dataChannelLabel ?? "chat");
@@ -124,13 +136,29 @@ export class TestClient {
     }
   }
 
+  /** Sends encoded video frames (already packetised) on the camera track at `fps`, paced in real time. */
+  async sendVideo(frames: VideoRtp[][], fps: number): Promise<void> {
+    const start = performance.now();
+    for (const [i, packets] of frames.entries()) {
+      for (const packet of packets) {
+        const header = new RtpHeader({
+          sequenceNumber: this.#videoSequence++ & 0xffff,
+          timestamp: packet.timestamp,
+          marker: packet.marker,
+        });
+        this.#camera.writeRtp(new RtpPacket(header, Buffer.from(packet.payload)));
+      }
+      await sleep(Math.max(0, start + ((i + 1) * 1000) / fps - performance.now()));
+    }
+  }
+
   async close(): Promise<void> {
     await this.pc.close();
   }
 }
 
-export function loopbackPeerConfig() {
-  return peerConfig({
+export function loopbackPeerConfig(videoCodecs: ("VP8" | "H264")[] = ["VP8", "H264"]) {
+  const config = peerConfig({
     iceServers: [],
     stunGatherTimeoutSecs: 1,
     interfaces: ["127.0.0.1"],
@@ -138,6 +166,8 @@ export function loopbackPeerConfig() {
     ipv6: false,
     bindHost: "127.0.0.1",
   });
+  const video = { VP8: useVP8(), H264: useH264() };
+  return { ...config, codecs: { ...config.codecs, video: videoCodecs.map((name) => video[name]) } };
 }
 
 export function waitForGathering(pc: RTCPeerConnection): Promise<void> {

@@ -7,46 +7,16 @@
  *        --input-res 320x180 --fps 30 --input-csp i420 -o pattern-320x180-baseline.h264 pattern.yuv
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { H264Packetizer } from "werift";
 import { H264Decoder } from "../../lib/media/h264.ts";
 import { H264Depacketiser } from "../../lib/media/h264Rtp.ts";
 import { parseSpsPictureSize } from "../../lib/media/h264Sps.ts";
 import type { VideoRtpPacket } from "../../lib/media/videoDepacketiser.ts";
 import { type I420Image, rgbToI420 } from "../../lib/media/yuv.ts";
+import { accessUnits, h264Fixture, nalUnits } from "../support/h264Fixture.ts";
 import { psnrY, syntheticRgb } from "../support/syntheticVideo.ts";
 
-const fixture = new Uint8Array(readFileSync(new URL("../fixtures/pattern-320x180-baseline.h264", import.meta.url)));
-
-/** Splits an Annex B stream into NAL units (without start codes). */
-function nalUnits(stream: Uint8Array): Uint8Array[] {
-  const starts: number[] = [];
-  for (let i = 0; i + 2 < stream.length; i++) {
-    if (stream[i] === 0 && stream[i + 1] === 0 && stream[i + 2] === 1) starts.push((i += 2) + 1);
-  }
-  return starts.map((start, k) => {
-    let end = k + 1 < starts.length ? starts[k + 1] - 3 : stream.length;
-    while (stream[end - 1] === 0) end--;
-    return stream.subarray(start, end);
-  });
-}
-
-/** Groups NAL units into access units: one begins at a non-slice NAL or a first slice after slices (§7.4.1.2.3). */
-function accessUnits(stream: Uint8Array): Uint8Array[] {
-  const units: Uint8Array[][] = [[]];
-  let sawSlice = false;
-  for (const nal of nalUnits(stream)) {
-    const type = nal[0] & 0x1f;
-    const slice = type === 1 || type === 5;
-    if (sawSlice && (!slice || nal[1] & 0x80)) {
-      units.push([]);
-      sawSlice = false;
-    }
-    units.at(-1)!.push(nal);
-    sawSlice ||= slice;
-  }
-  return units.map((nals) => Buffer.concat(nals.flatMap((nal) => [Buffer.from([0, 0, 0, 1]), nal])));
-}
+const fixture = h264Fixture;
 
 /** RTP packets for every access unit, built by werift's packetizer (an independent RFC 6184 implementation). */
 function packetise(): VideoRtpPacket[][] {

@@ -1,0 +1,35 @@
+/**
+ * The mirror bot: your camera comes back as the bot's video (and your voice as its audio, like the echo bot). It
+ * proves the video path end to end: VP8 (or H.264) decode, RGB frames in the pipeline, VP8 encode, paced RTP.
+ */
+import { type Frame, OutputImageRawFrame, UserImageRawFrame } from "../pipeline/frames.ts";
+import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
+import type { RunnerArguments } from "./bot.ts";
+import { runBotPipeline } from "./botPipeline.ts";
+import { EchoProcessor } from "./echo.ts";
+
+/** Turns camera pictures into bot video; screen shares are left alone. */
+export class MirrorProcessor extends FrameProcessor {
+  protected override async processFrame(frame: Frame, direction: FrameDirection): Promise<void> {
+    if (frame instanceof UserImageRawFrame && frame.transportSource === "camera") {
+      await this.pushFrame(new OutputImageRawFrame(frame.image, frame.size), direction);
+      return;
+    }
+    await this.pushFrame(frame, direction);
+  }
+}
+
+export function mirrorBot(args: RunnerArguments): Promise<void> {
+  return runBotPipeline(
+    args,
+    {
+      audioInEnabled: true,
+      audioOutEnabled: true,
+      audioOutSampleRate: 16000,
+      videoInEnabled: true,
+      videoOutEnabled: true,
+      videoOutFramerate: 30,
+    },
+    () => [new MirrorProcessor(), new EchoProcessor()],
+  );
+}

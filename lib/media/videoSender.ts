@@ -1,0 +1,100 @@
+/**
+ * Bot video out: the latest picture is VP8-encoded on a steady frame clock and sent as RTP. A picture is encoded
+ * when it changed, and the last one is re-sent once a second otherwise, so a still image costs almost nothing while
+ * a late-joining decoder still gets a picture. Keyframes are sent when the client asks for one (PLI).
+ */
+import type { Logger } from "../log/logger.ts";
+import { type Clock, realClock } from "./clock.ts";
+import { Pacer, type Tick } from "./pacer.ts";
+import { Vp8Encoder } from "./vp8.ts";
+import { Vp8Packetiser } from "./vp8Rtp.ts";
+import type { RgbImage } from "./yuv.ts";
+
+export interface OutgoingVideoRtp {
+  payload: Uint8Array;
+  sequenceNumber: number;
+  timestamp: number;
+  marker: boolean;
+}
+
+export interface VideoSenderOptions {
+  framerate: number;
+  bitrate: number;
+  send: (packet: OutgoingVideoRtp) => void;
+  logger: Logger;
+  clock?: Clock;
+}
+
+const REFRESH_MS = 1000;
+const VIDEO_CLOCK = 90_000;
+
+export class VideoSender {
+  readonly #options: VideoSenderOptions;
+  readonly #pacer: Pacer;
+  readonly #packetiser = new Vp8Packetiser();
+  readonly #encoder: Promise<Vp8Encoder>;
+  readonly #timestampBase = crypto.getRandomValues(new Uint32Array(1))[0];
+  #sequenceNumber = crypto.getRandomValues(new Uint16Array(1))[0];
+  #image?: RgbImage;
+  #changed = false;
+  #lastSentAt = -Infinity;
+  #encoding = false;
+  #closed = false;
+
+  constructor(options: VideoSenderOptions) {
+    this.#options = options;
+    this.#encoder = Vp8Encoder.create({ bitrate: options.bitrate, framerate: options.framerate });
+    this.#encoder.catch((error) => options.logger.error("video encoder failed to start", { error }));
+    this.#pacer = new Pacer({
+      intervalMs: 1000 / options.framerate,
+      clock: options.clock ?? realClock,
+      onTick: (tick) => void this.#tick(tick),
+    });
+  }
+
+  start(): void {
+    if (!this.#closed) this.#pacer.start();
+  }
+
+  /** The picture to show from the next frame on. */
+  setImage(image: RgbImage): void {
+    this.#image = image;
+    this.#changed = true;
+  }
+
+  requestKeyframe(): void {
+    void this.#encoder.then((encoder) => encoder.requestKeyframe(), () => {});
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#pacer.stop();
+    void this.#encoder.then((encoder) => encoder.close(), () => {});
+  }
+
+  async #tick(tick: Tick): Promise<void> {
+    const image = this.#image;
+    const now = tick.scheduledAt;
+    // One encode at a time: a tick that finds the encoder busy is skipped rather than queued.
+    if (!image || this.#encoding || (!this.#changed && now - this.#lastSentAt < REFRESH_MS)) return;
+    this.#encoding = true;
+    this.#changed = false;
+    this.#lastSentAt = now;
+    try {
+      const encoder = await this.#encoder;
+      const timestamp = (this.#timestampBase + Math.round((tick.index * VIDEO_CLOCK) / this.#options.framerate)) >>> 0;
+      for (const frame of await encoder.encode(image, { timestampMs: now })) {
+        if (this.#closed) return;
+        const payloads = this.#packetiser.packetise(frame.data);
+        payloads.forEach((payload, i) => {
+          this.#sequenceNumber = (this.#sequenceNumber + 1) & 0xffff;
+          this.#options.send({ payload, sequenceNumber: this.#sequenceNumber, timestamp, marker: i === payloads.length - 1 });
+        });
+      }
+    } catch (error) {
+      this.#options.logger.warn("video frame not sent", { error });
+    } finally {
+      this.#encoding = false;
+    }
+  }
+}
