@@ -28,6 +28,8 @@ export interface AudioSenderOptions {
   clock?: Clock;
   /** `write()` waits while more than this much audio is queued: back-pressure for the producer. */
   maxQueuedMs?: number;
+  /** A hard bound on queued audio, for producers that hand over one huge frame; the excess is dropped. */
+  maxBufferedSecs?: number;
 }
 
 /** Silent frames encoded before the cached silence packet is reused (the encoder settles within a few frames). */
@@ -76,7 +78,9 @@ export class AudioSender {
   /** Queues mono PCM at `sampleRate`; resolves once the queue is below the back-pressure mark. */
   async write(pcm: Int16Array, sampleRate: number): Promise<void> {
     if (this.#closed || pcm.length === 0) return;
-    const audio = sampleRate === this.#encoder.sampleRate ? pcm : this.#resampler(sampleRate).process(pcm);
+    const resampled = sampleRate === this.#encoder.sampleRate ? pcm : this.#resampler(sampleRate).process(pcm);
+    const room = (this.#options.maxBufferedSecs ?? 60) * this.#encoder.sampleRate - this.#queuedSamples;
+    const audio = resampled.length > room ? resampled.subarray(0, Math.max(0, room)) : resampled;
     this.#queue.push(audio);
     this.#queuedSamples += audio.length;
     const maxMs = this.#options.maxQueuedMs ?? 100;

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import type { AssetSource } from "../server/assets.ts";
 import { clientAssets } from "../server/clientAssets.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
+import { warmUpVideo } from "../media/vp8.ts";
 import { warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
 import type { Bot } from "../bots/bot.ts";
@@ -67,8 +68,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url, bot: bot ? "custom" : config.bot });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
-    const warmUpStart = performance.now();
-    void warmUpAudio().then(() => logger.debug("codecs warmed up", { ms: Math.round(performance.now() - warmUpStart) }));
+    void warmUpCodecs(!bot && config.bot === "mirror", logger);
     return server;
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -76,6 +76,18 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
       process.exit(2);
     }
     throw error;
+  }
+}
+
+/** Warms the codecs after listening; video only for bots that use it (its codec instance costs ~18 MB). */
+async function warmUpCodecs(video: boolean, logger: Logger): Promise<void> {
+  const start = performance.now();
+  try {
+    await warmUpAudio();
+    if (video) await warmUpVideo();
+    logger.debug("codecs warmed up", { ms: Math.round(performance.now() - start) });
+  } catch (error) {
+    logger.warn("codec warm-up failed", { error });
   }
 }
 

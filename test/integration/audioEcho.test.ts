@@ -5,7 +5,13 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { EchoProcessor } from "../../lib/bots/echo.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
-import { type Frame, InputAudioRawFrame } from "../../lib/pipeline/frames.ts";
+import {
+  type Frame,
+  InputAudioRawFrame,
+  OutputAudioRawFrame,
+  OutputTransportMessageFrame,
+  OutputTransportMessageUrgentFrame,
+} from "../../lib/pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../../lib/pipeline/frameProcessor.ts";
 import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
@@ -72,5 +78,37 @@ describe("audio echo over real peers", () => {
     const outbound = findEcho(reference16k, echoed, 16000);
     expect(outbound.envelopeCorrelation).toBeGreaterThan(0.9);
     expect(outbound.waveformCorrelation).toBeGreaterThan(0.6);
+  }, 30_000);
+});
+
+describe("output message ordering", () => {
+  test("an OutputTransportMessageFrame waits for the audio queued before it; an urgent one does not", async () => {
+    let task: PipelineTask | undefined;
+    server = startTestServer({}, async ({ webrtcConnection }) => {
+      const transport = new SmallWebRTCTransport(webrtcConnection, { audioOutEnabled: true });
+      task = new PipelineTask(new Pipeline([transport.input(), transport.output()]));
+      await task.run();
+    });
+    peer = new TestClient();
+    const { body: answer } = await server.post("/api/offer", await peer.offer());
+    await peer.accept(answer);
+    await peer.channelOpen();
+    await sleep(200);
+
+    const second = Int16Array.from({ length: 24000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 24000)));
+    const sentAt = performance.now();
+    const arrivals: Record<string, number> = {};
+    void peer.waitFor((m) => (m as { kind?: string }).kind === "after-audio").then(() => (arrivals.ordered = performance.now() - sentAt));
+    void peer.waitFor((m) => (m as { kind?: string }).kind === "urgent").then(() => (arrivals.urgent = performance.now() - sentAt));
+    await task!.queueFrames([
+      new OutputAudioRawFrame(second, 24000),
+      new OutputTransportMessageFrame({ kind: "after-audio" }),
+      new OutputTransportMessageUrgentFrame({ kind: "urgent" }),
+    ]);
+    await peer.waitFor((m) => (m as { kind?: string }).kind === "after-audio", 5000);
+
+    // One second of audio plays before the ordered message; the urgent one overtakes it.
+    expect(arrivals.ordered).toBeGreaterThan(900);
+    expect(arrivals.urgent).toBeLessThan(200);
   }, 30_000);
 });

@@ -31,6 +31,13 @@ export function speechWav(): Promise<string> {
   return speech;
 }
 
+/** The speech WAV with 1.5 s of silence before (while the call connects) and 4 s after (a turn for the bot). */
+export function turnSpeechWav(): Promise<string> {
+  return cached("turn-speech.wav", async (out) => {
+    run(["sox", await speechWav(), "-t", "wav", out, "pad", "1.5", "4"]);
+  });
+}
+
 export type VadFixture = "speech" | "silence" | "noise";
 
 /**

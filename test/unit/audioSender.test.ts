@@ -97,6 +97,14 @@ describe("AudioSender", () => {
     sender.close();
   });
 
+  test("queued audio is hard-bounded even when handed over in one frame", () => {
+    const clock = new VirtualClock();
+    const sender = new AudioSender({ codec: OPUS, preferredRate: 16000, clock, send: () => {}, maxBufferedSecs: 2 });
+    void sender.write(tone(5000), 16000);
+    expect(sender.queuedMs).toBe(2000);
+    sender.close();
+  });
+
   test("audio at another rate is resampled, and a partial last frame is padded", () => {
     const { clock, sender, sent, loud } = setup();
     sender.start();
