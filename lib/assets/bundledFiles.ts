@@ -23,6 +23,16 @@ export type BundledFile = keyof typeof BUNDLED_FILES;
 export const EMBEDDED_ROOT = "/$bunfs/root/assets";
 
 const cache = new Map<BundledFile, Uint8Array<ArrayBuffer>>();
+let overrideDir: string | undefined;
+
+/**
+ * Makes files in `dir` (same names as above) replace the embedded ones, e.g. a self-built libav.js: LGPL components
+ * stay replaceable without rebuilding the binary. Call before any codec is created.
+ */
+export function useBundledFileOverrides(dir: string | undefined): void {
+  overrideDir = dir;
+  cache.clear();
+}
 
 export function bundledFile(name: BundledFile): Uint8Array<ArrayBuffer> {
   let bytes = cache.get(name);
@@ -34,6 +44,7 @@ export function bundledFile(name: BundledFile): Uint8Array<ArrayBuffer> {
 }
 
 export function bundledFilePath(name: BundledFile): string {
+  if (overrideDir && existsSync(join(overrideDir, name))) return join(overrideDir, name);
   const embedded = `${EMBEDDED_ROOT}/${name}`;
   if (existsSync(embedded)) return embedded;
   return nodeModulesPath(BUNDLED_FILES[name]);

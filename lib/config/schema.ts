@@ -132,6 +132,13 @@ export const ConfigSchema = z
       .default([])
       .describe("Origins allowed to call the API cross-origin ('*' for any). Same-origin and localhost always work."),
     logLevel: z.enum(LOG_LEVELS).default("info").describe("Log verbosity."),
+    assetsDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Directory of replacement codec files (opus.wasm, libav-vp8-opus.wasm, ...) used instead of the embedded ones.",
+      ),
     ice: IceSchema.prefault({}),
     limits: LimitsSchema.prefault({}),
   })

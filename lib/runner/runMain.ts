@@ -3,10 +3,12 @@
  * signalling routes and the test client, and start `bot` once per connection. SIGINT/SIGTERM end every session
  * with `peerLeft` and exit within 3 s.
  */
+import { existsSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { formatFlagHelp, parseCommandLine } from "../config/cli.ts";
 import { ConfigError } from "../config/layers.ts";
-import { loadConfig } from "../config/load.ts";
+import { DEFAULT_CONFIG_FILE, loadConfig } from "../config/load.ts";
+import { exampleConfig } from "../config/exampleConfig.ts";
 import { configJsonSchema } from "../config/schema.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { AssetSource } from "../server/assets.ts";
@@ -16,6 +18,7 @@ import { warmUpVideo } from "../media/vp8.ts";
 import { warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
 import type { Bot } from "../bots/bot.ts";
+import { useBundledFileOverrides } from "../assets/bundledFiles.ts";
 import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 
 export interface RunMainOptions {
@@ -42,10 +45,12 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     if (commandLine.help) return print(usage(program));
     if (commandLine.version) return print(`${program} ${VERSION}`);
     if (commandLine.printConfigSchema) return print(JSON.stringify(configJsonSchema(), null, 2));
+    if (commandLine.command === "init") return writeExampleConfig(commandLine.configPath ?? DEFAULT_CONFIG_FILE);
     if (commandLine.command) throw new ConfigError(`unknown command "${commandLine.command}" (see --help)`);
 
     const { config, file, warnings } = loadConfig({ env, configPath: commandLine.configPath, flags: commandLine.layer });
     const logger = createLogger({ level: config.logLevel });
+    useBundledFileOverrides(config.assetsDir);
     for (const warning of warnings) logger.warn(warning);
     if (file) logger.info("config loaded", { file });
 
@@ -109,6 +114,7 @@ function installShutdown(server: SmallWebRTCServer, logger: Logger): void {
 
 function usage(program: string): string {
   return `Usage: ${program} [options]
+       ${program} init [--config PATH]   write a commented example config (default ./smallwebrtc.json)
 
 Serves Pipecat SmallWebRTC clients (browsers, native apps, ESP32 devices) and runs a bot for each connection.
 
@@ -118,6 +124,13 @@ ${formatFlagHelp()}
 Every setting can also come from a JSON config file (--config, or ./smallwebrtc.json) and from SMALLWEBRTC_*
 environment variables (e.g. SMALLWEBRTC_PORT=8080); flags win over env, env over the file.
 Run with --print-config-schema for every key, its default and its meaning.`;
+}
+
+/** `init`: writes the commented example config, never over an existing file. */
+function writeExampleConfig(path: string): undefined {
+  if (existsSync(path)) throw new ConfigError(`${path} already exists; remove it first or pass --config another.json`);
+  writeFileSync(path, exampleConfig());
+  return print(`wrote ${path}: every setting with its default and meaning; edit what you need`);
 }
 
 function print(text: string): undefined {
