@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.ts";
 import { resolveIceServers } from "../config/turnCredentials.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { ConnectionOptions } from "../webrtc/connection.ts";
+import { isLibpeerOffer, shapeAnswerForLibpeer } from "../webrtc/esp32.ts";
 import { peerConfig } from "../webrtc/peerConfig.ts";
 import { applyWeriftPatches } from "../webrtc/weriftPatches.ts";
 import { type ConnectionCallback, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
@@ -35,7 +36,7 @@ export class SmallWebRTCServer {
     const logger = options.logger ?? silentLogger;
     applyWeriftPatches(logger);
     this.handler = new SmallWebRTCRequestHandler({
-      connectionOptions: () => connectionOptions(config, logger),
+      connectionOptions: (offerSdp) => connectionOptions(config, logger, offerSdp),
       onConnection: options.onConnection,
       maxSessions: config.limits.maxSessions,
       logger,
@@ -63,7 +64,9 @@ export class SmallWebRTCServer {
   }
 }
 
-export function connectionOptions(config: Config, logger: Logger): ConnectionOptions {
+/** How to build a connection for this offer; devices in ESP32 mode get libpeer-shaped answers. */
+export function connectionOptions(config: Config, logger: Logger, offerSdp: string): ConnectionOptions {
+  const esp32 = config.esp32 && isLibpeerOffer(offerSdp);
   return {
     peerConfig: () =>
       peerConfig({
@@ -71,7 +74,10 @@ export function connectionOptions(config: Config, logger: Logger): ConnectionOpt
         stunGatherTimeoutSecs: 2,
         bindHost: config.host,
         ...config.ice,
+        // A device can only use candidates on the address it was configured with: gather nothing else.
+        ...(esp32 ? { interfaces: [config.host], loopback: "never" as const } : {}),
       }),
+    shapeAnswer: esp32 ? (sdp) => shapeAnswerForLibpeer(sdp, config.host) : undefined,
     logger,
     connectTimeoutMs: config.limits.connectTimeoutSecs * 1000,
     dataChannelTimeoutMs: config.limits.dataChannelTimeoutSecs * 1000,

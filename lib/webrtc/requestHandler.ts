@@ -31,7 +31,8 @@ export interface PatchRequest {
 export type ConnectionCallback = (connection: SmallWebRTCConnection, requestData: unknown) => void | Promise<void>;
 
 export interface RequestHandlerOptions {
-  connectionOptions: () => ConnectionOptions;
+  /** Options for the connection a new offer creates (they may depend on who sent it). */
+  connectionOptions: (offerSdp: string) => ConnectionOptions;
   onConnection: ConnectionCallback;
   maxSessions: number;
   logger?: Logger;
@@ -79,7 +80,8 @@ export class SmallWebRTCRequestHandler {
     this.#creating++;
     let connection: SmallWebRTCConnection;
     try {
-      connection = await SmallWebRTCConnection.create({ sdp: request.sdp, type: "offer" }, this.#options.connectionOptions());
+      const options = this.#options.connectionOptions(request.sdp);
+      connection = await SmallWebRTCConnection.create({ sdp: request.sdp, type: "offer" }, options);
     } finally {
       this.#creating--;
     }
