@@ -94,6 +94,16 @@ const LimitsSchema = z
       .min(1)
       .default(60)
       .describe("A peer connection that is not connected this long after its offer is closed."),
+    keepaliveTimeoutSecs: z
+      .number()
+      .min(1)
+      .default(3)
+      .describe("A client that sends ping keep-alives is gone once pings and all its traffic stop this long."),
+    silenceTimeoutSecs: z
+      .number()
+      .min(2)
+      .default(12)
+      .describe("Any client is gone once nothing (media, data, ICE consent answers) arrived from it this long."),
     dataChannelTimeoutSecs: z
       .number()
       .min(1)

@@ -80,6 +80,10 @@ export function connectionOptions(config: Config, logger: Logger, offerSdp: stri
     shapeAnswer: esp32 ? (sdp) => shapeAnswerForLibpeer(sdp, config.host) : undefined,
     logger,
     connectTimeoutMs: config.limits.connectTimeoutSecs * 1000,
+    liveness: {
+      pingTimeoutMs: config.limits.keepaliveTimeoutSecs * 1000,
+      silenceTimeoutMs: config.limits.silenceTimeoutSecs * 1000,
+    },
     dataChannelTimeoutMs: config.limits.dataChannelTimeoutSecs * 1000,
     maxQueuedMessages: config.limits.queuedMessages,
   };

@@ -20,6 +20,7 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import { parseInbound, signallingMessage } from "./dataChannelProtocol.ts";
 import { SignallingError } from "./errors.ts";
 import { dropNamedCandidates, needsNameResolution } from "./remoteCandidates.ts";
+import { LivenessTracker, type LivenessOptions } from "./liveness.ts";
 import { OutgoingMessages } from "./outgoingMessages.ts";
 
 export type ConnectionState = "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
@@ -66,6 +67,8 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** Close a peer connection that is not connected this long after its offer (or after losing its connection). */
   connectTimeoutMs: number;
+  /** When a connected client counts as gone (see liveness.ts). */
+  liveness: LivenessOptions;
   /** After connecting, stop queueing outgoing messages if no data channel has opened by then. */
   dataChannelTimeoutMs: number;
   maxQueuedMessages: number;
@@ -92,6 +95,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   #lastPingAt?: number;
   #connectTimer?: ReturnType<typeof setTimeout>;
   #dataChannelTimer?: ReturnType<typeof setTimeout>;
+  #livenessTimer?: ReturnType<typeof setInterval>;
   #renegotiatingUntil = 0;
   #channelOpen = false;
   #tracks = new Map<number, MediaStreamTrack>();
@@ -319,6 +323,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
       this.#clearConnectTimer();
       this.#armDataChannelTimer();
       this.#watchDtls();
+      this.#watchLiveness();
       if (this.#connectInvoked) this.emit("connected");
     } else if (state === "failed" || state === "closed") {
       void this.close();
@@ -346,6 +351,28 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
       });
       this.#unsubscribers.push(() => subscription.unSubscribe());
     }
+  }
+
+  /** Checks twice a second that the client is still there (liveness.ts), and closes the session when it is not. */
+  #watchLiveness(): void {
+    clearInterval(this.#livenessTimer);
+    const tracker = new LivenessTracker(this.#options.liveness);
+    this.#livenessTimer = setInterval(() => {
+      const sample = { now: performance.now(), lastPingAt: this.#lastPingAt, inboundCount: this.#inboundCount() };
+      if (tracker.isAlive(sample)) return;
+      this.#logger.info("client vanished; closing", { pinged: this.#lastPingAt !== undefined });
+      void this.close();
+    }, 500);
+  }
+
+  /** Everything received on the selected candidate pairs: media, data and ICE consent responses. */
+  #inboundCount(): number {
+    let count = 0;
+    for (const transport of this.#pc.iceTransports) {
+      const pair = transport.connection.nominated;
+      if (pair) count += pair.packetsReceived + pair.responsesReceived;
+    }
+    return count;
   }
 
   #setState(state: ConnectionState): void {
@@ -416,6 +443,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
 
   #clearTimers(): void {
     this.#clearConnectTimer();
+    clearInterval(this.#livenessTimer);
     clearTimeout(this.#dataChannelTimer);
     this.#dataChannelTimer = undefined;
   }
