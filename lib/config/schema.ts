@@ -59,6 +59,24 @@ const IceSchema = z
         "Offer a 127.0.0.1 host candidate. auto: when the server binds to a loopback host or the machine has no other address.",
       ),
     ipv6: z.boolean().default(false).describe("Also gather IPv6 host candidates."),
+    portRange: z
+      .tuple([z.number().int().min(1024).max(65535), z.number().int().min(1024).max(65535)])
+      .refine(([min, max]) => min < max, "the first port must be below the second")
+      .optional()
+      .describe("UDP ports [first, last] for media, one per session and address; for firewalls that open a range."),
+    udpPort: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe("Single-port mode: all sessions share this one UDP port (demultiplexed by ICE username)."),
+    advertisedIps: z
+      .array(z.string().regex(/^[\d.]+(\/[\d.]+)?$/, "must be PUBLIC or PUBLIC/PRIVATE IPv4 addresses"))
+      .default([])
+      .describe(
+        "NAT 1:1 addresses to offer as extra host candidates: PUBLIC (for every private one) or PUBLIC/PRIVATE.",
+      ),
   })
   .describe("Where and how ICE host candidates are gathered.");
 

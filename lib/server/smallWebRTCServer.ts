@@ -7,7 +7,9 @@ import type { Config } from "../config/schema.ts";
 import { resolveIceServers } from "../config/turnCredentials.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { ConnectionOptions } from "../webrtc/connection.ts";
+import { addAdvertisedCandidates, parseAdvertisedIps } from "../webrtc/advertisedAddresses.ts";
 import { isLibpeerOffer, shapeAnswerForLibpeer } from "../webrtc/esp32.ts";
+import { UdpMux } from "../webrtc/udpMux.ts";
 import { peerConfig } from "../webrtc/peerConfig.ts";
 import { applyWeriftPatches } from "../webrtc/weriftPatches.ts";
 import { type ConnectionCallback, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
@@ -30,13 +32,14 @@ export class SmallWebRTCServer {
   readonly startSessions: StartSessions;
   readonly #config: Config;
   #listener?: Listener;
+  #udpMux?: UdpMux;
 
   constructor(options: ServerOptions) {
     const { config } = options;
     const logger = options.logger ?? silentLogger;
     applyWeriftPatches(logger);
     this.handler = new SmallWebRTCRequestHandler({
-      connectionOptions: (offerSdp) => connectionOptions(config, logger, offerSdp),
+      connectionOptions: (offerSdp) => connectionOptions(config, logger, offerSdp, this.#udpMux),
       onConnection: options.onConnection,
       maxSessions: config.limits.maxSessions,
       logger,
@@ -49,7 +52,10 @@ export class SmallWebRTCServer {
     this.#config = config;
   }
 
+  /** Opens the shared UDP port (single-port mode) and starts serving HTTP. */
   async listen(): Promise<Listener> {
+    const { udpPort } = this.#config.ice;
+    if (udpPort !== undefined) this.#udpMux = await UdpMux.open("0.0.0.0", udpPort);
     this.#listener = await listen((request) => this.app.fetch(request), {
       hostname: this.#config.host,
       port: this.#config.port,
@@ -61,12 +67,14 @@ export class SmallWebRTCServer {
   async shutdown(): Promise<void> {
     await this.handler.closeAll();
     await this.#listener?.stop();
+    this.#udpMux?.close();
   }
 }
 
 /** How to build a connection for this offer; devices in ESP32 mode get libpeer-shaped answers. */
-export function connectionOptions(config: Config, logger: Logger, offerSdp: string): ConnectionOptions {
+export function connectionOptions(config: Config, logger: Logger, offerSdp: string, udpMux?: UdpMux): ConnectionOptions {
   const esp32 = config.esp32 && isLibpeerOffer(offerSdp);
+  const advertised = parseAdvertisedIps(config.ice.advertisedIps);
   return {
     peerConfig: () =>
       peerConfig({
@@ -77,7 +85,10 @@ export function connectionOptions(config: Config, logger: Logger, offerSdp: stri
         // A device can only use candidates on the address it was configured with: gather nothing else.
         ...(esp32 ? { interfaces: [config.host], loopback: "never" as const } : {}),
       }),
-    shapeAnswer: esp32 ? (sdp) => shapeAnswerForLibpeer(sdp, config.host) : undefined,
+    shapeAnswer: esp32
+      ? (sdp) => shapeAnswerForLibpeer(sdp, config.host)
+      : (sdp) => addAdvertisedCandidates(sdp, advertised),
+    udpMux,
     logger,
     connectTimeoutMs: config.limits.connectTimeoutSecs * 1000,
     liveness: {

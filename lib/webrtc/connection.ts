@@ -20,6 +20,7 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import { parseInbound, signallingMessage } from "./dataChannelProtocol.ts";
 import { SignallingError } from "./errors.ts";
 import { dropNamedCandidates, needsNameResolution } from "./remoteCandidates.ts";
+import { type UdpMux, VirtualUdpTransport, withUdpMux } from "./udpMux.ts";
 import { LivenessTracker, type LivenessOptions } from "./liveness.ts";
 import { OutgoingMessages } from "./outgoingMessages.ts";
 
@@ -74,6 +75,8 @@ export interface ConnectionOptions {
   maxQueuedMessages: number;
   /** Transforms the answer before it is returned (ESP32 SDP rules). */
   shapeAnswer?: (sdp: string) => string;
+  /** Single-port mode: gather on this shared socket instead of a socket per candidate. */
+  udpMux?: UdpMux;
 }
 
 const RENEGOTIATION_QUIET_MS = 2000;
@@ -274,21 +277,35 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
 
   async #answerOffer(offer: SessionDescription): Promise<void> {
     const pc = this.#pc;
-    try {
-      await pc.setRemoteDescription({ type: offer.type, sdp: dropNamedCandidates(offer.sdp) });
-    } catch (error) {
-      throw new SignallingError("invalid-offer", `the offer SDP was not accepted: ${(error as Error).message}`);
-    }
-    // Without local tracks werift would answer recvonly; bot media goes out on the microphone and camera
-    // transceivers, and the screen slot only ever receives (PROTOCOL.md 2.3).
-    pc.getTransceivers().forEach((transceiver, index) => {
-      transceiver.setDirection(index < 2 ? "sendrecv" : "recvonly");
+    const { udpMux } = this.#options;
+    await withUdpMux(udpMux, async () => {
+      try {
+        await pc.setRemoteDescription({ type: offer.type, sdp: dropNamedCandidates(offer.sdp) });
+      } catch (error) {
+        throw new SignallingError("invalid-offer", `the offer SDP was not accepted: ${(error as Error).message}`);
+      }
+      // Without local tracks werift would answer recvonly; bot media goes out on the microphone and camera
+      // transceivers, and the screen slot only ever receives (PROTOCOL.md 2.3).
+      pc.getTransceivers().forEach((transceiver, index) => {
+        transceiver.setDirection(index < 2 ? "sendrecv" : "recvonly");
+      });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await waitForGathering(pc);
     });
-    const answer = await pc.createAnswer();
-    await pc.setLocalDescription(answer);
-    await waitForGathering(pc);
+    if (udpMux) this.#assignUfrags(udpMux);
     const sdp = pc.localDescription!.sdp;
     this.#answer = { sdp: this.#options.shapeAnswer?.(sdp) ?? sdp, type: "answer", pc_id: this.#pcId };
+  }
+
+  /** Tells the shared socket which session each of our ICE usernames belongs to (they change on ICE restart). */
+  #assignUfrags(udpMux: UdpMux): void {
+    for (const { connection } of this.#pc.iceTransports) {
+      // werift's IceConnection interface does not list the protocols its Connection class keeps.
+      const protocols = (connection as unknown as { protocols: { transport?: unknown }[] }).protocols;
+      for (const { transport } of protocols) {
+        if (transport instanceof VirtualUdpTransport) udpMux.assign(connection.localUsername, transport);
+      }
+    }
   }
 
   #subscribePeer(pc: RTCPeerConnection): void {

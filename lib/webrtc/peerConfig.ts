@@ -9,6 +9,8 @@ import { applyWeriftPatches } from "./weriftPatches.ts";
 
 export interface PeerOptions extends HostAddressOptions {
   iceServers: IceServer[];
+  /** UDP ports [first, last] to bind candidates in. */
+  portRange?: [number, number];
   /** Seconds to wait for server-reflexive candidates when a STUN server is configured. */
   stunGatherTimeoutSecs: number;
 }
@@ -28,6 +30,7 @@ export function peerConfig(options: PeerOptions): Partial<PeerConfig> {
     iceUseIpv6: false,
     iceAdditionalHostAddresses: selectHostAddresses(options),
     iceStunGatherTimeout: options.stunGatherTimeoutSecs,
+    icePortRange: options.portRange,
     codecs: {
       audio: [useOPUS(), usePCMU(), usePCMA()],
       video: [useVP8(), useH264()],

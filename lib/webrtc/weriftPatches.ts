@@ -1,10 +1,11 @@
 /**
- * Two corrections to werift 0.25.2 that a server cannot do without, applied once per process. Both wrap a werift
- * method and keep its behaviour otherwise; the tests in test/integration/networkIsolation.test.ts and
- * connection.test.ts fail without them.
+ * Changes to werift 0.25.2, applied once per process. Each wraps one werift method and keeps its behaviour otherwise:
+ * two corrections a server cannot do without (tests in networkIsolation.test.ts and connection.test.ts fail without
+ * them), and the hook that puts single-port mode's virtual sockets under werift's ICE.
  */
 import { Connection, UdpTransport } from "werift";
 import { type Logger, silentLogger } from "../log/logger.ts";
+import { currentUdpMux } from "./udpMux.ts";
 
 let applied = false;
 let logger: Logger = silentLogger;
@@ -16,6 +17,7 @@ export function applyWeriftPatches(log?: Logger): void {
   applied = true;
   keepConfiguredStunOnly();
   survivePortUnreachable();
+  useUdpMuxWhenAsked();
 }
 
 /**
@@ -53,4 +55,17 @@ function survivePortUnreachable(): void {
 
 interface SocketLike {
   on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/**
+ * In single-port mode (udpMux.ts) a candidate's socket is a virtual transport on the shared port. Only gathering
+ * that runs inside `withUdpMux` is affected; every other peer connection binds its own sockets as usual.
+ */
+function useUdpMuxWhenAsked(): void {
+  const transportClass = UdpTransport as unknown as { init(...args: unknown[]): Promise<unknown> };
+  const original = transportClass.init.bind(transportClass);
+  transportClass.init = (...args: unknown[]) => {
+    const mux = currentUdpMux();
+    return mux ? Promise.resolve(mux.createTransport()) : original(...args);
+  };
 }

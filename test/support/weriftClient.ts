@@ -13,6 +13,8 @@ export interface ClientOptions {
   dataChannelLabel?: string | null;
   /** Video codecs to offer (default VP8 and H.264). */
   videoCodecs?: ("VP8" | "H264")[];
+  /** Addresses to gather on (default 127.0.0.1). */
+  interfaces?: string[];
 }
 
 export interface VideoRtp {
@@ -42,7 +44,7 @@ export class TestClient {
   #waiters: { predicate: (message: unknown) => boolean; resolve: (message: unknown) => void }[] = [];
 
   constructor(options: ClientOptions = {}) {
-    this.pc = new RTCPeerConnection(loopbackPeerConfig(options.videoCodecs));
+    this.pc = new RTCPeerConnection(clientPeerConfig(options));
     for (const [index, { kind, direction }] of (options.media ?? BROWSER_MEDIA).entries()) {
       // The first two sections carry real tracks, like a browser's microphone and camera.
       const track = index === 0 && kind === "audio" ? this.#microphone : index === 1 && kind === "video" ? this.#camera : undefined;
@@ -157,14 +159,14 @@ export class TestClient {
   }
 }
 
-export function loopbackPeerConfig(videoCodecs: ("VP8" | "H264")[] = ["VP8", "H264"]) {
+function clientPeerConfig({ videoCodecs = ["VP8", "H264"], interfaces = ["127.0.0.1"] }: ClientOptions) {
   const config = peerConfig({
     iceServers: [],
     stunGatherTimeoutSecs: 1,
-    interfaces: ["127.0.0.1"],
-    loopback: "always",
+    interfaces,
+    loopback: interfaces.includes("127.0.0.1") ? "always" : "never",
     ipv6: false,
-    bindHost: "127.0.0.1",
+    bindHost: interfaces[0],
   });
   const video = { VP8: useVP8(), H264: useH264() };
   return { ...config, codecs: { ...config.codecs, video: videoCodecs.map((name) => video[name]) } };
