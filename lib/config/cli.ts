@@ -40,6 +40,7 @@ export const FLAGS: FlagSpec[] = [
   { name: "log-level", value: "LEVEL", path: "logLevel", help: "error, warn, info, debug or trace" },
   { name: "verbose", short: "v", help: "more logging (-v debug, -vv trace)" },
   { name: "transport", short: "t", value: "NAME", help: "transport to serve; only webrtc exists here" },
+  { name: "ttl", value: "SECONDS", help: "lifetime of a token minted by `token` (default 3600)" },
   { name: "print-config-schema", help: "print the config JSON Schema and exit" },
   { name: "version", help: "print the version and exit" },
   { name: "help", short: "h", help: "show this help and exit" },
@@ -49,6 +50,8 @@ export interface CommandLine {
   /** A leading positional word such as `init`, if any. */
   command?: string;
   configPath?: string;
+  /** `--ttl` for `token`. */
+  ttlSecs?: number;
   help: boolean;
   version: boolean;
   printConfigSchema: boolean;
@@ -123,6 +126,7 @@ export function parseCommandLine(args: string[], flags: FlagSpec[] = FLAGS): Com
   return {
     command: positionals[0],
     configPath: values.get("config")?.at(-1),
+    ttlSecs: parseTtl(values.get("ttl")?.at(-1)),
     help: switches.has("help"),
     version: switches.has("version"),
     printConfigSchema: switches.has("print-config-schema"),
@@ -138,4 +142,11 @@ export function formatFlagHelp(flags: FlagSpec[] = FLAGS): string {
   });
   const width = Math.max(...rows.map(([names]) => names.length)) + 2;
   return rows.map(([names, help]) => `  ${names.padEnd(width)}${help}`).join("\n");
+}
+
+function parseTtl(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const secs = Number(text);
+  if (!Number.isInteger(secs) || secs <= 0) throw new ConfigError(`--ttl ${text}: must be a positive number of seconds`);
+  return secs;
 }

@@ -71,6 +71,10 @@ const IceSchema = z
       .max(65535)
       .optional()
       .describe("Single-port mode: all sessions share this one UDP port (demultiplexed by ICE username)."),
+    allowSpecialCandidates: z
+      .boolean()
+      .default(false)
+      .describe("Use client candidates on special addresses (multicast, link-local, loopback, ...); normally dropped."),
     advertisedIps: z
       .array(z.string().regex(/^[\d.]+(\/[\d.]+)?$/, "must be PUBLIC or PUBLIC/PRIVATE IPv4 addresses"))
       .default([])
@@ -79,6 +83,24 @@ const IceSchema = z
       ),
   })
   .describe("Where and how ICE host candidates are gathered.");
+
+const AuthSchema = z
+  .strictObject({
+    token: z.string().min(16).optional().describe("A bearer token clients must send (Authorization: Bearer <token>)."),
+    secret: z
+      .string()
+      .min(16)
+      .optional()
+      .describe("Secret for short-lived signed tokens minted by your backend or `smallwebrtc token`; never sent to clients."),
+  })
+  .describe("Who may use /start, /api/offer and /sessions (and /metrics). Neither key set: everyone.");
+
+const TlsSchema = z
+  .strictObject({
+    certFile: z.string().min(1).describe("PEM certificate (chain) file."),
+    keyFile: z.string().min(1).describe("PEM private key file."),
+  })
+  .describe("Serve HTTPS: browsers only allow microphones on https:// pages or localhost.");
 
 const LimitsSchema = z
   .strictObject({
@@ -89,6 +111,25 @@ const LimitsSchema = z
       .max(16 * 1024 * 1024)
       .default(64 * 1024)
       .describe("Largest accepted HTTP request body; larger requests get 413."),
+    maxSdpBytes: z.number().int().min(1024).default(32 * 1024).describe("Largest accepted SDP offer."),
+    maxSdpLines: z.number().int().min(16).default(1000).describe("Most lines in an SDP offer."),
+    maxMediaSections: z.number().int().min(1).default(8).describe("Most m= sections in an offer (the web client uses 4)."),
+    maxRemoteCandidates: z
+      .number()
+      .int()
+      .min(1)
+      .default(50)
+      .describe("Most ICE candidates a client may give per peer connection, in its offer and by PATCH together."),
+    offersPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .default(30)
+      .describe("Offers and /start calls allowed per client IP and minute; more get 429 with Retry-After."),
+    trustProxyHeaders: z
+      .boolean()
+      .default(false)
+      .describe("Take the client IP from X-Forwarded-For (only behind a reverse proxy you run)."),
     maxSessions: z
       .number()
       .int()
@@ -167,6 +208,8 @@ export const ConfigSchema = z
       .describe(
         "Directory of replacement codec files (opus.wasm, libav-vp8-opus.wasm, ...) used instead of the embedded ones.",
       ),
+    auth: AuthSchema.prefault({}),
+    tls: TlsSchema.optional(),
     ice: IceSchema.prefault({}),
     limits: LimitsSchema.prefault({}),
   })

@@ -3,6 +3,7 @@
  * Decoders produce mono PCM at the pipeline's rate directly where the codec can (libopus decodes natively at 8, 12,
  * 16, 24 and 48 kHz), so the common path needs no resampler at all.
  */
+import { timeCodec } from "./codecTime.ts";
 import { decodeG711, encodeG711, type G711Law } from "./g711.ts";
 import { OpusDecoder, OpusEncoder, type OpusSampleRate } from "./opus.ts";
 import { Resampler } from "./resampler.ts";
@@ -55,9 +56,9 @@ export function createAudioDecoder(codec: RtpAudioCodec, outputRate: number): Au
     const decoder = new OpusDecoder({ sampleRate: (native ? outputRate : 48000) as OpusSampleRate, channels: 1 });
     const opus: AudioDecoder = {
       sampleRate: decoder.sampleRate,
-      decode: (payload) => decoder.decode(payload),
-      conceal: (samples) => decoder.conceal(samples),
-      recover: (next, samples) => decoder.decodeFec(next, samples),
+      decode: (payload) => timeCodec("opus", "decode", () => decoder.decode(payload)),
+      conceal: (samples) => timeCodec("opus", "decode", () => decoder.conceal(samples)),
+      recover: (next, samples) => timeCodec("opus", "decode", () => decoder.decodeFec(next, samples)),
       free: () => decoder.free(),
     };
     return native ? opus : resampled(opus, outputRate);
@@ -85,7 +86,7 @@ export function createAudioEncoder(codec: RtpAudioCodec, preferredRate: number, 
       sampleRate,
       frameSamples: (sampleRate * FRAME_MS) / 1000,
       rtpTimestampStep: (OPUS_RTP_CLOCK * FRAME_MS) / 1000,
-      encode: (pcm) => encoder.encode(pcm),
+      encode: (pcm) => timeCodec("opus", "encode", () => encoder.encode(pcm)),
       free: () => encoder.free(),
     };
   }

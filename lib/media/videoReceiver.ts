@@ -4,6 +4,7 @@
  * H.264 frame cannot be skipped without breaking the ones that refer to it.
  */
 import type { Logger } from "../log/logger.ts";
+import { recordCodecTime } from "./codecTime.ts";
 import { H264Decoder } from "./h264.ts";
 import { H264Depacketiser } from "./h264Rtp.ts";
 import { JitterBuffer } from "./jitterBuffer.ts";
@@ -104,7 +105,9 @@ export class VideoReceiver {
       const decoder = await this.#decoder;
       for (let frame = this.#waiting.shift(); frame && !this.#closed; frame = this.#waiting.shift()) {
         try {
+          const start = performance.now();
           const image = await decoder.decode(frame.data);
+          recordCodecTime(this.#options.codec.toLowerCase(), "decode", performance.now() - start);
           if (image && !this.#closed) this.#options.onImage(i420ToRgb(image));
         } catch {
           this.resync();

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../log/logger.ts";
 import { type Clock, realClock } from "./clock.ts";
+import { recordCodecTime } from "./codecTime.ts";
 import { Pacer, type Tick } from "./pacer.ts";
 import { Vp8Encoder } from "./vp8.ts";
 import { Vp8Packetiser } from "./vp8Rtp.ts";
@@ -83,7 +84,10 @@ export class VideoSender {
     try {
       const encoder = await this.#encoder;
       const timestamp = (this.#timestampBase + Math.round((tick.index * VIDEO_CLOCK) / this.#options.framerate)) >>> 0;
-      for (const frame of await encoder.encode(image, { timestampMs: now })) {
+      const start = performance.now();
+      const frames = await encoder.encode(image, { timestampMs: now });
+      recordCodecTime("vp8", "encode", performance.now() - start);
+      for (const frame of frames) {
         if (this.#closed) return;
         const payloads = this.#packetiser.packetise(frame.data);
         payloads.forEach((payload, i) => {

@@ -12,6 +12,7 @@ import { exampleConfig } from "../config/exampleConfig.ts";
 import { configJsonSchema } from "../config/schema.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { AssetSource } from "../server/assets.ts";
+import { mintAccessToken } from "../server/accessTokens.ts";
 import { clientAssets } from "../server/clientAssets.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpVideo } from "../media/vp8.ts";
@@ -46,9 +47,12 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     if (commandLine.version) return print(`${program} ${VERSION}`);
     if (commandLine.printConfigSchema) return print(JSON.stringify(configJsonSchema(), null, 2));
     if (commandLine.command === "init") return writeExampleConfig(commandLine.configPath ?? DEFAULT_CONFIG_FILE);
-    if (commandLine.command) throw new ConfigError(`unknown command "${commandLine.command}" (see --help)`);
+    if (commandLine.command && commandLine.command !== "token") {
+      throw new ConfigError(`unknown command "${commandLine.command}" (see --help)`);
+    }
 
     const { config, file, warnings } = loadConfig({ env, configPath: commandLine.configPath, flags: commandLine.layer });
+    if (commandLine.command === "token") return printToken(config.auth.secret, commandLine.ttlSecs ?? 3600);
     const logger = createLogger({ level: config.logLevel });
     useBundledFileOverrides(config.assetsDir);
     for (const warning of warnings) logger.warn(warning);
@@ -115,6 +119,7 @@ function installShutdown(server: SmallWebRTCServer, logger: Logger): void {
 function usage(program: string): string {
   return `Usage: ${program} [options]
        ${program} init [--config PATH]   write a commented example config (default ./smallwebrtc.json)
+       ${program} token [--ttl SECONDS]  print an access token signed with auth.secret
 
 Serves Pipecat SmallWebRTC clients (browsers, native apps, ESP32 devices) and runs a bot for each connection.
 
@@ -124,6 +129,12 @@ ${formatFlagHelp()}
 Every setting can also come from a JSON config file (--config, or ./smallwebrtc.json) and from SMALLWEBRTC_*
 environment variables (e.g. SMALLWEBRTC_PORT=8080); flags win over env, env over the file.
 Run with --print-config-schema for every key, its default and its meaning.`;
+}
+
+/** `token`: a short-lived access token signed with `auth.secret`, for testing or for scripts. */
+function printToken(secret: string | undefined, ttlSecs: number): undefined {
+  if (!secret) throw new ConfigError("token needs auth.secret in the config (or SMALLWEBRTC_AUTH_SECRET)");
+  return print(mintAccessToken(secret, ttlSecs));
 }
 
 /** `init`: writes the commented example config, never over an existing file. */

@@ -14,14 +14,23 @@ import { SignallingError, type SignallingErrorReason } from "../webrtc/errors.ts
 import type { SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
 import { type AssetSource, contentType } from "./assets.ts";
 import { errorResponse, HttpError } from "./httpError.ts";
+import { isAuthorized } from "./accessTokens.ts";
+import type { Metrics } from "./metrics.ts";
 import { isOriginAllowed } from "./originPolicy.ts";
+import { RateLimiter } from "./rateLimit.ts";
 import { signallingRoutes } from "./signallingRoutes.ts";
 import type { StartSessions } from "./startSessions.ts";
+
+/** What the HTTP server knows about a request beyond the Request itself. */
+export interface RequestInfo {
+  remoteAddress?: string;
+}
 
 export interface AppOptions {
   config: Config;
   handler: SmallWebRTCRequestHandler;
   startSessions: StartSessions;
+  metrics: Metrics;
   /** The test client served under /client/. */
   assets?: AssetSource;
   logger?: Logger;
@@ -34,10 +43,16 @@ const SIGNALLING_STATUS: Record<SignallingErrorReason, ContentfulStatusCode> = {
   capacity: 503,
 };
 
-export function createApp(options: AppOptions): Hono {
-  const { config, handler, startSessions, assets } = options;
+/** Routes that create sessions, and so are rate limited per client IP. */
+const OFFER_ROUTES = /^\/(api\/offer|start|sessions\/[^/]+\/api\/offer)$/;
+/** Routes that need a token when auth is configured. */
+const PROTECTED_ROUTES = /^\/(api\/offer|start|sessions\/.*|metrics)$/;
+
+export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> {
+  const { config, handler, startSessions, assets, metrics } = options;
   const logger = options.logger ?? silentLogger;
-  const app = new Hono();
+  const app = new Hono<{ Bindings: RequestInfo }>();
+  const limiter = new RateLimiter({ perMinute: config.limits.offersPerMinute });
 
   app.onError((error) => {
     if (error instanceof HttpError) return errorResponse(error);
@@ -65,6 +80,26 @@ export function createApp(options: AppOptions): Hono {
     }
     await next();
   });
+  app.use("*", async (c, next) => {
+    if (!PROTECTED_ROUTES.test(c.req.path)) return next();
+    const presented = c.req.header("authorization")?.replace(/^Bearer\s+/i, "");
+    if (!isAuthorized(config.auth, presented)) {
+      throw new HttpError(401, "missing or invalid access token", { "WWW-Authenticate": "Bearer" });
+    }
+    await next();
+  });
+  app.use("*", async (c, next) => {
+    const counted = c.req.method === "POST" && OFFER_ROUTES.test(c.req.path);
+    if (counted) {
+      const retryAfter = limiter.take(clientIp(c.req.raw, c.env, config.limits.trustProxyHeaders));
+      if (retryAfter > 0) {
+        metrics.countOffer(429);
+        throw new HttpError(429, `too many offers; retry in ${retryAfter} s`, { "Retry-After": String(retryAfter) });
+      }
+    }
+    await next();
+    if (counted) metrics.countOffer(c.res.status);
+  });
   app.use(
     "*",
     bodyLimit({
@@ -77,6 +112,9 @@ export function createApp(options: AppOptions): Hono {
 
   app.get("/status", (c) =>
     c.json({ status: "ready", sessions: handler.size, transports: ["webrtc"], version: VERSION }));
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/metrics", (c) =>
+    c.body(metrics.render(handler.connections()), 200, { "Content-Type": "text/plain; version=0.0.4" }));
   app.get("/", (c) => c.redirect("/client/", 307));
   app.get("/client", (c) => c.redirect("/client/", 307));
   app.get("/client/*", async (c) => {
@@ -87,4 +125,10 @@ export function createApp(options: AppOptions): Hono {
   });
 
   return app;
+}
+
+/** The client's IP: the socket's peer, or the first X-Forwarded-For entry behind a trusted proxy. */
+function clientIp(request: Request, info: RequestInfo | undefined, trustProxy: boolean): string {
+  const forwarded = trustProxy ? request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() : undefined;
+  return forwarded || info?.remoteAddress || "unknown";
 }

@@ -2,18 +2,22 @@
  * Everything needed to serve SmallWebRTC clients, assembled from one config: the request handler with its peer
  * connection settings, the /start session store, the HTTP app and its listener.
  */
+import { readFileSync } from "node:fs";
 import type { Hono } from "hono";
+import { ConfigError } from "../config/layers.ts";
 import type { Config } from "../config/schema.ts";
 import { resolveIceServers } from "../config/turnCredentials.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { ConnectionOptions } from "../webrtc/connection.ts";
 import { addAdvertisedCandidates, parseAdvertisedIps } from "../webrtc/advertisedAddresses.ts";
+import { selectHostAddresses } from "../webrtc/hostAddresses.ts";
 import { isLibpeerOffer, shapeAnswerForLibpeer } from "../webrtc/esp32.ts";
 import { UdpMux } from "../webrtc/udpMux.ts";
 import { peerConfig } from "../webrtc/peerConfig.ts";
 import { applyWeriftPatches } from "../webrtc/weriftPatches.ts";
 import { type ConnectionCallback, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
-import { createApp } from "./app.ts";
+import { createApp, type RequestInfo } from "./app.ts";
+import { Metrics } from "./metrics.ts";
 import type { AssetSource } from "./assets.ts";
 import { listen, type Listener } from "./listen.ts";
 import { StartSessions } from "./startSessions.ts";
@@ -27,7 +31,8 @@ export interface ServerOptions {
 }
 
 export class SmallWebRTCServer {
-  readonly app: Hono;
+  readonly app: Hono<{ Bindings: RequestInfo }>;
+  readonly metrics = new Metrics();
   readonly handler: SmallWebRTCRequestHandler;
   readonly startSessions: StartSessions;
   readonly #config: Config;
@@ -40,15 +45,31 @@ export class SmallWebRTCServer {
     applyWeriftPatches(logger);
     this.handler = new SmallWebRTCRequestHandler({
       connectionOptions: (offerSdp) => connectionOptions(config, logger, offerSdp, this.#udpMux),
-      onConnection: options.onConnection,
+      onConnection: (connection, requestData) => {
+        connection.once("closed", () => this.metrics.connectionClosed(connection));
+        return options.onConnection(connection, requestData);
+      },
       maxSessions: config.limits.maxSessions,
+      sdpLimits: {
+        maxBytes: config.limits.maxSdpBytes,
+        maxLines: config.limits.maxSdpLines,
+        maxMediaSections: config.limits.maxMediaSections,
+        maxCandidates: config.limits.maxRemoteCandidates,
+      },
       logger,
     });
     this.startSessions = new StartSessions({
       maxPending: config.limits.maxPendingStarts,
       pendingTtlMs: config.limits.startTtlSecs * 1000,
     });
-    this.app = createApp({ config, handler: this.handler, startSessions: this.startSessions, assets: options.assets, logger });
+    this.app = createApp({
+      config,
+      handler: this.handler,
+      startSessions: this.startSessions,
+      metrics: this.metrics,
+      assets: options.assets,
+      logger,
+    });
     this.#config = config;
   }
 
@@ -56,10 +77,12 @@ export class SmallWebRTCServer {
   async listen(): Promise<Listener> {
     const { udpPort } = this.#config.ice;
     if (udpPort !== undefined) this.#udpMux = await UdpMux.open("0.0.0.0", udpPort);
-    this.#listener = await listen((request) => this.app.fetch(request), {
+    this.#listener = await listen((request, info) => this.app.fetch(request, info), {
       hostname: this.#config.host,
       port: this.#config.port,
+      tls: this.#config.tls && readTls(this.#config.tls),
     });
+    this.metrics.startLagProbe();
     return this.#listener;
   }
 
@@ -68,6 +91,7 @@ export class SmallWebRTCServer {
     await this.handler.closeAll();
     await this.#listener?.stop();
     this.#udpMux?.close();
+    this.metrics.stop();
   }
 }
 
@@ -89,6 +113,11 @@ export function connectionOptions(config: Config, logger: Logger, offerSdp: stri
       ? (sdp) => shapeAnswerForLibpeer(sdp, config.host)
       : (sdp) => addAdvertisedCandidates(sdp, advertised),
     udpMux,
+    candidatePolicy: {
+      allowSpecial: config.ice.allowSpecialCandidates,
+      allowLoopback: selectHostAddresses({ bindHost: config.host, ...config.ice }).includes("127.0.0.1"),
+    },
+    maxRemoteCandidates: config.limits.maxRemoteCandidates,
     logger,
     connectTimeoutMs: config.limits.connectTimeoutSecs * 1000,
     liveness: {
@@ -98,4 +127,12 @@ export function connectionOptions(config: Config, logger: Logger, offerSdp: stri
     dataChannelTimeoutMs: config.limits.dataChannelTimeoutSecs * 1000,
     maxQueuedMessages: config.limits.queuedMessages,
   };
+}
+
+function readTls(tls: { certFile: string; keyFile: string }): { cert: string; key: string } {
+  try {
+    return { cert: readFileSync(tls.certFile, "utf8"), key: readFileSync(tls.keyFile, "utf8") };
+  } catch (error) {
+    throw new ConfigError(`tls: cannot read ${(error as { path?: string }).path ?? "the certificate"}: ${(error as Error).message}`);
+  }
 }

@@ -19,7 +19,7 @@ import { TypedEmitter } from "../events/emitter.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { parseInbound, signallingMessage } from "./dataChannelProtocol.ts";
 import { SignallingError } from "./errors.ts";
-import { dropNamedCandidates, needsNameResolution } from "./remoteCandidates.ts";
+import { type CandidatePolicy, candidateRefusal, filterOfferCandidates } from "./remoteCandidates.ts";
 import { type UdpMux, VirtualUdpTransport, withUdpMux } from "./udpMux.ts";
 import { LivenessTracker, type LivenessOptions } from "./liveness.ts";
 import { OutgoingMessages } from "./outgoingMessages.ts";
@@ -44,6 +44,14 @@ export interface IceCandidateInit {
   candidate: string;
   sdpMid?: string | null;
   sdpMLineIndex?: number | null;
+}
+
+/** Packets and bytes on the selected candidate pairs, over the connection's whole life (restarts included). */
+export interface Traffic {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
 }
 
 export interface ConnectionEvents {
@@ -77,6 +85,10 @@ export interface ConnectionOptions {
   shapeAnswer?: (sdp: string) => string;
   /** Single-port mode: gather on this shared socket instead of a socket per candidate. */
   udpMux?: UdpMux;
+  /** Which client candidates are used (remoteCandidates.ts). */
+  candidatePolicy: CandidatePolicy;
+  /** Most candidates a client may give per peer connection (offer and trickle together). */
+  maxRemoteCandidates: number;
 }
 
 const RENEGOTIATION_QUIET_MS = 2000;
@@ -101,6 +113,9 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   #livenessTimer?: ReturnType<typeof setInterval>;
   #renegotiatingUntil = 0;
   #channelOpen = false;
+  #remoteCandidates = 0;
+  /** Traffic of peer connections replaced by restart_pc. */
+  #pastTraffic: Traffic = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   #tracks = new Map<number, MediaStreamTrack>();
   #watchedTransceivers = new WeakSet<RTCRtpTransceiver>();
   #watchedDtls = new WeakSet<object>();
@@ -216,11 +231,18 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
     return this.#answer!;
   }
 
-  /** Applies trickled client candidates. An empty candidate string is an end-of-candidates marker (RFC 8840). */
+  /**
+   * Applies a trickled client candidate. An empty candidate string is an end-of-candidates marker (RFC 8840).
+   * Refused candidates (see remoteCandidates.ts) are skipped; more than the limit is an error.
+   */
   async addIceCandidate(candidate: IceCandidateInit): Promise<void> {
     if (this.#closed) return;
-    if (needsNameResolution(candidate.candidate)) {
-      this.#logger.debug("ignored a remote candidate without an IP address", { candidate: candidate.candidate });
+    if (candidate.candidate !== "" && ++this.#remoteCandidates > this.#options.maxRemoteCandidates) {
+      throw new SignallingError("invalid-candidate", `more than ${this.#options.maxRemoteCandidates} candidates`);
+    }
+    const refusal = candidateRefusal(candidate.candidate, this.#options.candidatePolicy);
+    if (refusal) {
+      this.#logger.debug("ignored a remote candidate", { reason: refusal, candidate: candidate.candidate });
       return;
     }
     await this.#pc.addIceCandidate({
@@ -277,10 +299,11 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
 
   async #answerOffer(offer: SessionDescription): Promise<void> {
     const pc = this.#pc;
+    this.#remoteCandidates = offer.sdp.split("a=candidate:").length - 1;
     const { udpMux } = this.#options;
     await withUdpMux(udpMux, async () => {
       try {
-        await pc.setRemoteDescription({ type: offer.type, sdp: dropNamedCandidates(offer.sdp) });
+        await pc.setRemoteDescription({ type: offer.type, sdp: filterOfferCandidates(offer.sdp, this.#options.candidatePolicy) });
       } catch (error) {
         throw new SignallingError("invalid-offer", `the offer SDP was not accepted: ${(error as Error).message}`);
       }
@@ -382,6 +405,19 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
     }, 500);
   }
 
+  get traffic(): Traffic {
+    const total = { ...this.#pastTraffic };
+    for (const transport of this.#pc?.iceTransports ?? []) {
+      const pair = transport.connection.nominated;
+      if (!pair) continue;
+      total.packetsIn += pair.packetsReceived;
+      total.packetsOut += pair.packetsSent;
+      total.bytesIn += pair.bytesReceived;
+      total.bytesOut += pair.bytesSent;
+    }
+    return total;
+  }
+
   /** Everything received on the selected candidate pairs: media, data and ICE consent responses. */
   #inboundCount(): number {
     let count = 0;
@@ -472,6 +508,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   }
 
   async #teardownPeer(): Promise<void> {
+    this.#pastTraffic = this.traffic;
     for (const unsubscribe of this.#unsubscribers.splice(0)) unsubscribe();
     this.#outgoing.detach();
     this.#channelOpen = false;

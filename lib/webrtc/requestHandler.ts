@@ -11,7 +11,7 @@ import {
   SmallWebRTCConnection,
 } from "./connection.ts";
 import { SignallingError } from "./errors.ts";
-import { offerSdpProblem } from "./offerSdp.ts";
+import { offerSdpProblem, type SdpLimits } from "./offerSdp.ts";
 
 export interface OfferRequest {
   sdp: string;
@@ -35,6 +35,7 @@ export interface RequestHandlerOptions {
   connectionOptions: (offerSdp: string) => ConnectionOptions;
   onConnection: ConnectionCallback;
   maxSessions: number;
+  sdpLimits: SdpLimits;
   logger?: Logger;
 }
 
@@ -65,7 +66,7 @@ export class SmallWebRTCRequestHandler {
   }
 
   async handleOffer(request: OfferRequest): Promise<Answer> {
-    const problem = offerSdpProblem(request.sdp);
+    const problem = offerSdpProblem(request.sdp, this.#options.sdpLimits);
     if (problem) throw new SignallingError("invalid-offer", problem);
 
     const existing = request.pcId ? this.#byId.get(request.pcId) : undefined;

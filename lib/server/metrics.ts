@@ -1,0 +1,85 @@
+/**
+ * /metrics in the Prometheus text format: sessions, offers by result, packets and bytes, codec CPU time, event-loop
+ * lag and memory. Gauges are read at scrape time; only counters are kept.
+ */
+import process from "node:process";
+import { codecSeconds } from "../media/codecTime.ts";
+import type { SmallWebRTCConnection, Traffic } from "../webrtc/connection.ts";
+
+export type OfferResult = "answered" | "invalid" | "unauthorized" | "not_found" | "rate_limited" | "capacity" | "error";
+
+export function offerResult(status: number): OfferResult {
+  if (status < 300) return "answered";
+  if (status === 401 || status === 403) return "unauthorized";
+  if (status === 404) return "not_found";
+  if (status === 429) return "rate_limited";
+  if (status === 503) return "capacity";
+  return status < 500 ? "invalid" : "error";
+}
+
+export class Metrics {
+  readonly #offers = new Map<OfferResult, number>();
+  #closedTraffic: Traffic = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
+  #lagMs = 0;
+  #lagTimer?: ReturnType<typeof setInterval>;
+
+  countOffer(status: number): void {
+    const result = offerResult(status);
+    this.#offers.set(result, (this.#offers.get(result) ?? 0) + 1);
+  }
+
+  /** Keeps a closed connection's traffic in the totals. */
+  connectionClosed(connection: SmallWebRTCConnection): void {
+    this.#closedTraffic = addTraffic(this.#closedTraffic, connection.traffic);
+  }
+
+  /** Measures event-loop lag: how late a 500 ms timer fires, as the worst of the last interval. */
+  startLagProbe(): void {
+    let expected = performance.now() + 500;
+    this.#lagTimer = setInterval(() => {
+      const now = performance.now();
+      this.#lagMs = Math.max(0, now - expected);
+      expected = now + 500;
+    }, 500);
+    (this.#lagTimer as { unref?: () => void }).unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.#lagTimer);
+  }
+
+  render(open: readonly SmallWebRTCConnection[]): string {
+    const traffic = open.reduce((sum, connection) => addTraffic(sum, connection.traffic), this.#closedTraffic);
+    const lines: string[] = [];
+    const metric = (name: string, type: "gauge" | "counter", help: string, samples: [string, number][]) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+    };
+    metric("smallwebrtc_sessions", "gauge", "Open peer connections.", [["", open.length]]);
+    metric("smallwebrtc_offers_total", "counter", "Offers and /start calls by result.",
+      [...this.#offers].map(([result, count]) => [`{result="${result}"}`, count]));
+    metric("smallwebrtc_packets_total", "counter", "Packets on selected ICE pairs.", [
+      ['{direction="in"}', traffic.packetsIn],
+      ['{direction="out"}', traffic.packetsOut],
+    ]);
+    metric("smallwebrtc_bytes_total", "counter", "Bytes on selected ICE pairs.", [
+      ['{direction="in"}', traffic.bytesIn],
+      ['{direction="out"}', traffic.bytesOut],
+    ]);
+    metric("smallwebrtc_codec_seconds_total", "counter", "CPU time spent encoding and decoding media.",
+      codecSeconds().map(({ codec, operation, seconds }) => [`{codec="${codec}",operation="${operation}"}`, seconds]));
+    metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
+      [["", this.#lagMs / 1000]]);
+    metric("process_resident_memory_bytes", "gauge", "Resident set size.", [["", process.memoryUsage().rss]]);
+    return `${lines.join("\n")}\n`;
+  }
+}
+
+function addTraffic(a: Traffic, b: Traffic): Traffic {
+  return {
+    packetsIn: a.packetsIn + b.packetsIn,
+    packetsOut: a.packetsOut + b.packetsOut,
+    bytesIn: a.bytesIn + b.bytesIn,
+    bytesOut: a.bytesOut + b.bytesOut,
+  };
+}
