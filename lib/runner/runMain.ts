@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import type { AssetSource } from "../server/assets.ts";
 import { mintAccessToken } from "../server/accessTokens.ts";
 import { clientAssets } from "../server/clientAssets.ts";
+import { launchBot } from "./launchBot.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpVideo } from "../media/vp8.ts";
 import { warmUpAudio } from "../media/warmUp.ts";
@@ -63,15 +64,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
       config,
       assets: options.assets ?? clientAssets(),
       logger,
-      onConnection: (connection, body) => {
-        // The bot runs after the answer has been returned, as in Pipecat's runner; its failure ends only its session.
-        queueMicrotask(() => {
-          runBot({ webrtcConnection: connection, body }).catch((error) => {
-            connection.logger.error("bot failed", { error });
-            void connection.disconnect();
-          });
-        });
-      },
+      onConnection: (connection, body) => launchBot(runBot, connection, body),
     });
     const listener = await server.listen();
     logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url, bot: bot ? "custom" : config.bot });

@@ -3,6 +3,7 @@ import { echoBot } from "../../lib/bots/echo.ts";
 import { type Config, ConfigSchema, type ConfigInput } from "../../lib/config/schema.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import type { RunnerArguments } from "../../lib/bots/bot.ts";
+import { launchBot } from "../../lib/runner/launchBot.ts";
 import { SmallWebRTCServer } from "../../lib/server/smallWebRTCServer.ts";
 import type { SmallWebRTCConnection } from "../../lib/webrtc/connection.ts";
 
@@ -38,7 +39,7 @@ export function startTestServer(
       const args = { webrtcConnection: connection, body };
       sessions.push(args);
       waiting.shift()?.(connection);
-      void bot(args);
+      launchBot(async (a) => void (await bot(a)), connection, body);
     },
   });
   const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {
