@@ -301,18 +301,20 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
     const pc = this.#pc;
     this.#remoteCandidates = offer.sdp.split("a=candidate:").length - 1;
     const { udpMux } = this.#options;
+    // The offer is the only input here, so anything werift cannot negotiate from it is the offer's fault: a 400 for
+    // the client, never a 500 (the fuzzer found SDPs that pass setRemoteDescription and fail in createAnswer).
     await withUdpMux(udpMux, async () => {
       try {
         await pc.setRemoteDescription({ type: offer.type, sdp: filterOfferCandidates(offer.sdp, this.#options.candidatePolicy) });
+        // Without local tracks werift would answer recvonly; bot media goes out on the microphone and camera
+        // transceivers, and the screen slot only ever receives (PROTOCOL.md 2.3).
+        pc.getTransceivers().forEach((transceiver, index) => {
+          transceiver.setDirection(index < 2 ? "sendrecv" : "recvonly");
+        });
+        await pc.setLocalDescription(await pc.createAnswer());
       } catch (error) {
-        throw new SignallingError("invalid-offer", `the offer SDP was not accepted: ${(error as Error).message}`);
+        throw new SignallingError("invalid-offer", `the offer could not be negotiated: ${(error as Error).message}`);
       }
-      // Without local tracks werift would answer recvonly; bot media goes out on the microphone and camera
-      // transceivers, and the screen slot only ever receives (PROTOCOL.md 2.3).
-      pc.getTransceivers().forEach((transceiver, index) => {
-        transceiver.setDirection(index < 2 ? "sendrecv" : "recvonly");
-      });
-      await pc.setLocalDescription(await pc.createAnswer());
       await waitForGathering(pc);
     });
     if (udpMux) this.#assignUfrags(udpMux);

@@ -26,6 +26,9 @@ export function offerSdpProblem(sdp: string, limits: SdpLimits): string | undefi
   const candidates = lines.filter((line) => line.startsWith("a=candidate:")).length;
   if (candidates > limits.maxCandidates) return `SDP has more than ${limits.maxCandidates} candidates`;
   if (!lines.some((line) => line.startsWith("a=fingerprint:"))) return "SDP has no a=fingerprint line";
+  // Sections are matched to transceivers by mid (RFC 8843): every one needs its own.
+  const sections = sdp.split(/\r?\nm=/).slice(1);
+  if (!sections.every((section) => /\r?\na=mid:\S+/.test(section))) return "every media section needs an a=mid line";
   for (const [attribute, pattern] of [["ice-ufrag", ICE_UFRAG], ["ice-pwd", ICE_PWD]] as const) {
     const values = lines.filter((line) => line.startsWith(`a=${attribute}:`)).map((line) => line.slice(attribute.length + 3));
     if (values.length === 0) return `SDP has no a=${attribute} line`;

@@ -41,7 +41,6 @@ from typing import Any, Callable, Optional
 import aiohttp
 import aioice.ice
 import av
-import av.logging
 import numpy
 from aiortc import (
     RTCConfiguration,
@@ -60,6 +59,10 @@ RTVI_VERSION = "2.1.0"
 LIBPEER_OPUS_PT = 111
 LIBPEER_OPUS_SSRC = 6
 LIBPEER_SCTP_MEDIA_PORT = 50712
+# pipecat-esp32 http.cpp / main.h: the answer must fit MAX_HTTP_OUTPUT_BUFFER and arrive within HTTP_TIMEOUT_MS.
+ESP32_MAX_HTTP_BODY = 4096
+ESP32_HTTP_TIMEOUT = 10
+ESP32_USER_AGENT = "ESP32 HTTP Client/1.0"
 
 
 @dataclass
@@ -81,6 +84,8 @@ class Report:
     profile: str = "aiortc"
     aiortc_version: str = aiortc_version
     http_status: Optional[int] = None
+    http_body_bytes: Optional[int] = None
+    http_chunked: Optional[bool] = None
     pc_id: Optional[str] = None
     ms_offer_to_answer: Optional[float] = None
     ms_to_connected: Optional[float] = None
@@ -188,6 +193,11 @@ class Esp32MicTrack(PacedTrack):
         packet.pts = pts
         packet.time_base = fractions.Fraction(1, 16000)
         return packet
+
+    def stop(self) -> None:
+        super().stop()
+        # Drain: libopus holds one frame back, and complains on stderr when freed with it.
+        self._encoder.encode(None)
 
 
 class Recorder:
@@ -361,16 +371,27 @@ class Peer:
         return libpeer_offer(self.pc.localDescription.sdp)
 
     async def _post(self, sdp: str) -> dict[str, Any]:
+        esp32 = self.options.esp32
+        body = {"sdp": sdp, "type": "offer"}
+        # The firmware posts cJSON_Print output (tab-indented) with esp_http_client's headers, no Accept-Encoding.
+        data = json.dumps(body, indent="\t", separators=(",", ":\t")) if esp32 else json.dumps(body)
+        headers = {"Content-Type": "application/json", **({"User-Agent": ESP32_USER_AGENT} if esp32 else {})}
+        timeout = aiohttp.ClientTimeout(total=ESP32_HTTP_TIMEOUT if esp32 else self.options.connect_timeout)
         posted = time.monotonic()
-        timeout = aiohttp.ClientTimeout(total=self.options.connect_timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(f"{self.options.base}/api/offer", json={"sdp": sdp, "type": "offer"}) as response:
+        async with aiohttp.ClientSession(timeout=timeout, skip_auto_headers=["Accept-Encoding"]) as session:
+            async with session.post(f"{self.options.base}/api/offer", data=data, headers=headers) as response:
                 self.report.http_status = response.status
-                text = await response.text()
+                self.report.http_chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
+                raw = await response.read()
         self.report.ms_offer_to_answer = ms_since(posted)
+        self.report.http_body_bytes = len(raw)
         if self.report.http_status != 200:
-            raise RuntimeError(f"POST /api/offer answered {self.report.http_status}: {text[:300]}")
-        return json.loads(text)
+            raise RuntimeError(f"POST /api/offer answered {self.report.http_status}: {raw[:300]!r}")
+        if esp32 and self.report.http_chunked:
+            raise RuntimeError("chunked answer: the firmware restarts on chunked responses (http.cpp)")
+        if esp32 and len(raw) > ESP32_MAX_HTTP_BODY:
+            raise RuntimeError(f"answer body is {len(raw)} bytes: the firmware keeps {ESP32_MAX_HTTP_BODY} and cannot parse it")
+        return json.loads(raw)
 
     def _send(self, channel: RTCDataChannel, message: Any) -> None:
         self.report.dc_sent.append(message)
@@ -403,7 +424,7 @@ class Peer:
         self.report.answer_sdp = answer.get("sdp", "")
         answer_sdp = self.report.answer_sdp
         if options.esp32:
-            answer_sdp = re.sub(r"^a=setup:\w+\r?$", "a=setup:active\r", answer_sdp, flags=re.M)
+            answer_sdp = re.sub(r"^a=setup:\w+", "a=setup:active", answer_sdp, flags=re.M)
         await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, answer.get("type", "answer")))
 
         try:
@@ -426,7 +447,9 @@ class Peer:
         await asyncio.sleep(options.seconds)
 
     async def close(self) -> None:
-        self.report.audio_frames_sent = self.mic.frames_sent if self.mic else 0
+        if self.mic:
+            self.report.audio_frames_sent = self.mic.frames_sent
+            self.mic.stop()
         await self.pc.close()
         for task in self.tasks:
             task.cancel()
@@ -452,8 +475,6 @@ def parse_options(argv: list[str]) -> Options:
 
 async def main(argv: list[str]) -> int:
     options = parse_options(argv)
-    # libopus warns on close about the frame it still holds; that is expected and not worth a stderr line.
-    av.logging.set_level(av.logging.ERROR)
     use_host_address(options.ice_address)
     peer = Peer(options)
     try:
