@@ -35,11 +35,15 @@ export class TestClient {
   readonly received: unknown[] = [];
   /** Bot audio packets, as received (payload and RTP header). */
   readonly audioIn: RtpPacket[] = [];
+  /** When each of `audioIn` arrived (performance.now()). */
+  readonly audioInAt: number[] = [];
   /** Bot video packets (camera transceiver), as received. */
   readonly videoIn: RtpPacket[] = [];
   readonly #microphone = new MediaStreamTrack({ kind: "audio" });
   readonly #camera = new MediaStreamTrack({ kind: "video" });
   #videoSequence = 0;
+  /** Microphone RTP position, continued across sendAudio calls like one long stream. */
+  #audioSequence = 0;
   readonly receivedText: string[] = [];
   #waiters: { predicate: (message: unknown) => boolean; resolve: (message: unknown) => void }[] = [];
 
@@ -49,8 +53,14 @@ export class TestClient {
       // The first two sections carry real tracks, like a browser's microphone and camera.
       const track = index === 0 && kind === "audio" ? this.#microphone : index === 1 && kind === "video" ? this.#camera : undefined;
       const transceiver = this.pc.addTransceiver(track ?? kind, { direction });
-      const sink = index === 0 ? this.audioIn : index === 1 ? this.videoIn : undefined;
-      if (sink) transceiver.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => sink.push(rtp)));
+      if (index === 0) {
+        transceiver.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => {
+          this.audioIn.push(rtp);
+          this.audioInAt.push(performance.now());
+        }));
+      } else if (index === 1) {
+        transceiver.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => this.videoIn.push(rtp)));
+      }
     }
     if (options.dataChannelLabel === null) return;
     this.channel = this.pc.createDataChannel(options.dataChannelLabel ?? "chat");
@@ -122,13 +132,15 @@ export class TestClient {
    * Sends 48 kHz mono PCM as 20 ms Opus packets on the microphone track, paced in real time like a browser.
    * Resolves when everything has been sent.
    */
-  async sendAudio(pcm: Int16Array): Promise<void> {
+  async sendAudio(pcm: Int16Array, onFrame?: (index: number, at: number) => void): Promise<void> {
     const encoder = new OpusEncoder({ sampleRate: 48000, channels: 1 });
     const frame = 960;
     const start = performance.now();
     try {
       for (let i = 0; (i + 1) * frame <= pcm.length; i++) {
-        const header = new RtpHeader({ sequenceNumber: i & 0xffff, timestamp: i * frame, marker: i === 0 });
+        onFrame?.(i, performance.now());
+        const n = this.#audioSequence++;
+        const header = new RtpHeader({ sequenceNumber: n & 0xffff, timestamp: (n * frame) >>> 0, marker: n === 0 });
         this.#microphone.writeRtp(new RtpPacket(header, Buffer.from(encoder.encode(pcm.subarray(i * frame, (i + 1) * frame)))));
         const due = start + (i + 1) * 20;
         await sleep(Math.max(0, due - performance.now()));
