@@ -31,7 +31,7 @@ export function echoBot(args: RunnerArguments): Promise<void> {
   return runBotPipeline(
     args,
     // Echoed audio is 16 kHz already: sending at that rate needs no resampler.
-    { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 16000 },
+    { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 16000, audioOutLive: true },
     ({ rtvi }) => {
       rtvi.events.on("clientMessage", (request) => rtvi.sendServerResponse(request, request.data));
       return [new EchoProcessor()];

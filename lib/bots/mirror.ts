@@ -26,6 +26,7 @@ export function mirrorBot(args: RunnerArguments): Promise<void> {
       audioInEnabled: true,
       audioOutEnabled: true,
       audioOutSampleRate: 16000,
+      audioOutLive: true,
       videoInEnabled: true,
       videoOutEnabled: true,
       videoOutFramerate: 30,

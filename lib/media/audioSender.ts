@@ -30,10 +30,21 @@ export interface AudioSenderOptions {
   maxQueuedMs?: number;
   /** A hard bound on queued audio, for producers that hand over one huge frame; the excess is dropped. */
   maxBufferedSecs?: number;
+  /** The source is live (see LIVE_TARGET_MS): keep latency low instead of holding the producer back. */
+  live?: boolean;
 }
 
 /** Silent frames encoded before the cached silence packet is reused (the encoder settles within a few frames). */
 const SILENCE_SETTLE_FRAMES = 5;
+/**
+ * A live source (an echo, a relay of another call) writes in real time, so whatever queue builds up behind a burst of
+ * input (a reorder wait, network jitter) never drains by itself and becomes permanent latency. In live mode, once the
+ * queue has stayed above the target for a second, quiet frames are skipped until it is back; a bulk source (TTS)
+ * never loses a frame and is slowed by back-pressure instead.
+ */
+const LIVE_TARGET_MS = 40;
+const EXCESS_FOR_MS = 1000;
+const QUIET_RMS = 300;
 
 export class AudioSender {
   readonly #options: AudioSenderOptions;
@@ -49,6 +60,7 @@ export class AudioSender {
   #silentFrames = 0;
   #silencePacket?: Uint8Array;
   #waiters: { maxSamples: number; resolve: () => void }[] = [];
+  #excessSince?: number;
   #closed = false;
 
   constructor(options: AudioSenderOptions) {
@@ -83,6 +95,7 @@ export class AudioSender {
     const audio = resampled.length > room ? resampled.subarray(0, Math.max(0, room)) : resampled;
     this.#queue.push(audio);
     this.#queuedSamples += audio.length;
+    if (this.#options.live) return;
     const maxMs = this.#options.maxQueuedMs ?? 100;
     await this.#whenQueuedBelow((maxMs * this.#encoder.sampleRate) / 1000);
   }
@@ -108,7 +121,7 @@ export class AudioSender {
   }
 
   #tick(tick: Tick): void {
-    const frame = this.#takeFrame();
+    const frame = this.#trimLiveLatency(tick.scheduledAt) ?? this.#takeFrame();
     const wasPlaying = this.#playing;
     this.#playing = frame !== undefined;
     if (this.#playing !== wasPlaying) this.#options.onPlaying?.(this.#playing);
@@ -135,6 +148,19 @@ export class AudioSender {
     this.#silentFrames++;
     this.#silencePacket = this.#encoder.encode(this.#silence);
     return this.#silencePacket;
+  }
+
+  /** For a live source whose queue stayed too deep: skips one quiet frame and returns the one after it. */
+  #trimLiveLatency(now: number): Int16Array | undefined {
+    if (!this.#options.live || this.queuedMs <= LIVE_TARGET_MS) {
+      this.#excessSince = undefined;
+      return undefined;
+    }
+    this.#excessSince ??= now;
+    if (now - this.#excessSince < EXCESS_FOR_MS) return undefined;
+    const frame = this.#takeFrame()!;
+    if (rmsOf(frame) >= QUIET_RMS) return frame;
+    return this.#takeFrame();
   }
 
   /** One frame from the queue; the end of an utterance is padded with silence. */
@@ -180,4 +206,10 @@ export class AudioSender {
 function randomUint(bits: 16 | 32): number {
   const value = crypto.getRandomValues(new Uint32Array(1))[0];
   return bits === 16 ? value & 0xffff : value;
+}
+
+function rmsOf(pcm: Int16Array): number {
+  let sum = 0;
+  for (const sample of pcm) sum += sample * sample;
+  return Math.sqrt(sum / pcm.length);
 }

@@ -27,6 +27,7 @@ export interface AudioOutput {
   preferredRate: number;
   bitrate: number;
   maxQueuedMs: number;
+  live: boolean;
   onPlaying: (playing: boolean) => void;
 }
 
@@ -229,6 +230,7 @@ export class MediaSession {
       preferredRate: output.preferredRate,
       bitrate: output.bitrate,
       maxQueuedMs: output.maxQueuedMs,
+      live: output.live,
       onPlaying: output.onPlaying,
       send: (packet) => this.#sendRtp(RECEIVER.microphone, packet),
     });

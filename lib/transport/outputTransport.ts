@@ -84,6 +84,7 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
         bitrate: params.audioOutBitrate,
         // Back-pressure keeps about two chunks queued: enough to never run dry, little to discard on interruption.
         maxQueuedMs: params.audioOut10msChunks * 10 * 2,
+        live: params.audioOutLive,
         onPlaying: (playing) => this.#onPlaying(playing),
       });
     }

@@ -17,6 +17,11 @@ export interface TransportParams {
   audioOut10msChunks?: number;
   /** Opus bitrate of bot audio (default 32 kbps). */
   audioOutBitrate?: number;
+  /**
+   * Bot audio is a live stream (an echo, a relay) rather than generated speech: the sender keeps latency low by
+   * skipping quiet frames when jitter has built up a queue, instead of holding the producer back. Default false.
+   */
+  audioOutLive?: boolean;
   videoInEnabled?: boolean;
   videoOutEnabled?: boolean;
   videoOutWidth?: number;
@@ -38,6 +43,7 @@ export function resolveTransportParams(params: TransportParams): ResolvedTranspo
     audioOutEnabled: false,
     audioOut10msChunks: 4,
     audioOutBitrate: 32_000,
+    audioOutLive: false,
     videoInEnabled: false,
     videoOutEnabled: false,
     videoOutWidth: 1024,

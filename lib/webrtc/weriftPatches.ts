@@ -3,7 +3,7 @@
  * two corrections a server cannot do without (tests in networkIsolation.test.ts and connection.test.ts fail without
  * them), and the hook that puts single-port mode's virtual sockets under werift's ICE.
  */
-import { Connection, UdpTransport } from "werift";
+import { Connection, DtlsSocket, UdpTransport } from "werift";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { currentUdpMux } from "./udpMux.ts";
 
@@ -17,6 +17,7 @@ export function applyWeriftPatches(log?: Logger): void {
   applied = true;
   keepConfiguredStunOnly();
   survivePortUnreachable();
+  handleRetransmittedFlightsOnce();
   useUdpMuxWhenAsked();
 }
 
@@ -68,4 +69,45 @@ function useUdpMuxWhenAsked(): void {
     const mux = currentUdpMux();
     return mux ? Promise.resolve(mux.createTransport()) : original(...args);
   };
+}
+
+/** ClientHello: answered every time it arrives (a lost HelloVerifyRequest is only resent on a new ClientHello). */
+const CLIENT_HELLO = 1;
+
+/**
+ * werift handles a retransmitted DTLS flight as new messages. As client (we answer `a=setup:active`), a second
+ * ServerHello starts a second flight-5 state and a second ServerHelloDone sends flight 5 again, recomputing the master
+ * secret from a handshake log that now holds duplicates; as server, a repeated flight 5 corrupts the log the same way.
+ * Every record after that fails to decrypt, so with a few percent of packet loss during the handshake
+ * (test/integration/impairment.test.ts) sessions never come up. RFC 6347 4.2.4: a retransmitted message keeps its
+ * message_seq, so each one is handled once; werift's own timers still retransmit a flight until the next one arrives.
+ */
+function handleRetransmittedFlightsOnce(): void {
+  const seen = new WeakMap<object, Set<number>>();
+  const prototype = DtlsSocket.prototype as unknown as {
+    handleFragmentHandshake(this: DtlsSocketFields, messages: unknown[]): HandshakeFields[];
+  };
+  const original = prototype.handleFragmentHandshake;
+  prototype.handleFragmentHandshake = function (this: DtlsSocketFields, messages: unknown[]) {
+    const handshakes = original.call(this, messages);
+    if (!this.dtls) return handshakes;
+    let handled = seen.get(this.dtls);
+    if (!handled) seen.set(this.dtls, (handled = new Set()));
+    return handshakes.filter((handshake) => {
+      if (handshake.msg_type === CLIENT_HELLO) return true;
+      if (handled.has(handshake.message_seq)) return false;
+      handled.add(handshake.message_seq);
+      return true;
+    });
+  };
+}
+
+interface DtlsSocketFields {
+  /** Replaced on a new handshake, so the messages seen are kept per context. */
+  dtls?: object;
+}
+
+interface HandshakeFields {
+  msg_type: number;
+  message_seq: number;
 }

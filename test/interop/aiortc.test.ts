@@ -38,8 +38,9 @@ function echoIn(received: Int16Array) {
 
 /**
  * The speech came back: the same loudness contour and waveform, at about the level it was sent. The waveform bound
- * is loose because the echo has no playout cushion: a late input frame makes the server fill 20 ms of silence, and
- * a shift mid-sentence halves the best single-lag correlation (seen: 0.63 to 0.90). Noise scores about 0.
+ * is loose because the echo has no playout cushion: an input frame that arrives late is replaced by 20 ms of silence
+ * and the rest of the sentence shifts, which can halve the best single-lag correlation (seen: 0.52 to 0.90 with the
+ * ESP32 profile, 0.89 steadily otherwise). Noise and silence score about 0.
  */
 function isEcho({ envelopeCorrelation, waveformCorrelation, levelRatio }: ReturnType<typeof echoIn>): boolean {
   return envelopeCorrelation > 0.8 && waveformCorrelation > 0.3 && levelRatio > 0.5 && levelRatio < 2;
@@ -65,6 +66,7 @@ function expectConnected(report: AiortcPeerReport) {
   // Media flows both ways for the whole call: 50 frames a second, a little lost to start-up.
   expect(report.audio_frames_sent).toBeGreaterThan(SECONDS * 50 * 0.8);
   expect(report.audio_frames_received).toBeGreaterThan(SECONDS * 50 * 0.8);
+  // Like Pipecat, the server sends silence when it has nothing to say: RTP timestamps never jump.
   expect(report.audio_timestamp_gaps).toBe(0);
   // Pipecat clients JSON.parse every message: the server must never send anything else (nor echo the pings).
   expect(report.dc_received_non_json).toEqual([]);
@@ -120,12 +122,10 @@ describe("aiortc shaped like the pipecat-esp32 firmware (server without --esp32)
     expect(report.offer_sdp).toContain("a=setup:passive");
     expectConnected(report);
 
-    // What libpeer needs from the answer: it stays the DTLS server (so every setup must be active), it named its
-    // mids and sent one Opus payload type, and it offered no header extensions, so none may be answered (RFC 8285 6).
+    // The peer already refused what libpeer cannot read (setup, fingerprint, CRLF, candidates, 4 KiB; see
+    // libpeer_answer_problems). Beyond that: libpeer named its mids and sent one Opus payload type, and it offered
+    // no header extensions, so none may be answered (RFC 8285 section 6).
     const answer = report.answer_sdp;
-    const setups = [...answer.matchAll(/^a=setup:(\w+)/gm)].map((m) => m[1]);
-    expect(setups.length).toBeGreaterThan(0);
-    expect(setups.every((setup) => setup === "active")).toBe(true);
     expect([...answer.matchAll(/^a=mid:(\S+)/gm)].map((m) => m[1])).toEqual(["audio", "datachannel"]);
     expect(answer).toMatch(/^a=group:BUNDLE audio datachannel\r?$/m);
     expect(answer).toMatch(/^m=audio \d+ \S+ 111\r?$/m);

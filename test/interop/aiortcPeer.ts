@@ -29,6 +29,9 @@ export interface AiortcPeerReport {
   profile: "aiortc" | "esp32";
   aiortc_version: string;
   http_status: number | null;
+  http_body_bytes: number | null;
+  /** Transfer-Encoding: chunked (the firmware restarts on it). */
+  http_chunked: boolean | null;
   pc_id: string | null;
   ms_offer_to_answer: number | null;
   ms_to_connected: number | null;
@@ -65,8 +68,8 @@ export async function runAiortcPeer(options: AiortcPeerOptions): Promise<AiortcP
     ...(options.iceAddress ? ["--ice-address", options.iceAddress] : []),
   ];
   const child = Bun.spawn([PYTHON, PEER, ...args], { stdout: "pipe", stderr: "pipe" });
-  // The answer and the connection each get connectTimeout; a hung peer must still end the test with its output.
-  const killer = setTimeout(() => child.kill("SIGKILL"), (options.seconds + 3 * connectTimeout + 10) * 1000);
+  // The answer and the connection each get connectTimeout, closing 5 s; a hung peer must still end with its output.
+  const killer = setTimeout(() => child.kill("SIGKILL"), (options.seconds + 2 * connectTimeout + 15) * 1000);
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),

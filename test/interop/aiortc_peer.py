@@ -16,10 +16,21 @@ peer itself crashed.
     end-of-candidates, no trickle;
   - the microphone is Opus-encoded by the peer itself at 16 kHz mono, VOIP, 30 kbps, complexity 0, 20 ms frames,
     and sent with SSRC 6;
-  - libpeer, having offered passive, stays the DTLS server whatever the answer says, so the answer's a=setup is
-    read as `active` (a server answering `passive` then makes both sides wait for a ClientHello, as a device would);
+  - the body is cJSON_Print's tab-indented JSON; an answer that is not 200, is chunked or exceeds 4096 bytes fails
+    as it would on the device (http.cpp), and so does one libpeer cannot read (see libpeer_answer_problems): aiortc
+    itself would accept more, e.g. a passive answer, which libpeer (the DTLS server once it offered passive) cannot;
   - data channel `rtvi-ai`, no `client-ready`, no `ping` keep-alives, no messages of its own.
-  What aiortc cannot reproduce is listed in test/interop/README.md.
+
+Not reproduced (aiortc is not libpeer):
+  - ICE, DTLS and SCTP are aioice's, OpenSSL's and aiortc's: the same roles (controlling ICE agent, DTLS server,
+    ECDSA P-256 certificate, data channel opened by the device), not libpeer's timing, record sizes or SCTP
+    parameters. aiortc also sends RTCP reports and answers NACK/PLI; libpeer sends no RTCP.
+  - aiortc's ICE password is 22 characters (libpeer's 24). It gathers one ICE transport per m-line until BUNDLE is
+    settled; the offer carries only the first one's credentials and candidates, which is the one that survives.
+  - The microphone is paced at exactly 20 ms (the firmware reads I2S in a 15 ms task loop), and it is not muted
+    while bot audio plays (the firmware's crude echo suppression).
+  - Received audio is decoded by aiortc at 48 kHz stereo and resampled to 16 kHz mono; the firmware decodes
+    straight to 16 kHz mono. Same content, not the same samples.
 
 Run with /usr/bin/python3: the pyenv python3 on PATH has no aiortc.
 """
@@ -55,6 +66,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 FRAME_SECONDS = 0.02
 RECORD_RATE = 16000
 RTVI_VERSION = "2.1.0"
+CLOSE_TIMEOUT = 5
 # libpeer's fixed values (sdp.c, rtp.h, ice.c).
 LIBPEER_OPUS_PT = 111
 LIBPEER_OPUS_SSRC = 6
@@ -195,9 +207,10 @@ class Esp32MicTrack(PacedTrack):
         return packet
 
     def stop(self) -> None:
+        if self.readyState == "live":
+            # Drain (once: a drained encoder raises EOF): libopus holds one frame back and complains if freed with it.
+            self._encoder.encode(None)
         super().stop()
-        # Drain: libopus holds one frame back, and complains on stderr when freed with it.
-        self._encoder.encode(None)
 
 
 class Recorder:
@@ -295,6 +308,35 @@ def libpeer_offer(local_sdp: str) -> str:
         *candidates,
     ]
     return "".join(line + "\r\n" for line in lines)
+
+
+def libpeer_answer_problems(sdp: str) -> list[str]:
+    """
+    Why libpeer could not use this answer, read the way it reads one (peer_connection_set_remote_description,
+    agent_set_remote_description, ice_candidate_from_description): CRLF lines only; the text after the first 22
+    characters of the LAST a=fingerprint line is compared with its uppercase SHA-256 digest; it stays the DTLS server;
+    remote candidates go into a 10-slot array (no bounds check), one per foundation, UDP only, paired by IPv4.
+    """
+    if "\n" in sdp.replace("\r\n", ""):
+        return ["libpeer: lines not CRLF-terminated: libpeer splits on CRLF only and would read nothing"]
+    problems = []
+    lines = sdp.split("\r\n")
+    fingerprints = [line for line in lines if "a=fingerprint" in line]
+    if not fingerprints or not re.fullmatch(r"a=fingerprint:(?i:sha-256) [0-9A-F]{2}(:[0-9A-F]{2}){31}", fingerprints[-1]):
+        last = fingerprints[-1] if fingerprints else "missing"
+        problems.append(f"last fingerprint line {last!r} is not an uppercase sha-256 one: DTLS would fail")
+    if any(line.startswith("a=setup:") and line != "a=setup:active" for line in lines):
+        problems.append("a=setup other than active: libpeer stays the DTLS server, so nobody would start the handshake")
+    usable: dict[str, str] = {}
+    for line in lines:
+        fields = line.split()
+        if line.startswith("a=candidate:") and len(fields) >= 8 and fields[2].lower() == "udp" and fields[7] in ("host", "srflx", "relay"):
+            usable.setdefault(fields[0], fields[4])
+    if len(usable) > 10:
+        problems.append(f"{len(usable)} candidate foundations: libpeer stores 10 and writes past its array")
+    if not any(re.fullmatch(r"\d+\.\d+\.\d+\.\d+", address) for address in usable.values()):
+        problems.append("no IPv4 UDP candidate: the device has nothing to pair with")
+    return [f"libpeer: {problem}" for problem in problems]
 
 
 def client_ready() -> dict[str, Any]:
@@ -422,10 +464,13 @@ class Peer:
         answer = await self._post(offer_sdp)
         self.report.pc_id = answer.get("pc_id")
         self.report.answer_sdp = answer.get("sdp", "")
-        answer_sdp = self.report.answer_sdp
         if options.esp32:
-            answer_sdp = re.sub(r"^a=setup:\w+", "a=setup:active", answer_sdp, flags=re.M)
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer_sdp, answer.get("type", "answer")))
+            # aiortc would cope with answers libpeer cannot use; a device would just fail, so stop here.
+            problems = libpeer_answer_problems(self.report.answer_sdp)
+            if problems:
+                self.report.errors += problems
+                return
+        await self.pc.setRemoteDescription(RTCSessionDescription(self.report.answer_sdp, answer.get("type", "answer")))
 
         try:
             await asyncio.wait_for(self.connected.wait(), options.connect_timeout)
@@ -447,10 +492,15 @@ class Peer:
         await asyncio.sleep(options.seconds)
 
     async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.pc.close(), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.report.errors.append(f"RTCPeerConnection.close() took over {CLOSE_TIMEOUT} s")
+        # aiortc's sender stops the track as it ends; a call that never sent needs it here. Never before close():
+        # the sender may still be inside the track's recv().
         if self.mic:
             self.report.audio_frames_sent = self.mic.frames_sent
             self.mic.stop()
-        await self.pc.close()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

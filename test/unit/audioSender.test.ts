@@ -11,13 +11,14 @@ function tone(ms: number, rate = 16000, amplitude = 8000): Int16Array {
   return Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * 440 * i) / rate)));
 }
 
-function setup() {
+function setup(live = false) {
   const clock = new VirtualClock();
   const sent: (OutgoingRtp & { at: number })[] = [];
   const playing: [number, boolean][] = [];
   const sender = new AudioSender({
     codec: OPUS,
     preferredRate: 16000,
+    live,
     clock,
     send: (packet) => sent.push({ ...packet, at: clock.now() }),
     onPlaying: (on) => playing.push([clock.now(), on]),
@@ -95,6 +96,35 @@ describe("AudioSender", () => {
     await Bun.sleep(0);
     expect(drained).toBe(true);
     sender.close();
+  });
+
+  test("a live source's extra latency is trimmed back in quiet frames; a bulk source loses nothing", async () => {
+    // Live: 20 ms written every 20 ms, after a 100 ms burst (as after a reorder wait): mostly quiet speech.
+    const live = setup(true);
+    live.sender.start();
+    const quietThenTone = (i: number) => (i % 10 < 7 ? new Int16Array(320) : tone(20));
+    void live.sender.write(new Int16Array(1600), 16000);
+    for (let i = 0; i < 200; i++) {
+      void live.sender.write(quietThenTone(i), 16000);
+      live.clock.advance(20);
+    }
+    expect(live.sender.queuedMs).toBeLessThanOrEqual(60);
+    live.sender.close();
+
+    // Bulk: a TTS-like producer that waits on back-pressure; every frame of its pauses is played.
+    const bulk = setup();
+    bulk.sender.start();
+    const speech = new Int16Array(16000 * 3).map((_, i) => (Math.floor(i / 3200) % 2 ? 0 : 8000 * Math.sin(i / 5)));
+    let done = false;
+    void bulk.sender.write(speech, 16000).then(() => (done = true));
+    for (let t = 0; t < 3400; t += 20) {
+      bulk.clock.advance(20);
+      await Bun.sleep(0);
+    }
+    expect(done).toBe(true);
+    const audible = bulk.sent.filter((p) => p.at > 0 && p.at <= 3020);
+    expect(audible.length).toBeGreaterThanOrEqual(150);
+    bulk.sender.close();
   });
 
   test("queued audio is hard-bounded even when handed over in one frame", () => {
