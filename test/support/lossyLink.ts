@@ -34,6 +34,8 @@ export async function openLossyLink(serverPort: number, initial: Impairment = CL
   socket.on("error", () => {});
   const stats = { forwarded: 0, dropped: 0 };
   let client: { address: string; port: number } | undefined;
+  // Delayed datagrams may still be due after close(); sending on a closed socket throws.
+  let closed = false;
   socket.on("message", (data, from) => {
     const fromServer = from.port === serverPort && from.address === "127.0.0.1";
     if (!fromServer) client = { address: from.address, port: from.port };
@@ -44,7 +46,8 @@ export async function openLossyLink(serverPort: number, initial: Impairment = CL
       return;
     }
     stats.forwarded++;
-    setTimeout(() => socket.send(data, to.port, to.address), impairment.delayMs + random() * impairment.jitterMs);
+    const forward = () => closed || socket.send(data, to.port, to.address);
+    setTimeout(forward, impairment.delayMs + random() * impairment.jitterMs);
   });
   await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
   return {
@@ -54,7 +57,10 @@ export async function openLossyLink(serverPort: number, initial: Impairment = CL
       impairment = next;
       random = seededRandom(next.seed ?? 7);
     },
-    close: () => socket.close(),
+    close: () => {
+      closed = true;
+      socket.close();
+    },
   };
 }
 
