@@ -13,7 +13,13 @@ interface Property {
 
 /** Keys with no default that are worth showing, as commented-out examples. */
 const EXAMPLES: Record<string, string> = {
-  turn: '"turn": { "urls": ["turn:turn.example.com:3478"], "secret": "change-me", "ttlSecs": 86400 },',
+  turn: '"turn": { "urls": ["turn:turn.example.com:3478"], "secret": "change-me-to-a-long-random-string" },',
+  tls: '"tls": { "certFile": "/etc/smallwebrtc/cert.pem", "keyFile": "/etc/smallwebrtc/key.pem" },',
+  token: '"token": "change-me-to-a-long-random-string",',
+  secret: '"secret": "change-me-to-another-long-random-string",',
+  assetsDir: '"assetsDir": "/opt/smallwebrtc/codecs",',
+  portRange: '"portRange": [40000, 40099],',
+  udpPort: '"udpPort": 7861,',
 };
 
 export function exampleConfig(): string {
@@ -36,7 +42,7 @@ interface Rendered {
 function renderProperties(properties: Record<string, Property>, indent: string): string {
   const rendered = Object.entries(properties).flatMap(([key, property]): Rendered[] => {
     const comment = property.description ? `${indent}// ${property.description}\n` : "";
-    if (property.type === "object" && property.properties) {
+    if (property.type === "object" && property.properties && property.default !== undefined) {
       const body = renderProperties(property.properties, `${indent}  `);
       return [{ comment, text: `${indent}"${key}": {\n${body}\n${indent}}`, isValue: true }];
     }

@@ -75,7 +75,8 @@ export async function runAiortcPeer(options: AiortcPeerOptions): Promise<AiortcP
     new Response(child.stderr).text(),
     child.exited,
   ]).finally(() => clearTimeout(killer));
+  // Exit code 2: the peer itself crashed, and its one line holds only the error.
   const line = stdout.trim().split("\n").at(-1) ?? "";
-  if (!line.startsWith("{")) throw new Error(`aiortc peer exited with ${code} and no report:\n${stdout}\n${stderr}`);
+  if (code === 2 || !line.startsWith("{")) throw new Error(`aiortc peer exited with ${code}:\n${stdout}\n${stderr}`);
   return JSON.parse(line) as AiortcPeerReport;
 }

@@ -250,7 +250,8 @@ class Recorder:
             out.setframerate(RECORD_RATE)
             out.writeframes(pcm.tobytes())
         self._report.recording = path
-        self._report.received_rms = round(float(numpy.sqrt(numpy.mean(pcm.astype(numpy.float64) ** 2))) if len(pcm) else 0.0, 1)
+        level = float(numpy.sqrt(numpy.mean(pcm.astype(numpy.float64) ** 2))) if len(pcm) else 0.0
+        self._report.received_rms = round(level, 1)
 
 
 def rename_mids(sdp: str, mids: dict[str, str]) -> str:
@@ -322,7 +323,8 @@ def libpeer_answer_problems(sdp: str) -> list[str]:
     problems = []
     lines = sdp.split("\r\n")
     fingerprints = [line for line in lines if "a=fingerprint" in line]
-    if not fingerprints or not re.fullmatch(r"a=fingerprint:(?i:sha-256) [0-9A-F]{2}(:[0-9A-F]{2}){31}", fingerprints[-1]):
+    sha256 = r"a=fingerprint:(?i:sha-256) [0-9A-F]{2}(:[0-9A-F]{2}){31}"
+    if not fingerprints or not re.fullmatch(sha256, fingerprints[-1]):
         last = fingerprints[-1] if fingerprints else "missing"
         problems.append(f"last fingerprint line {last!r} is not an uppercase sha-256 one: DTLS would fail")
     if any(line.startswith("a=setup:") and line != "a=setup:active" for line in lines):
@@ -330,7 +332,8 @@ def libpeer_answer_problems(sdp: str) -> list[str]:
     usable: dict[str, str] = {}
     for line in lines:
         fields = line.split()
-        if line.startswith("a=candidate:") and len(fields) >= 8 and fields[2].lower() == "udp" and fields[7] in ("host", "srflx", "relay"):
+        parsed = line.startswith("a=candidate:") and len(fields) >= 8
+        if parsed and fields[2].lower() == "udp" and fields[7] in ("host", "srflx", "relay"):
             usable.setdefault(fields[0], fields[4])
     if len(usable) > 10:
         problems.append(f"{len(usable)} candidate foundations: libpeer stores 10 and writes past its array")
@@ -344,7 +347,10 @@ def client_ready() -> dict[str, Any]:
         "label": "rtvi-ai",
         "type": "client-ready",
         "id": uuid.uuid4().hex[:8],
-        "data": {"version": RTVI_VERSION, "about": {"library": "aiortc-interop-peer", "library_version": aiortc_version}},
+        "data": {
+            "version": RTVI_VERSION,
+            "about": {"library": "aiortc-interop-peer", "library_version": aiortc_version},
+        },
     }
 
 
@@ -352,7 +358,12 @@ def app_messages() -> list[dict[str, Any]]:
     """One plain app message (non-ASCII text), one RTVI client-message, and one large enough to need SCTP fragments."""
     return [
         {"type": "interop-echo", "seq": 1, "text": "grüße ✓ from aiortc"},
-        {"label": "rtvi-ai", "type": "client-message", "id": uuid.uuid4().hex[:8], "data": {"t": "interop", "d": {"seq": 2}}},
+        {
+            "label": "rtvi-ai",
+            "type": "client-message",
+            "id": uuid.uuid4().hex[:8],
+            "data": {"t": "interop", "d": {"seq": 2}},
+        },
         {"type": "interop-echo", "seq": 3, "blob": "0123456789abcdef" * 1250},
     ]
 
@@ -409,7 +420,8 @@ class Peer:
         if not self.options.esp32:
             await self.pc.setLocalDescription(offer)
             return self.pc.localDescription.sdp
-        await self.pc.setLocalDescription(RTCSessionDescription(rename_mids(offer.sdp, {"0": "audio", "1": "datachannel"}), "offer"))
+        named = rename_mids(offer.sdp, {"0": "audio", "1": "datachannel"})
+        await self.pc.setLocalDescription(RTCSessionDescription(named, "offer"))
         return libpeer_offer(self.pc.localDescription.sdp)
 
     async def _post(self, sdp: str) -> dict[str, Any]:
@@ -432,7 +444,9 @@ class Peer:
         if esp32 and self.report.http_chunked:
             raise RuntimeError("chunked answer: the firmware restarts on chunked responses (http.cpp)")
         if esp32 and len(raw) > ESP32_MAX_HTTP_BODY:
-            raise RuntimeError(f"answer body is {len(raw)} bytes: the firmware keeps {ESP32_MAX_HTTP_BODY} and cannot parse it")
+            raise RuntimeError(
+                f"answer body is {len(raw)} bytes: the firmware keeps {ESP32_MAX_HTTP_BODY} and cannot parse it"
+            )
         return json.loads(raw)
 
     def _send(self, channel: RTCDataChannel, message: Any) -> None:
@@ -484,7 +498,8 @@ class Peer:
         if not options.esp32:
             ready = client_ready()
             self.report.client_ready_id = ready["id"]
-            self._send(channel, {"type": "signalling", "message": {"type": "trackStatus", "receiver_index": 0, "enabled": True}})
+            mic_on = {"type": "trackStatus", "receiver_index": 0, "enabled": True}
+            self._send(channel, {"type": "signalling", "message": mic_on})
             self._send(channel, ready)
             for message in app_messages():
                 self._send(channel, message)
@@ -509,18 +524,27 @@ class Peer:
 
 
 def parse_options(argv: list[str]) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True, help="server base URL, e.g. http://127.0.0.1:7860")
     parser.add_argument("--wav", required=True, help="audio to send (any WAV; resampled as needed)")
     parser.add_argument("--seconds", type=float, default=6, help="how long to stay connected once the channel is open")
     parser.add_argument("--label", help="data channel label (default chat, or rtvi-ai with --esp32)")
     parser.add_argument("--out-dir", default=".", help="where the received audio WAV (16 kHz mono) is written")
     parser.add_argument("--esp32", action="store_true", help="behave like the pipecat-esp32 firmware (libpeer)")
-    parser.add_argument("--ice-address", default="127.0.0.1", help="the only host address to gather (default 127.0.0.1)")
-    parser.add_argument("--connect-timeout", type=float, default=15, help="seconds to wait for the answer, then the connection")
+    parser.add_argument("--ice-address", default="127.0.0.1", help="the only host address to gather")
+    parser.add_argument("--connect-timeout", type=float, default=15, help="seconds for the answer, then the connection")
     args = parser.parse_args(argv)
     label = args.label or ("rtvi-ai" if args.esp32 else "chat")
-    return Options(args.base.rstrip("/"), args.wav, args.seconds, label, args.out_dir, args.esp32, args.ice_address, args.connect_timeout)
+    return Options(
+        base=args.base.rstrip("/"),
+        wav=args.wav,
+        seconds=args.seconds,
+        label=label,
+        out_dir=args.out_dir,
+        esp32=args.esp32,
+        ice_address=args.ice_address,
+        connect_timeout=args.connect_timeout,
+    )
 
 
 async def main(argv: list[str]) -> int:
@@ -541,5 +565,6 @@ if __name__ == "__main__":
     try:
         sys.exit(asyncio.run(main(sys.argv[1:])))
     except Exception as error:
-        print(json.dumps({"connected": False, "errors": [f"peer crashed: {type(error).__name__}: {error}"]}), flush=True)
+        crash = f"peer crashed: {type(error).__name__}: {error}"
+        print(json.dumps({"connected": False, "errors": [crash]}), flush=True)
         sys.exit(2)

@@ -5,7 +5,9 @@ import { join } from "node:path";
 import { parseCommandLine } from "../../lib/config/cli.ts";
 import { ConfigError } from "../../lib/config/layers.ts";
 import { loadConfig } from "../../lib/config/load.ts";
-import { configJsonSchema, defaultConfig } from "../../lib/config/schema.ts";
+import { exampleConfig } from "../../lib/config/exampleConfig.ts";
+import { stripJsonComments } from "../../lib/config/jsonc.ts";
+import { configJsonSchema, ConfigSchema, defaultConfig } from "../../lib/config/schema.ts";
 import { mintTurnCredentials, resolveIceServers } from "../../lib/config/turnCredentials.ts";
 
 function dirWith(files: Record<string, string>): string {
@@ -191,5 +193,12 @@ describe("JSON Schema", () => {
     for (const [key, property] of Object.entries(schema.properties)) {
       expect(property.description, `description of ${key}`).toBeString();
     }
+  });
+});
+
+describe("example config (init)", () => {
+  test("is valid JSON with comments, passes the schema, and equals the defaults", () => {
+    const parsed = JSON.parse(stripJsonComments(exampleConfig()));
+    expect(ConfigSchema.parse(parsed)).toEqual(defaultConfig());
   });
 });

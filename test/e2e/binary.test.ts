@@ -1,0 +1,115 @@
+/**
+ * The single binary is the whole product. The x64 build runs from an empty directory with the repository's
+ * node_modules, lib and public hidden (a private mount namespace covers them with empty tmpfs), so a file read from a
+ * build-machine path fails; it must still serve the test page and pass the official client's echo test. The arm64
+ * build runs under qemu-user. Both binaries come from scripts/build (scripts/test builds them first).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../support/paths.ts";
+import { speechWav, videoY4m } from "../support/media.ts";
+import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
+import { openProbePage, runProbe } from "./support/probe.ts";
+import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
+
+const X64 = join(repoRoot, "dist/smallwebrtc-linux-x64");
+const ARM64 = join(repoRoot, "dist/smallwebrtc-linux-arm64");
+
+/** A copy of the binary in an empty directory. */
+function isolatedCopy(binary: string): { dir: string; binary: string } {
+  if (!existsSync(binary)) throw new Error(`${binary} is missing: run scripts/build`);
+  const dir = mkdtempSync(join(tmpdir(), "swrtc-binary-"));
+  const copy = join(dir, "smallwebrtc");
+  copyFileSync(binary, copy);
+  Bun.spawnSync(["chmod", "+x", copy]);
+  return { dir, binary: copy };
+}
+
+/** Runs `binary args` with the repository's sources and packages out of reach. */
+function hidingSources(binary: string): string[] {
+  const hide = ["node_modules", "lib", "public", "scripts"].map((d) => `mount -t tmpfs none ${join(repoRoot, d)}`).join(" && ");
+  return ["unshare", "--mount", "sh", "-c", `${hide} && exec "$0" "$@"`, binary];
+}
+
+function run(command: string[], cwd: string, env: Record<string, string> = {}) {
+  const result = Bun.spawnSync(command, { cwd, env: { PATH: process.env.PATH!, ...env }, stderr: "pipe" });
+  return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+describe("x64 binary, isolated", () => {
+  let server: ServerProcess;
+  let browser: LaunchedBrowser;
+  let dir: string;
+  let binary: string;
+
+  beforeAll(async () => {
+    ({ dir, binary } = isolatedCopy(X64));
+    server = await startServerProcess({ command: hidingSources(binary), cwd: dir });
+    browser = await launchBrowser({ audioFile: await speechWav(), videoFile: await videoY4m() });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("passes the browser echo test and serves the test page", async () => {
+    const page = await openProbePage(browser.context, { baseUrl: server.url });
+    try {
+      const result = await runProbe(page.page, { baseUrl: server.url, seconds: 3, connectTimeoutMs: 10_000 });
+      expect(result.botReady).toBe(true);
+      expect(result.stats!.audioIn.totalAudioEnergy).toBeGreaterThan(0.05);
+    } finally {
+      await page.close();
+    }
+    const client = await fetch(`${server.url}/client/`);
+    expect(client.status).toBe(200);
+    expect(await client.text()).toContain("<html");
+  }, 60_000);
+
+  test("--help, --version, --print-config-schema", () => {
+    const help = run(hidingSources(binary).concat("--help"), dir);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--print-config-schema");
+    expect(run(hidingSources(binary).concat("--version"), dir).stdout).toMatch(/^smallwebrtc \d+\.\d+\.\d+\n$/);
+    expect(JSON.parse(run(hidingSources(binary).concat("--print-config-schema"), dir).stdout).properties.port.default).toBe(7860);
+  });
+
+  test("init writes a config the binary then loads; env variables override it; a bad one stops it", async () => {
+    const workdir = mkdtempSync(join(tmpdir(), "swrtc-init-"));
+    expect(run(hidingSources(binary).concat("init"), workdir).code).toBe(0);
+    const text = readFileSync(join(workdir, "smallwebrtc.json"), "utf8");
+    expect(text).toContain('"port": 7860');
+    writeFileSync(join(workdir, "smallwebrtc.json"), text.replace('"bot": "echo"', '"bot": "parrot"'));
+    const fromFile = await startServerProcess({ command: hidingSources(binary), cwd: workdir });
+    await fromFile.stop();
+    expect(fromFile.output()).toContain("config loaded");
+    expect(fromFile.output()).toContain("bot=parrot");
+    const fromEnv = await startServerProcess({ command: ["env", "SMALLWEBRTC_BOT=mirror", ...hidingSources(binary)], cwd: workdir });
+    await fromEnv.stop();
+    expect(fromEnv.output()).toContain("bot=mirror");
+    const bad = run(hidingSources(binary).concat(["--config", "missing.json"]), workdir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("missing.json: file not found");
+  }, 60_000);
+});
+
+describe("arm64 binary under qemu-user", () => {
+  const qemu = (binary: string) => ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", binary];
+
+  test("--help, --version and startup", async () => {
+    const { dir, binary } = isolatedCopy(ARM64);
+    expect(run(qemu(binary).concat("--version"), dir).stdout).toMatch(/^smallwebrtc \d+\.\d+\.\d+\n$/);
+    expect(run(qemu(binary).concat("--help"), dir).stdout).toContain("Usage: smallwebrtc");
+    const server = await startServerProcess({ command: qemu(binary), cwd: dir, timeoutMs: 60_000 });
+    try {
+      const status = await (await fetch(`${server.url}/status`)).json();
+      expect(status).toMatchObject({ status: "ready", sessions: 0 });
+      expect((await fetch(`${server.url}/client/`)).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+});
