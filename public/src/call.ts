@@ -34,12 +34,22 @@ export class Call {
   async connect({ flow, audioCodec, videoCodec }: CallOptions): Promise<void> {
     this.transport.setAudioCodec(audioCodec);
     this.transport.setVideoCodec(videoCodec);
+    const headers = accessHeaders();
     if (flow === "start") {
-      await this.client.startBotAndConnect({ endpoint: endpoint("../start"), requestData: { transport: "webrtc" } });
+      await this.client.startBotAndConnect({ endpoint: endpoint("../start"), headers, requestData: { transport: "webrtc" } });
     } else {
-      await this.client.connect({ webrtcRequestParams: { endpoint: endpoint("../api/offer") } });
+      await this.client.connect({ webrtcRequestParams: { endpoint: endpoint("../api/offer"), headers } });
     }
   }
+}
+
+/**
+ * A server with `auth` configured wants a bearer token: open the page as /client/?token=... (the client sends the
+ * same headers with the offer and the trickled candidates, and /start passes them on to the session's offers).
+ */
+function accessHeaders(): Headers {
+  const token = new URLSearchParams(location.search).get("token");
+  return new Headers(token ? { Authorization: `Bearer ${token}` } : {});
 }
 
 function endpoint(path: string): string {

@@ -7,6 +7,7 @@ import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { speechWav, videoY4m } from "../support/media.ts";
 import { openProbePage, type ProbeOptions, runProbe } from "./support/probe.ts";
 import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
+import { repoRoot } from "../support/paths.ts";
 
 let server: ServerProcess;
 let browser: LaunchedBrowser;
@@ -90,3 +91,28 @@ function explain(result: { errors: unknown; transportStates: unknown; requests: 
     requests: result.requests.map((r) => `${r.method} ${r.url} ${r.status}`),
   });
 }
+
+describe("official Pipecat client with access tokens", () => {
+  const token = "0123456789abcdef0123";
+  let secured: ServerProcess;
+  beforeAll(async () => {
+    secured = await startServerProcess({ command: ["env", `SMALLWEBRTC_AUTH_TOKEN=${token}`, `${repoRoot}scripts/start`] });
+  }, 60_000);
+  afterAll(() => secured?.stop());
+
+  test("the token in the request headers reaches every request of both flows; without it, 401", async () => {
+    for (const mode of ["offer", "start"] as const) {
+      const page = await openProbePage(browser.context, { baseUrl: secured.url });
+      try {
+        const base = { baseUrl: secured.url, mode, seconds: 1, connectTimeoutMs: 8000 };
+        const allowed = await runProbe(page.page, { ...base, headers: { Authorization: `Bearer ${token}` } });
+        expect(allowed.botReady, explain(allowed)).toBe(true);
+        expect(allowed.requests.every((r) => r.status === 200)).toBe(true);
+      } finally {
+        await page.close();
+      }
+    }
+    const refused = await fetch(`${secured.url}/start`, { method: "POST" });
+    expect(refused.status).toBe(401);
+  }, 60_000);
+});
