@@ -83,7 +83,7 @@ const CLIENT_HELLO = 1;
  * message_seq, so each one is handled once; werift's own timers still retransmit a flight until the next one arrives.
  */
 function handleRetransmittedFlightsOnce(): void {
-  const seen = new WeakMap<object, Set<number>>();
+  const seen = new WeakMap<object, Set<string>>();
   const prototype = DtlsSocket.prototype as unknown as {
     handleFragmentHandshake(this: DtlsSocketFields, messages: unknown[]): HandshakeFields[];
   };
@@ -95,8 +95,11 @@ function handleRetransmittedFlightsOnce(): void {
     if (!handled) seen.set(this.dtls, (handled = new Set()));
     return handshakes.filter((handshake) => {
       if (handshake.msg_type === CLIENT_HELLO) return true;
-      if (handled.has(handshake.message_seq)) return false;
-      handled.add(handshake.message_seq);
+      // Keyed by type too (a stateless cookie exchange lets OpenSSL send HelloVerifyRequest and then ServerHello both
+      // with message_seq 0) and by fragment (a large Certificate arrives as several fragments of one message).
+      const key = `${handshake.msg_type}:${handshake.message_seq}:${handshake.fragment_offset}`;
+      if (handled.has(key)) return false;
+      handled.add(key);
       return true;
     });
   };
@@ -110,4 +113,5 @@ interface DtlsSocketFields {
 interface HandshakeFields {
   msg_type: number;
   message_seq: number;
+  fragment_offset: number;
 }
