@@ -118,7 +118,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   #pastTraffic: Traffic = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   #tracks = new Map<number, MediaStreamTrack>();
   #watchedTransceivers = new WeakSet<RTCRtpTransceiver>();
-  #watchedDtls = new WeakSet<object>();
+  #watched = new WeakSet<object>();
   #trackEnabled = new Map<number, boolean>();
 
   private constructor(options: ConnectionOptions) {
@@ -364,7 +364,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
     if (state === "connected") {
       this.#clearConnectTimer();
       this.#armDataChannelTimer();
-      this.#watchDtls();
+      this.#watchForClientClose();
       this.#watchLiveness();
       if (this.#connectInvoked) this.emit("connected");
     } else if (state === "failed" || state === "closed") {
@@ -375,22 +375,30 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
   }
 
   /**
-   * A client that closes its peer connection sends a DTLS close_notify. werift closes the DTLS transport on it but
-   * leaves the connection state alone, so without this a cleanly departed client would linger until its ICE consent
-   * expired. Like aiortc, the connection is over once all its DTLS transports are closed.
+   * A client that closes its peer connection says so: SCTP ABORT (or SHUTDOWN) for the data channels, then a DTLS
+   * close_notify. werift acts on neither for the connection state, so without this a cleanly departed client would
+   * linger until liveness gives up. Like aiortc, the connection is over once all its DTLS transports are closed, or
+   * once the client ended the SCTP association (werift misreads some encrypted close_notify alerts, e.g. OpenSSL's).
    */
-  #watchDtls(): void {
+  #watchForClientClose(): void {
     const pc = this.#pc;
+    const gone = (reason: string) => {
+      if (pc !== this.#pc || this.#closed) return;
+      this.#logger.debug("client closed its peer connection", { reason });
+      void this.close();
+    };
     for (const dtls of pc.dtlsTransports) {
-      if (this.#watchedDtls.has(dtls)) continue;
-      this.#watchedDtls.add(dtls);
+      if (this.#watched.has(dtls)) continue;
+      this.#watched.add(dtls);
       const subscription = dtls.onStateChange.subscribe(() => {
-        if (pc !== this.#pc) return;
-        if (pc.dtlsTransports.every((t) => t.state === "closed" || t.state === "failed")) {
-          this.#logger.debug("client closed its DTLS transport");
-          void this.close();
-        }
+        if (pc.dtlsTransports.every((t) => t.state === "closed" || t.state === "failed")) gone("DTLS close_notify");
       });
+      this.#unsubscribers.push(() => subscription.unSubscribe());
+    }
+    const sctp = pc.sctpTransport?.sctp;
+    if (sctp && !this.#watched.has(sctp)) {
+      this.#watched.add(sctp);
+      const subscription = sctp.stateChanged.closed.subscribe(() => gone("SCTP association ended"));
       this.#unsubscribers.push(() => subscription.unSubscribe());
     }
   }

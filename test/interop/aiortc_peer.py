@@ -43,6 +43,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import uuid
 import wave
@@ -529,7 +530,11 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--wav", required=True, help="audio to send (any WAV; resampled as needed)")
     parser.add_argument("--seconds", type=float, default=6, help="how long to stay connected once the channel is open")
     parser.add_argument("--label", help="data channel label (default chat, or rtvi-ai with --esp32)")
-    parser.add_argument("--out-dir", default=".", help="where the received audio WAV (16 kHz mono) is written")
+    parser.add_argument(
+        "--out-dir",
+        default=os.path.join(tempfile.gettempdir(), "smallwebrtc-interop"),
+        help="where the received audio WAV (16 kHz mono) is written",
+    )
     parser.add_argument("--esp32", action="store_true", help="behave like the pipecat-esp32 firmware (libpeer)")
     parser.add_argument("--ice-address", default="127.0.0.1", help="the only host address to gather")
     parser.add_argument("--connect-timeout", type=float, default=15, help="seconds for the answer, then the connection")
