@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ServerProcess, startServerProcess } from "../e2e/support/serverProcess.ts";
 import { decimate, findEcho, readWav, rms } from "../support/audio.ts";
 import { speechWav } from "../support/media.ts";
+import { join } from "node:path";
+import { repoRoot } from "../support/paths.ts";
+import { createTwoHosts } from "../support/twoHosts.ts";
 import { type AiortcPeerReport, runAiortcPeer } from "./aiortcPeer.ts";
 
 const SECONDS = 6;
@@ -151,6 +154,35 @@ describe("aiortc shaped like the pipecat-esp32 firmware (server without --esp32)
         `r=${echo.waveformCorrelation.toFixed(3)} level x${echo.levelRatio.toFixed(2)} (rms ${report.received_rms})`,
     );
     await expectClosedByClient(report);
+  }, 60_000);
+});
+
+describe("aiortc as a pipecat-esp32 device against a server in ESP32 mode", () => {
+  test("connects across two hosts, gets its speech back and the server's RTVI events, with a libpeer-sized answer", async () => {
+    // ESP32 mode needs a real LAN address: the server lives on a second host (netns) at hosts.serverIp.
+    const hosts = createTwoHosts();
+    let esp32Server: ServerProcess | undefined;
+    try {
+      esp32Server = await startServerProcess({
+        command: hosts.serverCommand([join(repoRoot, "node_modules/.bin/bun"), join(repoRoot, "main.ts")]),
+        args: ["--host", hosts.serverIp, "--esp32", "-v"],
+      });
+      const baseUrl = esp32Server.url.replace("127.0.0.1", hosts.serverIp);
+      const report = await runAiortcPeer({ baseUrl, wav: speech, seconds: SECONDS, esp32: true, iceAddress: hosts.clientIp });
+      // The peer itself refuses an answer libpeer could not read (setup, fingerprint, CRLF, candidates, size).
+      expectConnected(report);
+      expect(report.http_body_bytes).toBeLessThanOrEqual(4096);
+      expect(report.http_chunked).toBe(false);
+      const candidates = report.answer_sdp.split("\r\n").filter((line) => line.startsWith("a=candidate:"));
+      expect(candidates.length).toBeGreaterThan(0);
+      expect(candidates.every((line) => line.split(" ")[4] === hosts.serverIp && !line.includes("raddr"))).toBe(true);
+      expect(report.answer_sdp).toContain("a=setup:active");
+      expect((report.dc_received as Message[]).some((m) => m.type === "bot-started-speaking")).toBe(true);
+      expectSpeechEchoed(report);
+    } finally {
+      await esp32Server?.stop();
+      hosts.close();
+    }
   }, 60_000);
 });
 
