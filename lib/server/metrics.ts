@@ -5,6 +5,7 @@
 import process from "node:process";
 import { codecSeconds } from "../media/codecTime.ts";
 import type { SmallWebRTCConnection, Traffic } from "../webrtc/connection.ts";
+import type { HeapCollector } from "./heapCollector.ts";
 
 export type OfferResult = "answered" | "invalid" | "unauthorized" | "not_found" | "rate_limited" | "capacity" | "error";
 
@@ -22,6 +23,11 @@ export class Metrics {
   #closedTraffic: Traffic = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   #lagMs = 0;
   #lagTimer?: ReturnType<typeof setInterval>;
+  readonly #heap?: HeapCollector;
+
+  constructor(heap?: HeapCollector) {
+    this.#heap = heap;
+  }
 
   countOffer(status: number): void {
     const result = offerResult(status);
@@ -70,6 +76,12 @@ export class Metrics {
       codecSeconds().map(({ codec, operation, seconds }) => [`{codec="${codec}",operation="${operation}"}`, seconds]));
     metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
       [["", this.#lagMs / 1000]]);
+    if (this.#heap) {
+      metric("smallwebrtc_heap_collections_total", "counter", "Full heap collections run to keep memory flat (Bun).",
+        [["", this.#heap.collections]]);
+      metric("smallwebrtc_heap_collection_seconds_total", "counter", "Time those collections paused the server.",
+        [["", this.#heap.pauseMs / 1000]]);
+    }
     metric("process_resident_memory_bytes", "gauge", "Resident set size.", [["", process.memoryUsage().rss]]);
     return `${lines.join("\n")}\n`;
   }

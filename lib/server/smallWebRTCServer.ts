@@ -19,6 +19,7 @@ import { type ConnectionCallback, SmallWebRTCRequestHandler } from "../webrtc/re
 import { createApp, type RequestInfo } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 import type { AssetSource } from "./assets.ts";
+import { HeapCollector } from "./heapCollector.ts";
 import { listen, type Listener } from "./listen.ts";
 import { StartSessions } from "./startSessions.ts";
 
@@ -32,7 +33,8 @@ export interface ServerOptions {
 
 export class SmallWebRTCServer {
   readonly app: Hono<{ Bindings: RequestInfo }>;
-  readonly metrics = new Metrics();
+  readonly heapCollector = new HeapCollector();
+  readonly metrics = new Metrics(this.heapCollector);
   readonly handler: SmallWebRTCRequestHandler;
   readonly startSessions: StartSessions;
   readonly #config: Config;
@@ -83,6 +85,7 @@ export class SmallWebRTCServer {
       tls: this.#config.tls && readTls(this.#config.tls),
     });
     this.metrics.startLagProbe();
+    this.heapCollector.start();
     return this.#listener;
   }
 
@@ -92,6 +95,7 @@ export class SmallWebRTCServer {
     await this.#listener?.stop();
     this.#udpMux?.close();
     this.metrics.stop();
+    this.heapCollector.stop();
   }
 }
 

@@ -150,6 +150,21 @@ export class TestClient {
     }
   }
 
+  /**
+   * Sends pre-encoded 20 ms Opus packets on the microphone track, looping them, paced in real time until `until()`
+   * says stop. Encoding nothing here keeps a load client far cheaper than the server it loads.
+   */
+  async streamPackets(packets: Uint8Array[], until: () => boolean, onPacket?: (index: number, at: number) => void): Promise<void> {
+    const start = performance.now();
+    for (let i = 0; !until(); i++) {
+      const n = this.#audioSequence++;
+      onPacket?.(i, performance.now());
+      const header = new RtpHeader({ sequenceNumber: n & 0xffff, timestamp: (n * 960) >>> 0, marker: n === 0 });
+      this.#microphone.writeRtp(new RtpPacket(header, Buffer.from(packets[i % packets.length])));
+      await sleep(Math.max(0, start + (i + 1) * 20 - performance.now()));
+    }
+  }
+
   /** Sends encoded video frames (already packetised) on the camera track at `fps`, paced in real time. */
   async sendVideo(frames: VideoRtp[][], fps: number): Promise<void> {
     const start = performance.now();
