@@ -42,7 +42,7 @@ const SILENCE_SETTLE_FRAMES = 5;
  * queue has stayed above the target for a second, quiet frames are skipped until it is back; a bulk source (TTS)
  * never loses a frame and is slowed by back-pressure instead.
  */
-const LIVE_TARGET_MS = 40;
+const LIVE_TARGET_MS = 20;
 const EXCESS_FOR_MS = 1000;
 const QUIET_RMS = 300;
 

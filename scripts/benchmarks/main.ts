@@ -1,27 +1,160 @@
-/** Entry point of scripts/bench: runs the named benchmarks and prints a table and a JSON summary. */
+/**
+ * Entry point of scripts/bench. Runs the chosen benchmarks against smallwebrtc and the aiortc reference in the same
+ * run, prints every figure beside its ratio (smallwebrtc / aiortc), and writes the results as JSON (and a plot when
+ * python3-matplotlib is there).
+ */
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { benchAudioPath } from "./audioPath.ts";
+import { measureConnect } from "./connectTime.ts";
+import { measureDataChannel } from "./dataChannel.ts";
+import { type BenchServer, rssMb, type ServerName, startServer } from "./servers.ts";
+import { sweepSessions } from "./sessionsPerCore.ts";
+import { HeapCollector } from "../../lib/server/heapCollector.ts";
 
-type Row = { [column: string]: string | number };
+const BENCHES = ["audio-path", "connect", "data-channel", "sessions"] as const;
+type Bench = (typeof BENCHES)[number];
+const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
+const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
-const BENCHES: Record<string, () => Promise<Row[]>> = {
-  "audio-path": async () => (await benchAudioPath()).map((row) => ({ ...row })),
-};
+const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--rounds 20] [--out bench-results.json]
+Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
+benchmark (smallwebrtc, the aiortc reference, and their ratio), then one JSON line, also written to --out.`;
 
-const USAGE = `Usage: scripts/bench [${Object.keys(BENCHES).join("|")}|all]
-Prints each result as a table (ours, the aiortc reference measured in the same run, and their ratio), then one JSON line.`;
-
-const wanted = process.argv[2] ?? "all";
-if (wanted === "-h" || wanted === "--help" || (wanted !== "all" && !(wanted in BENCHES))) {
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    steps: { type: "string", default: DEFAULT_STEPS },
+    rounds: { type: "string", default: "20" },
+    out: { type: "string", default: "bench-results.json" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+const wanted = positionals.length === 0 || positionals.includes("all") ? [...BENCHES] : positionals;
+const unknown = wanted.filter((name) => !(BENCHES as readonly string[]).includes(name));
+if (values.help || unknown.length > 0) {
+  if (unknown.length > 0) console.error(`unknown benchmark: ${unknown.join(", ")}`);
   console.log(USAGE);
-  process.exit(wanted === "-h" || wanted === "--help" ? 0 : 2);
+  process.exit(values.help ? 0 : 2);
+}
+const runs = (bench: Bench) => wanted.includes(bench);
+const log = (line: string) => console.error(`  ${line}`);
+
+type Figures = Record<string, number | boolean>;
+type BenchFn = (server: BenchServer, figures: Figures) => Promise<void>;
+const results: Record<string, unknown> = { machine: machine() };
+const tables: Partial<Record<ServerName, Figures>> = {};
+
+if (runs("audio-path")) {
+  const rows = await benchAudioPath();
+  results["audio-path"] = rows;
+  console.log("\naudio-path: CPU microseconds per 20 ms frame of one session (lower is better)");
+  console.table(rows.map((row) => ({ ...row, ours: round(row.ours), aiortc: round(row.aiortc), ratio: round(row.ratio) })));
 }
 
-const summary: Record<string, unknown> = {};
-for (const [name, run] of Object.entries(BENCHES)) {
-  if (wanted !== "all" && wanted !== name) continue;
-  const rows = await run();
-  summary[name] = rows;
-  console.log(`\n${name}: CPU microseconds per 20 ms frame (lower is better)`);
-  console.table(rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "number" ? Number(v.toFixed(2)) : v]))));
+// The load client is Bun too: keep its heap flat the way the server does, so its pauses are not read as late packets.
+new HeapCollector().start();
+
+for (const name of SERVERS) {
+  // Connect time and the data channel on one server; the sessions sweep on a fresh one, so its idle RSS is clean.
+  const groups = [[runs("connect") && connect, runs("data-channel") && dataChannel], [runs("sessions") && sessions]];
+  for (const group of groups) {
+    const benches = group.filter((bench): bench is BenchFn => bench !== false);
+    if (benches.length === 0) continue;
+    log(`starting ${name}`);
+    const server = await startServer(name);
+    try {
+      await Bun.sleep(2000); // let codecs warm up, as a deployed server has
+      tables[name] ??= { "idle RSS (MB)": rssMb(server.pid) };
+      for (const bench of benches) await bench(server, tables[name]!);
+    } finally {
+      await server.stop();
+    }
+  }
 }
-console.log(JSON.stringify(summary));
+
+async function connect(server: BenchServer, figures: Figures): Promise<void> {
+  log(`${server.name}: connect time, ${values.rounds} sessions one after another`);
+  const result = await measureConnect(server, Number(values.rounds));
+  results[`connect.${server.name}`] = result;
+  Object.assign(figures, {
+    "POST to answer p50 (ms)": result.answerMs.p50,
+    "POST to answer p95 (ms)": result.answerMs.p95,
+    "POST to DTLS connected p50 (ms)": result.connectedMs.p50,
+    "POST to DTLS connected p95 (ms)": result.connectedMs.p95,
+    "POST to data channel open p50 (ms)": result.dataChannelMs.p50,
+    "POST to data channel open p95 (ms)": result.dataChannelMs.p95,
+  });
+}
+
+async function dataChannel(server: BenchServer, figures: Figures): Promise<void> {
+  log(`${server.name}: data channel, 10,000 queued messages`);
+  const result = await measureDataChannel(server);
+  results[`data-channel.${server.name}`] = result;
+  Object.assign(figures, {
+    "data channel echoed (of 10,000)": result.echoed,
+    "data channel messages/s": result.messagesPerSecond,
+    "data channel MB/s": result.megabytesPerSecond,
+  });
+}
+
+async function sessions(server: BenchServer, figures: Figures): Promise<void> {
+  log(`${server.name}: sessions per core`);
+  const steps = values.steps.split(",").map(Number);
+  const result = await sweepSessions(server, { steps, log });
+  results[`sessions.${server.name}`] = result;
+  const at = (n: number) => result.steps.find((step) => step.sessions === n);
+  const atMax = at(result.maxSessions);
+  Object.assign(figures, {
+    "sessions on one core (<1 % late)": result.maxSessions,
+    "CPU % per session at max": atMax?.cpuPctPerSession ?? Number.NaN,
+    "echo p50 at 1 session (ms)": at(1)?.latencyMs.p50 ?? Number.NaN,
+    "echo p99 at 1 session (ms)": at(1)?.latencyMs.p99 ?? Number.NaN,
+    "echo p50 at 10 sessions (ms)": at(10)?.latencyMs.p50 ?? Number.NaN,
+    "echo p95 at 10 sessions (ms)": at(10)?.latencyMs.p95 ?? Number.NaN,
+    "echo p99 at 10 sessions (ms)": at(10)?.latencyMs.p99 ?? Number.NaN,
+    "echo p50 at max (ms)": atMax?.latencyMs.p50 ?? Number.NaN,
+    "echo p99 at max (ms)": atMax?.latencyMs.p99 ?? Number.NaN,
+    "RSS per added session (MB)": result.rssPerSessionMb,
+    "RSS after all closed (MB)": result.afterCloseRssMb,
+    "freed every session": result.freedAll,
+  });
+}
+
+const { smallwebrtc: oursTable, aiortc: theirTable } = tables;
+if (oursTable && theirTable) {
+  console.log("\nsmallwebrtc against the aiortc reference (same run, same load client)");
+  console.table(Object.keys(oursTable).map((figure) => {
+    const ours = oursTable[figure];
+    const theirs = theirTable[figure];
+    const ratio = typeof ours === "number" && typeof theirs === "number" ? round(ours / theirs) : "";
+    return { figure, smallwebrtc: show(ours), aiortc: show(theirs), ratio };
+  }));
+  results.table = tables;
+}
+
+writeFileSync(values.out, `${JSON.stringify(results, null, 2)}\n`);
+console.log(JSON.stringify(results));
+plot(values.out);
+
+function plot(resultsFile: string): void {
+  if (!runs("sessions")) return;
+  const png = resultsFile.replace(/\.json$/, "") + ".png";
+  const result = Bun.spawnSync(["/usr/bin/python3", join(import.meta.dirname, "plot.py"), resultsFile, png]);
+  console.error(result.success ? `  plot: ${png}` : `  no plot (${result.stderr.toString().trim().split("\n").at(-1)})`);
+}
+
+function machine(): Record<string, string | number> {
+  const cpu = Bun.spawnSync(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).stdout.toString().trim();
+  const cores = Number(Bun.spawnSync(["nproc", "--all"]).stdout.toString().trim());
+  return { cpu, cores, bun: Bun.version, date: new Date().toISOString().slice(0, 10) };
+}
+
+function round(value: number): number {
+  return Number(value.toFixed(value >= 100 ? 0 : 2));
+}
+
+function show(value: number | boolean | undefined): number | string {
+  return typeof value === "number" ? round(value) : String(value ?? "");
+}

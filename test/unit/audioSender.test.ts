@@ -108,7 +108,7 @@ describe("AudioSender", () => {
       void live.sender.write(quietThenTone(i), 16000);
       live.clock.advance(20);
     }
-    expect(live.sender.queuedMs).toBeLessThanOrEqual(60);
+    expect(live.sender.queuedMs).toBeLessThanOrEqual(40);
     live.sender.close();
 
     // Bulk: a TTS-like producer that waits on back-pressure; every frame of its pauses is played.

@@ -1,0 +1,110 @@
+/**
+ * The two servers a benchmark compares, each started pinned to core 0 (`taskset -c 0`) while the load client runs
+ * on core 1: smallwebrtc (main.ts, echo bot) and the aiortc reference (aiortc_echo_server.py). Both speak the same
+ * POST /api/offer and GET /status, so the same load client drives either.
+ */
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { spawn, type Subprocess } from "bun";
+import { startServerProcess } from "../../test/e2e/support/serverProcess.ts";
+import { repoRoot } from "../../test/support/paths.ts";
+
+export type ServerName = "smallwebrtc" | "aiortc";
+
+export interface BenchServer {
+  name: ServerName;
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const SERVER_CORE = "0";
+/** Kernel clock ticks per second, the unit of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS = 100;
+
+/** Limits opened up so the load, all from 127.0.0.1, is never refused. */
+const OPEN_LIMITS = {
+  SMALLWEBRTC_LIMITS_OFFERS_PER_MINUTE: "100000",
+  SMALLWEBRTC_LIMITS_MAX_SESSIONS: "1000",
+  SMALLWEBRTC_LOG_LEVEL: "warn",
+};
+
+export async function startServer(name: ServerName): Promise<BenchServer> {
+  return name === "smallwebrtc" ? await startOurs() : await startAiortc();
+}
+
+async function startOurs(): Promise<BenchServer> {
+  const server = await startServerProcess({
+    command: ["taskset", "-c", SERVER_CORE, join(repoRoot, "node_modules/.bin/bun"), join(repoRoot, "main.ts")],
+    env: OPEN_LIMITS,
+  });
+  return { name: "smallwebrtc", url: server.url, pid: server.process.pid, stop: async () => void (await server.stop()) };
+}
+
+async function startAiortc(): Promise<BenchServer> {
+  const port = await freePort();
+  const script = join(import.meta.dirname, "aiortc_echo_server.py");
+  const child = spawn(["taskset", "-c", SERVER_CORE, "/usr/bin/python3", script, String(port)], { stdout: "pipe", stderr: "inherit" });
+  const timeout = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  await waitForLine(child, `listening on ${port}`).finally(() => clearTimeout(timeout));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`${url}/status`).then((r) => r.ok, () => false)) break;
+    await Bun.sleep(50);
+  }
+  return {
+    name: "aiortc",
+    url,
+    pid: child.pid,
+    stop: async () => {
+      child.kill("SIGKILL");
+      await child.exited;
+    },
+  };
+}
+
+async function waitForLine(child: Subprocess<"ignore", "pipe", "inherit">, line: string): Promise<void> {
+  const decoder = new TextDecoder();
+  let output = "";
+  for await (const chunk of child.stdout) {
+    output += decoder.decode(chunk, { stream: true });
+    if (output.includes(line)) return;
+  }
+  throw new Error(`the aiortc reference exited before listening: ${output}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU seconds (user + system, every thread) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+export function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+}
+
+export async function openSessions(server: BenchServer): Promise<number> {
+  return (await (await fetch(`${server.url}/status`)).json()).sessions;
+}
+
+/** Waits until the server reports no sessions (closed clients are noticed through liveness); false on timeout. */
+export async function drained(server: BenchServer, timeoutMs: number): Promise<boolean> {
+  for (const end = performance.now() + timeoutMs; performance.now() < end; await Bun.sleep(250)) {
+    if ((await openSessions(server)) === 0) return true;
+  }
+  return false;
+}

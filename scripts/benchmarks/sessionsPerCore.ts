@@ -1,0 +1,150 @@
+/**
+ * Sessions per core, echo latency and memory, in one sweep: sessions are added step by step to a server pinned to
+ * one core, all of them sending speech in real time, and at each step the server's CPU and RSS, its late or missing
+ * output packets and the marker echo latency are measured over a window. The sweep stops once a step is clearly
+ * overloaded. Afterwards every client closes and the server's RSS is read again once it has freed the sessions.
+ */
+import { TestClient } from "../../test/support/weriftClient.ts";
+import { type BenchServer, cpuSeconds, drained, rssMb } from "./servers.ts";
+import { loadPackets, MARKER_AT, markerLatencies, outputQuality, PACKETS_PER_SECOND, percentile } from "./loadStream.ts";
+
+export interface SweepStep {
+  sessions: number;
+  serverCpuPct: number;
+  cpuPctPerSession: number;
+  /** Late plus missing output packets, as a share of those expected. */
+  badPct: number;
+  latePct: number;
+  missingPct: number;
+  latencyMs: { p50: number; p95: number; p99: number; markers: number };
+  rssMb: number;
+  clientCpuPct: number;
+}
+
+export interface SweepResult {
+  steps: SweepStep[];
+  /** The largest step with under 1 % late or missing packets. */
+  maxSessions: number;
+  idleRssMb: number;
+  rssPerSessionMb: number;
+  afterCloseRssMb: number;
+  /** Whether the server had freed every session within the wait. */
+  freedAll: boolean;
+}
+
+export interface SweepOptions {
+  steps: number[];
+  settleMs?: number;
+  windowMs?: number;
+  /** Sessions whose echo is decoded for latency (decoding happens after each window, off the clock). */
+  probes?: number;
+  log?: (line: string) => void;
+}
+
+class LoadSession {
+  readonly client = new TestClient({ media: [{ kind: "audio", direction: "sendrecv" }] });
+  readonly markersSentAt: number[] = [];
+  stream?: Promise<void>;
+
+  async connect(url: string): Promise<void> {
+    const response = await fetch(`${url}/api/offer`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(await this.client.offer()),
+    });
+    if (!response.ok) throw new Error(`offer refused: ${response.status} ${await response.text()}`);
+    await this.client.accept(await response.json());
+    await this.client.channelOpen();
+  }
+
+  start(packets: Uint8Array[], running: () => boolean): void {
+    this.stream = this.client.streamPackets(packets, () => !running(), (index, at) => {
+      if (index % PACKETS_PER_SECOND === MARKER_AT) this.markersSentAt.push(at);
+    });
+  }
+}
+
+const BAD_LIMIT_PCT = 1;
+/** A step this bad means the server is saturated: larger ones would only take longer to say so. */
+const STOP_PCT = 10;
+
+export async function sweepSessions(server: BenchServer, options: SweepOptions): Promise<SweepResult> {
+  const { settleMs = 3000, windowMs = 8000, probes = 10, log = () => {} } = options;
+  const packets = await loadPackets();
+  const sessions: LoadSession[] = [];
+  const steps: SweepStep[] = [];
+  let running = true;
+  const idleRssMb = rssMb(server.pid);
+  try {
+    for (const target of options.steps) {
+      while (sessions.length < target) {
+        const session = new LoadSession();
+        sessions.push(session);
+        await session.connect(server.url);
+        session.start(packets, () => running);
+      }
+      await Bun.sleep(settleMs);
+      const step = await measureStep(server, sessions, windowMs, probes);
+      steps.push(step);
+      log(`${server.name} ${target} sessions: cpu ${step.serverCpuPct.toFixed(0)} %, late+missing ${step.badPct.toFixed(2)} %, ` +
+        `echo p50 ${step.latencyMs.p50.toFixed(0)} ms, rss ${step.rssMb.toFixed(0)} MB, client cpu ${step.clientCpuPct.toFixed(0)} %`);
+      if (step.badPct > STOP_PCT) break;
+    }
+  } finally {
+    running = false;
+    await Promise.all(sessions.map((session) => session.stream));
+    await Promise.all(sessions.map((session) => session.client.close()));
+  }
+  // Closed werift clients send nothing: both servers notice through ICE consent / liveness.
+  const freedAll = await drained(server, 60_000);
+  await Bun.sleep(2000);
+  const good = steps.filter((step) => step.badPct < BAD_LIMIT_PCT);
+  const largestGood = good.at(-1);
+  return {
+    steps,
+    maxSessions: largestGood?.sessions ?? 0,
+    idleRssMb,
+    rssPerSessionMb: largestGood ? (largestGood.rssMb - idleRssMb) / largestGood.sessions : Number.NaN,
+    afterCloseRssMb: rssMb(server.pid),
+    freedAll,
+  };
+}
+
+async function measureStep(server: BenchServer, sessions: LoadSession[], windowMs: number, probes: number): Promise<SweepStep> {
+  const from = performance.now();
+  const cpuBefore = cpuSeconds(server.pid);
+  const clientBefore = process.cpuUsage();
+  await Bun.sleep(windowMs);
+  const to = performance.now();
+  const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / ((to - from) / 1000)) * 100;
+  const client = process.cpuUsage(clientBefore);
+  const rss = rssMb(server.pid);
+
+  let expected = 0;
+  let late = 0;
+  let missing = 0;
+  const latencies: number[] = [];
+  for (const [index, { client: peer, markersSentAt }] of sessions.entries()) {
+    const quality = outputQuality(peer.audioIn, peer.audioInAt, from, to);
+    expected += quality.expected;
+    late += quality.late;
+    missing += quality.missing;
+    if (index < probes) latencies.push(...markerLatencies(peer.audioIn, peer.audioInAt, markersSentAt, from, to));
+  }
+  // What was judged is not needed again: drop it so a long sweep does not hold every packet.
+  for (const { client: peer } of sessions) {
+    peer.audioIn.length = 0;
+    peer.audioInAt.length = 0;
+  }
+  return {
+    sessions: sessions.length,
+    serverCpuPct,
+    cpuPctPerSession: serverCpuPct / sessions.length,
+    badPct: ((late + missing) / expected) * 100,
+    latePct: (late / expected) * 100,
+    missingPct: (missing / expected) * 100,
+    latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), markers: latencies.length },
+    rssMb: rss,
+    clientCpuPct: ((client.user + client.system) / 1000 / (to - from)) * 100,
+  };
+}
