@@ -5,10 +5,9 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { OpusEncoder } from "../lib/media/opus.ts";
-import { type ServerProcess, startServerProcess } from "../test/e2e/support/serverProcess.ts";
-import { readWav } from "../test/support/audio.ts";
-import { speechWav } from "../test/support/media.ts";
+import { loadPackets } from "./benchmarks/loadStream.ts";
+import { openSessions, rssMb } from "./benchmarks/servers.ts";
+import { startServerProcess } from "../test/e2e/support/serverProcess.ts";
 import { repoRoot } from "../test/support/paths.ts";
 import { TestClient } from "../test/support/weriftClient.ts";
 
@@ -27,21 +26,6 @@ export interface SoakReport {
   udpSockets: { idle: number; during: number; afterClose: number };
   fds: { idle: number; afterClose: number };
   echoPacketsPerSession: number;
-}
-
-/** 20 ms Opus packets of speech, encoded once for every client to loop. */
-async function speechPackets(): Promise<Uint8Array[]> {
-  const { pcm } = readWav(await speechWav());
-  const encoder = new OpusEncoder({ sampleRate: 48000, channels: 1 });
-  const packets: Uint8Array[] = [];
-  for (let i = 0; (i + 1) * 960 <= pcm.length; i++) packets.push(encoder.encode(pcm.subarray(i * 960, (i + 1) * 960)));
-  encoder.free();
-  return packets;
-}
-
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))!;
-  return Number(line.split(/\s+/)[1]) / 1024;
 }
 
 /** File descriptors of the process, and how many of them are UDP sockets (matched against /proc/net/udp). */
@@ -66,10 +50,6 @@ function descriptors(pid: number): { fds: number; udp: number } {
   return { fds: fds.length, udp };
 }
 
-async function sessionsOpen(server: ServerProcess): Promise<number> {
-  return (await (await fetch(`${server.url}/status`)).json()).sessions;
-}
-
 export async function runSoak({ sessions, seconds, log = () => {} }: SoakOptions): Promise<SoakReport> {
   const server = await startServerProcess({ command: [join(repoRoot, "node_modules/.bin/bun"), join(repoRoot, "main.ts")] });
   const pid = server.process.pid;
@@ -79,7 +59,7 @@ export async function runSoak({ sessions, seconds, log = () => {} }: SoakOptions
     const idle = { rss: rssMb(pid), ...descriptors(pid) };
     log(`idle: ${idle.rss.toFixed(1)} MB, ${idle.udp} UDP sockets, ${idle.fds} fds`);
 
-    const packets = await speechPackets();
+    const packets = await loadPackets();
     let running = true;
     const streams: Promise<void>[] = [];
     for (let i = 0; i < sessions; i++) {
@@ -103,7 +83,7 @@ export async function runSoak({ sessions, seconds, log = () => {} }: SoakOptions
     log(`steady after ${steadyAfter / 1000} s: ${steady.toFixed(1)} MB, ${during} UDP sockets`);
     for (let left = seconds * 1000 - steadyAfter; left > 0; left -= 30_000) {
       await Bun.sleep(Math.min(30_000, left));
-      log(`running: ${rssMb(pid).toFixed(1)} MB, ${await sessionsOpen(server)} sessions`);
+      log(`running: ${rssMb(pid).toFixed(1)} MB, ${await openSessions(server)} sessions`);
     }
     const end = rssMb(pid);
     running = false;
@@ -113,7 +93,7 @@ export async function runSoak({ sessions, seconds, log = () => {} }: SoakOptions
     // Closing the clients' peer connections tells the server nothing (werift sends no close_notify): the sessions
     // end through liveness, as for clients that vanish.
     await Promise.all(clients.splice(0).map((client) => client.close()));
-    for (let waited = 0; (await sessionsOpen(server)) > 0 && waited < 30_000; waited += 500) await Bun.sleep(500);
+    for (let waited = 0; (await openSessions(server)) > 0 && waited < 30_000; waited += 500) await Bun.sleep(500);
     await Bun.sleep(2000);
     const after = { rss: rssMb(pid), ...descriptors(pid) };
     log(`after close: ${after.rss.toFixed(1)} MB, ${after.udp} UDP sockets, ${after.fds} fds`);

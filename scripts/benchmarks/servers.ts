@@ -97,7 +97,7 @@ export function rssMb(pid: number): number {
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
 }
 
-export async function openSessions(server: BenchServer): Promise<number> {
+export async function openSessions(server: { url: string }): Promise<number> {
   return (await (await fetch(`${server.url}/status`)).json()).sessions;
 }
 
