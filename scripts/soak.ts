@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { loadPackets } from "./benchmarks/loadStream.ts";
-import { openSessions, rssMb } from "./benchmarks/servers.ts";
+import { connectClient, openSessions, rssMb } from "./benchmarks/servers.ts";
 import { startServerProcess } from "../test/e2e/support/serverProcess.ts";
 import { repoRoot } from "../test/support/paths.ts";
 import { TestClient } from "../test/support/weriftClient.ts";
@@ -65,13 +65,7 @@ export async function runSoak({ sessions, seconds, log = () => {} }: SoakOptions
     for (let i = 0; i < sessions; i++) {
       const client = new TestClient({ media: [{ kind: "audio", direction: "sendrecv" }] });
       clients.push(client);
-      const response = await fetch(`${server.url}/api/offer`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(await client.offer()),
-      });
-      await client.accept(await response.json());
-      await client.channelOpen();
+      await connectClient(server, client);
       streams.push(client.streamPackets(packets, () => !running));
     }
     log(`${sessions} sessions up`);

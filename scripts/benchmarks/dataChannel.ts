@@ -4,7 +4,7 @@
  * shows as a missing echo when the wait ends.
  */
 import { TestClient } from "../../test/support/weriftClient.ts";
-import type { BenchServer } from "./servers.ts";
+import { type BenchServer, connectClient } from "./servers.ts";
 
 export interface DataChannelResult {
   messages: number;
@@ -21,13 +21,7 @@ const TIMEOUT_MS = 60_000;
 export async function measureDataChannel(server: BenchServer): Promise<DataChannelResult> {
   const client = new TestClient({ media: [{ kind: "audio", direction: "sendrecv" }] });
   try {
-    const response = await fetch(`${server.url}/api/offer`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(await client.offer()),
-    });
-    await client.accept(await response.json());
-    await client.channelOpen();
+    await connectClient(server, client);
 
     const messages = Array.from({ length: MESSAGES }, (_, seq) => JSON.stringify({ bench: "echo", seq, padding: PADDING }));
     const bytes = messages.reduce((sum, message) => sum + message.length, 0);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { spawn, type Subprocess } from "bun";
 import { startServerProcess } from "../../test/e2e/support/serverProcess.ts";
 import { repoRoot } from "../../test/support/paths.ts";
+import type { TestClient } from "../../test/support/weriftClient.ts";
 
 export type ServerName = "smallwebrtc" | "aiortc";
 
@@ -95,6 +96,18 @@ export function cpuSeconds(pid: number): number {
 export function rssMb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+}
+
+/** Connects `client` through POST /api/offer, as the official client does, and waits for its data channel. */
+export async function connectClient(server: { url: string }, client: TestClient): Promise<void> {
+  const response = await fetch(`${server.url}/api/offer`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(await client.offer()),
+  });
+  if (!response.ok) throw new Error(`offer refused: ${response.status} ${await response.text()}`);
+  await client.accept(await response.json());
+  await client.channelOpen();
 }
 
 export async function openSessions(server: { url: string }): Promise<number> {

@@ -5,7 +5,7 @@
  * overloaded. Afterwards every client closes and the server's RSS is read again once it has freed the sessions.
  */
 import { TestClient } from "../../test/support/weriftClient.ts";
-import { type BenchServer, cpuSeconds, drained, rssMb } from "./servers.ts";
+import { type BenchServer, connectClient, cpuSeconds, drained, rssMb } from "./servers.ts";
 import { loadPackets, MARKER_AT, markerLatencies, outputQuality, PACKETS_PER_SECOND, percentile } from "./loadStream.ts";
 
 export interface SweepStep {
@@ -46,17 +46,6 @@ class LoadSession {
   readonly markersSentAt: number[] = [];
   stream?: Promise<void>;
 
-  async connect(url: string): Promise<void> {
-    const response = await fetch(`${url}/api/offer`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(await this.client.offer()),
-    });
-    if (!response.ok) throw new Error(`offer refused: ${response.status} ${await response.text()}`);
-    await this.client.accept(await response.json());
-    await this.client.channelOpen();
-  }
-
   start(packets: Uint8Array[], running: () => boolean): void {
     this.stream = this.client.streamPackets(packets, () => !running(), (index, at) => {
       if (index % PACKETS_PER_SECOND === MARKER_AT) this.markersSentAt.push(at);
@@ -80,7 +69,7 @@ export async function sweepSessions(server: BenchServer, options: SweepOptions):
       while (sessions.length < target) {
         const session = new LoadSession();
         sessions.push(session);
-        await session.connect(server.url);
+        await connectClient(server, session.client);
         session.start(packets, () => running);
       }
       await Bun.sleep(settleMs);
