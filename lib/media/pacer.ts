@@ -2,7 +2,8 @@
  * Calls `onTick` every `intervalMs` on a monotonic schedule anchored at start, so timer jitter never accumulates
  * into drift. A tick that fires late is still delivered, with its scheduled time. When the process stalls for longer
  * than `maxLateMs`, the missed ticks are skipped (reported as `skipped`) instead of being sent in a burst: a
- * receiver's jitter buffer copes with a gap far better than with a burst of stale packets.
+ * receiver's jitter buffer copes with a gap far better than with a burst of stale packets. `shift()` moves the whole
+ * schedule, for a sender that lines its ticks up with the arrival of its input.
  */
 import { type Clock, realClock } from "./clock.ts";
 
@@ -49,6 +50,22 @@ export class Pacer {
   stop(): void {
     this.#running = false;
     this.#options.clock.clearTimer(this.#timer);
+  }
+
+  /** Time until the next tick is due; negative when it is overdue (its timer has not fired yet). */
+  get msUntilNextTick(): number {
+    return this.#dueAt(this.#index) - this.#options.clock.now();
+  }
+
+  /**
+   * Moves every future tick by `deltaMs` (negative: earlier). Tick indexes, and so media timestamps, are unchanged:
+   * only the send times move, once.
+   */
+  shift(deltaMs: number): void {
+    this.#startAt += deltaMs;
+    if (!this.#running) return;
+    this.#options.clock.clearTimer(this.#timer);
+    this.#schedule();
   }
 
   #dueAt(index: number): number {

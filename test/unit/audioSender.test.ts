@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { AudioSender, type OutgoingRtp } from "../../lib/media/audioSender.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
 import { rms } from "../support/audio.ts";
-import { VirtualClock } from "../support/virtualClock.ts";
+import { seededRandom, VirtualClock } from "../support/virtualClock.ts";
 
 const OPUS = { mimeType: "audio/opus", clockRate: 48000, channels: 2 };
 
@@ -125,6 +125,57 @@ describe("AudioSender", () => {
     const audible = bulk.sent.filter((p) => p.at > 0 && p.at <= 3020);
     expect(audible.length).toBeGreaterThanOrEqual(150);
     bulk.sender.close();
+  });
+
+  // Unaligned, a frame arriving just after a tick waits ~18 ms for the next one. Clients that start streaming as the
+  // session starts arrive right at the ticks: some just before, some just after.
+  for (const [arrivals, offset, spread] of [["1-3 ms after the ticks", 1, 2], ["around the ticks", -0.5, 1]] as const) {
+    test(`a live sender moves its ticks to just after its input, arriving ${arrivals}`, () => {
+      const random = seededRandom(3);
+      const { clock, sender, sent } = setup(true);
+      sender.start();
+      const writes: number[] = [];
+      let backlogged = 0;
+      // Three seconds of quiet (where a live sender trims what queued up before it moved), then speech.
+      for (let i = 0; i < 200; i++) {
+        clock.advance(Math.max(0, 20 * i + offset + random() * spread - clock.now()));
+        if (i >= 150 && sender.queuedMs > 0) backlogged++;
+        if (i >= 150) writes.push(clock.now());
+        void sender.write(i < 150 ? new Int16Array(320) : tone(20), 16000);
+      }
+      clock.advance(40);
+      const latencies = writes.map((at) => sent.find((packet) => packet.at >= at)!.at - at);
+      expect(backlogged).toBe(0);
+      expect(Math.max(...latencies)).toBeLessThanOrEqual(8);
+      // Timestamps stay continuous across the move: only the send times changed.
+      for (let i = 1; i < sent.length; i++) expect((sent[i].timestamp - sent[i - 1].timestamp) >>> 0).toBe(960);
+      sender.close();
+    });
+  }
+
+  test("a live sender leaves its ticks alone for irregular input, and follows a slow clock by a frame at most", () => {
+    const random = seededRandom(5);
+    const jittery = setup(true);
+    jittery.sender.start();
+    // Arrival times spread over 15 ms (a loaded server): no phase to follow.
+    for (let i = 0; i < 500; i++) {
+      jittery.clock.advance(Math.max(0, 20 * i + random() * 15 - jittery.clock.now()));
+      void jittery.sender.write(tone(20), 16000);
+    }
+    expect(jittery.sent.every((packet, i) => packet.at === i * 20)).toBe(true);
+    jittery.sender.close();
+
+    // A client clock 500 ppm slow: after 100 s its frames arrive 50 ms late; the ticks follow, by a frame at most.
+    const slow = setup(true);
+    slow.sender.start();
+    for (let i = 0; i < 5000; i++) {
+      slow.clock.advance(1 + 20.01 * i - slow.clock.now());
+      void slow.sender.write(tone(20), 16000);
+    }
+    const behind = slow.sent.map((packet, i) => packet.at - i * 20);
+    expect(Math.max(...behind)).toBeLessThanOrEqual(20);
+    expect(Math.max(...behind)).toBeGreaterThan(10);
+    slow.sender.close();
   });
 
   test("queued audio is hard-bounded even when handed over in one frame", () => {
