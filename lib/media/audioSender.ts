@@ -8,6 +8,7 @@ import { type AudioEncoder, createAudioEncoder, FRAME_MS, type RtpAudioCodec } f
 import { type Clock, realClock } from "./clock.ts";
 import { Pacer, type Tick } from "./pacer.ts";
 import { Resampler } from "./resampler.ts";
+import { SampleQueue } from "./sampleQueue.ts";
 
 export interface OutgoingRtp {
   payload: Uint8Array;
@@ -39,11 +40,11 @@ const SILENCE_SETTLE_FRAMES = 5;
 /**
  * A live source (an echo, a relay of another call) writes in real time, so whatever queue builds up behind a burst of
  * input (a reorder wait, network jitter) never drains by itself and becomes permanent latency. In live mode, once the
- * queue has stayed above the target for a second, quiet frames are skipped until it is back; a bulk source (TTS)
+ * queue has stayed above the target for 200 ms, quiet frames are skipped until it is back; a bulk source (TTS)
  * never loses a frame and is slowed by back-pressure instead.
  */
 const LIVE_TARGET_MS = 20;
-const EXCESS_FOR_MS = 1000;
+const EXCESS_FOR_MS = 200;
 const QUIET_RMS = 300;
 /**
  * A live source's frames arrive on the client's 20 ms clock, at a phase of their own: left alone, each would wait
@@ -65,8 +66,9 @@ export class AudioSender {
   readonly #clock: Clock;
   readonly #resamplers = new Map<number, Resampler>();
   readonly #silence: Int16Array;
-  #queue: Int16Array[] = [];
-  #queuedSamples = 0;
+  readonly #queue: SampleQueue;
+  /** The frame being encoded: reused, since the encoder copies it straight into its own memory. */
+  readonly #frame: Int16Array;
   #sequenceNumber = randomUint(16);
   readonly #timestampBase = randomUint(32);
   #playing = false;
@@ -83,6 +85,8 @@ export class AudioSender {
     this.#options = options;
     this.#encoder = createAudioEncoder(options.codec, options.preferredRate, options.bitrate);
     this.#silence = new Int16Array(this.#encoder.frameSamples);
+    this.#frame = new Int16Array(this.#encoder.frameSamples);
+    this.#queue = new SampleQueue(this.#encoder.sampleRate);
     this.#clock = options.clock ?? realClock;
     this.#pacer = new Pacer({ intervalMs: FRAME_MS, clock: this.#clock, onTick: (tick) => this.#tick(tick) });
   }
@@ -93,7 +97,7 @@ export class AudioSender {
   }
 
   get queuedMs(): number {
-    return (this.#queuedSamples / this.#encoder.sampleRate) * 1000;
+    return (this.#queue.length / this.#encoder.sampleRate) * 1000;
   }
 
   get playing(): boolean {
@@ -108,10 +112,9 @@ export class AudioSender {
   async write(pcm: Int16Array, sampleRate: number): Promise<void> {
     if (this.#closed || pcm.length === 0) return;
     const resampled = sampleRate === this.#encoder.sampleRate ? pcm : this.#resampler(sampleRate).process(pcm);
-    const room = (this.#options.maxBufferedSecs ?? 60) * this.#encoder.sampleRate - this.#queuedSamples;
+    const room = (this.#options.maxBufferedSecs ?? 60) * this.#encoder.sampleRate - this.#queue.length;
     const audio = resampled.length > room ? resampled.subarray(0, Math.max(0, room)) : resampled;
     this.#queue.push(audio);
-    this.#queuedSamples += audio.length;
     if (this.#options.live) return this.#alignTicksToInput();
     const maxMs = this.#options.maxQueuedMs ?? 100;
     await this.#whenQueuedBelow((maxMs * this.#encoder.sampleRate) / 1000);
@@ -124,8 +127,7 @@ export class AudioSender {
 
   /** Drops all queued audio now. */
   clear(): void {
-    this.#queue = [];
-    this.#queuedSamples = 0;
+    this.#queue.clear();
     this.#release();
   }
 
@@ -197,29 +199,19 @@ export class AudioSender {
 
   /** One frame from the queue; the end of an utterance is padded with silence. */
   #takeFrame(): Int16Array | undefined {
-    if (this.#queuedSamples === 0) return undefined;
-    const frame = new Int16Array(this.#encoder.frameSamples);
-    let filled = 0;
-    while (filled < frame.length && this.#queue.length > 0) {
-      const head = this.#queue[0];
-      const take = Math.min(head.length, frame.length - filled);
-      frame.set(head.subarray(0, take), filled);
-      filled += take;
-      if (take === head.length) this.#queue.shift();
-      else this.#queue[0] = head.subarray(take);
-    }
-    this.#queuedSamples -= filled;
-    return frame;
+    if (this.#queue.length === 0) return undefined;
+    this.#queue.shiftInto(this.#frame);
+    return this.#frame;
   }
 
   #whenQueuedBelow(maxSamples: number): Promise<void> {
-    if (this.#closed || this.#queuedSamples < maxSamples) return Promise.resolve();
+    if (this.#closed || this.#queue.length < maxSamples) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ maxSamples, resolve }));
   }
 
   #release(): void {
     this.#waiters = this.#waiters.filter((waiter) => {
-      if (!this.#closed && this.#queuedSamples >= waiter.maxSamples) return true;
+      if (!this.#closed && this.#queue.length >= waiter.maxSamples) return true;
       waiter.resolve();
       return false;
     });

@@ -1,9 +1,9 @@
 /**
  * Changes to werift 0.25.2, applied once per process. Each wraps one werift method and keeps its behaviour otherwise:
- * corrections a server cannot do without (each has a test in networkIsolation, connection, interop or dataChannel
- * tests that fails without it), and the hook that puts single-port mode's virtual sockets under werift's ICE.
+ * corrections a server cannot do without (each has a test that fails without it: networkIsolation, connection, interop,
+ * dataChannelBurst, video), and the hook that puts single-port mode's virtual sockets under werift's ICE.
  */
-import { Connection, DtlsSocket, RTCSctpTransport, UdpTransport } from "werift";
+import { Connection, DtlsSocket, RTCRtpSender, RTCSctpTransport, UdpTransport } from "werift";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { currentUdpMux } from "./udpMux.ts";
 
@@ -19,6 +19,7 @@ export function applyWeriftPatches(log?: Logger): void {
   survivePortUnreachable();
   handleRetransmittedFlightsOnce();
   drainDataChannelsOnce();
+  keepRtpHistoryOnlyForNack();
   useUdpMuxWhenAsked();
 }
 
@@ -146,5 +147,33 @@ function drainDataChannelsOnce(): void {
     } finally {
       drainingTransports.delete(this);
     }
+  };
+}
+
+interface RtpSenderFields {
+  dispatchRtp(rtp: unknown): Promise<void>;
+  codec?: { rtcpFeedback?: { type: string }[] };
+  sequenceNumber?: number;
+  rtpCache: unknown[];
+}
+
+/** werift's RTCRtpSender RTP_HISTORY_SIZE: its rtpCache is indexed by sequence number modulo this. */
+const RTP_HISTORY_SIZE = 128;
+
+/**
+ * Every RTP sender keeps its last 128 packets (2.5 s of audio) to answer NACKs, but only a codec negotiated with
+ * "nack" feedback is ever asked, and browsers do not NACK Opus. Those packets outlive every young-generation
+ * collection, so Bun promotes them all: at 30 echo sessions that filled the old space by ~1.5 MB/s and made a full
+ * collection, a 50 ms stop of every session, due every 15 s. A sender without NACK forgets each packet as it sends it.
+ */
+function keepRtpHistoryOnlyForNack(): void {
+  const prototype = RTCRtpSender.prototype as unknown as RtpSenderFields;
+  const original = prototype.dispatchRtp;
+  prototype.dispatchRtp = function (this: RtpSenderFields, rtp: unknown) {
+    // The packet is cached, and sequenceNumber set, before the first await of the original.
+    const sending = original.call(this, rtp);
+    const nack = this.codec?.rtcpFeedback?.some((feedback) => feedback.type === "nack");
+    if (!nack && this.sequenceNumber !== undefined) this.rtpCache[this.sequenceNumber % RTP_HISTORY_SIZE] = undefined;
+    return sending;
   };
 }

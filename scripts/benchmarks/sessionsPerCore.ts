@@ -87,8 +87,9 @@ export async function sweepSessions(server: BenchServer, options: SweepOptions):
   // Closed werift clients send nothing: both servers notice through ICE consent / liveness.
   const freedAll = await drained(server, 60_000);
   await Bun.sleep(2000);
-  const good = steps.filter((step) => step.badPct < BAD_LIMIT_PCT);
-  const largestGood = good.at(-1);
+  // The largest step with every step up to it good: a lucky window above a bad step does not count.
+  const firstBad = steps.findIndex((step) => step.badPct >= BAD_LIMIT_PCT);
+  const largestGood = (firstBad < 0 ? steps : steps.slice(0, firstBad)).at(-1);
   return {
     steps,
     maxSessions: largestGood?.sessions ?? 0,

@@ -132,4 +132,20 @@ describe("video over real peers", () => {
     await sleep(300);
     expect(images).toEqual([]);
   }, 30_000);
+
+  test("RTP senders keep packets for retransmission only when the codec was negotiated with NACK", async () => {
+    server = startTestServer({}, videoBot({ videoInEnabled: true, videoOutEnabled: true, videoOutFramerate: 15 }, []));
+    await connect(["VP8"]);
+    await Promise.all([
+      peer.sendVideo(await vp8Frames(Array.from({ length: 10 }, (_, i) => syntheticRgb(320, 240, i))), 15),
+      peer.sendAudio(new Int16Array(48000 / 2).fill(1000)),
+    ]);
+    const cached = (kind: string) => {
+      const sender = peer.pc.getTransceivers().find((transceiver) => transceiver.kind === kind)!.sender;
+      return (sender as unknown as { rtpCache: unknown[] }).rtpCache.filter(Boolean).length;
+    };
+    // Opus (no NACK in werift's or browsers' offers) keeps none of its 25 packets; VP8 with NACK keeps its history.
+    expect(cached("audio")).toBe(0);
+    expect(cached("video")).toBeGreaterThan(10);
+  }, 30_000);
 });
