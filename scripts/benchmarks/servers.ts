@@ -1,7 +1,8 @@
 /**
  * The two servers a benchmark compares, each started pinned to core 0 (`taskset -c 0`) while the load client runs
- * on core 1: smallwebrtc (main.ts, echo bot) and the aiortc reference (aiortc_echo_server.py). Both speak the same
- * POST /api/offer and GET /status, so the same load client drives either.
+ * on core 1: smallwebrtc as users run it, the single binary (dist/smallwebrtc-linux-x64, which scripts/bench builds
+ * first; echo bot), and the aiortc reference (aiortc_echo_server.py). Both speak the same POST /api/offer and
+ * GET /status, so the same load client drives either.
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -37,7 +38,7 @@ export async function startServer(name: ServerName): Promise<BenchServer> {
 
 async function startOurs(): Promise<BenchServer> {
   const server = await startServerProcess({
-    command: ["taskset", "-c", SERVER_CORE, join(repoRoot, "node_modules/.bin/bun"), join(repoRoot, "main.ts")],
+    command: ["taskset", "-c", SERVER_CORE, join(repoRoot, "dist/smallwebrtc-linux-x64")],
     env: OPEN_LIMITS,
   });
   return { name: "smallwebrtc", url: server.url, pid: server.process.pid, stop: async () => void (await server.stop()) };
