@@ -177,6 +177,22 @@ const LimitsSchema = z
   })
   .describe("Resource bounds.");
 
+const AudioSchema = z
+  .strictObject({
+    opusComplexity: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(5)
+      .describe("Opus encoder complexity (0-10) of bot audio while the server has CPU to spare. 5 is libwebrtc's on phones."),
+    adaptiveComplexity: z
+      .boolean()
+      .default(true)
+      .describe("Lower the complexity (to 3, then 1) while the server uses more than 75 % of a core, and raise it again below 50 %."),
+  })
+  .describe("Bot audio encoding.");
+
 export const ConfigSchema = z
   .strictObject({
     host: z
@@ -212,6 +228,7 @@ export const ConfigSchema = z
     tls: TlsSchema.optional(),
     ice: IceSchema.prefault({}),
     limits: LimitsSchema.prefault({}),
+    audio: AudioSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.esp32 && /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|::)$/i.test(config.host)) {

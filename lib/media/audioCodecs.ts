@@ -4,6 +4,7 @@
  * 16, 24 and 48 kHz), so the common path needs no resampler at all.
  */
 import { timeCodec } from "./codecTime.ts";
+import { encoderComplexity } from "./encoderComplexity.ts";
 import { decodeG711, encodeG711, type G711Law } from "./g711.ts";
 import { OpusDecoder, OpusEncoder, type OpusSampleRate } from "./opus.ts";
 import { Resampler } from "./resampler.ts";
@@ -76,17 +77,24 @@ export function createAudioDecoder(codec: RtpAudioCodec, outputRate: number): Au
   throw new Error(`no decoder for ${codec.mimeType}`);
 }
 
-/** An encoder for `codec`; Opus takes PCM at `preferredRate` when that is an Opus rate, else 48 kHz. */
+/**
+ * An encoder for `codec`; Opus takes PCM at `preferredRate` when that is an Opus rate, else 48 kHz, and follows the
+ * process's load-dependent complexity (encoderComplexity.ts).
+ */
 export function createAudioEncoder(codec: RtpAudioCodec, preferredRate: number, bitrate = 32_000): AudioEncoder {
   const name = codecName(codec);
   if (name === "OPUS") {
     const sampleRate = (OPUS_RATES.includes(preferredRate) ? preferredRate : 48000) as OpusSampleRate;
-    const encoder = new OpusEncoder({ sampleRate, channels: 1, application: "voip", bitrate });
+    let complexity = encoderComplexity.current;
+    const encoder = new OpusEncoder({ sampleRate, channels: 1, application: "voip", bitrate, complexity });
     return {
       sampleRate,
       frameSamples: (sampleRate * FRAME_MS) / 1000,
       rtpTimestampStep: (OPUS_RTP_CLOCK * FRAME_MS) / 1000,
-      encode: (pcm) => timeCodec("opus", "encode", () => encoder.encode(pcm)),
+      encode: (pcm) => {
+        if (complexity !== encoderComplexity.current) encoder.setComplexity((complexity = encoderComplexity.current));
+        return timeCodec("opus", "encode", () => encoder.encode(pcm));
+      },
       free: () => encoder.free(),
     };
   }

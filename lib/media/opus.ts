@@ -62,6 +62,7 @@ const APPLICATION = { voip: 2048, audio: 2049, lowdelay: 2051 } as const;
 const CTL = {
   setBitrate: 4002,
   setComplexity: 4010,
+  getComplexity: 4011,
   setInbandFec: 4012,
   setPacketLossPercent: 4014,
   setDtx: 4016,
@@ -202,6 +203,16 @@ export class OpusEncoder extends OpusState {
     for (const [request, value] of settings) {
       this.initOrFree(wasm.opus_encoder_ctl_set(state, request, value), `encoder ctl ${request}=${value}`);
     }
+  }
+
+  get complexity(): number {
+    return this.runtime.wasm.opus_encoder_ctl_get(this.state("complexity"), CTL.getComplexity);
+  }
+
+  /** Changes the complexity (0-10) from the next frame on; libopus allows it at any time. */
+  setComplexity(complexity: number): void {
+    const state = this.state("setComplexity");
+    this.runtime.check(this.runtime.wasm.opus_encoder_ctl_set(state, CTL.setComplexity, complexity), "setComplexity");
   }
 
   /** Samples per channel the encoder delays its output by (312 at 48 kHz with VOIP/AUDIO: 2.5 ms + 4 ms). */

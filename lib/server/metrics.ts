@@ -4,6 +4,7 @@
  */
 import process from "node:process";
 import { codecSeconds } from "../media/codecTime.ts";
+import { encoderComplexity } from "../media/encoderComplexity.ts";
 import type { SmallWebRTCConnection, Traffic } from "../webrtc/connection.ts";
 import type { HeapCollector } from "./heapCollector.ts";
 
@@ -82,6 +83,8 @@ export class Metrics {
       metric("smallwebrtc_heap_collection_seconds_total", "counter", "Time those collections paused the server.",
         [["", this.#heap.pauseMs / 1000]]);
     }
+    metric("smallwebrtc_opus_complexity", "gauge", "Opus complexity bot audio is encoded with now (lower under load).",
+      [["", encoderComplexity.current]]);
     metric("process_resident_memory_bytes", "gauge", "Resident set size.", [["", process.memoryUsage().rss]]);
     return `${lines.join("\n")}\n`;
   }

@@ -8,6 +8,7 @@ import { ConfigError } from "../config/layers.ts";
 import type { Config } from "../config/schema.ts";
 import { resolveIceServers } from "../config/turnCredentials.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
+import { encoderComplexity } from "../media/encoderComplexity.ts";
 import type { ConnectionOptions } from "../webrtc/connection.ts";
 import { addAdvertisedCandidates, parseAdvertisedIps } from "../webrtc/advertisedAddresses.ts";
 import { selectHostAddresses } from "../webrtc/hostAddresses.ts";
@@ -86,6 +87,8 @@ export class SmallWebRTCServer {
     });
     this.metrics.startLagProbe();
     this.heapCollector.start();
+    encoderComplexity.configure({ max: this.#config.audio.opusComplexity, adaptive: this.#config.audio.adaptiveComplexity });
+    encoderComplexity.start();
     return this.#listener;
   }
 
@@ -96,6 +99,7 @@ export class SmallWebRTCServer {
     this.#udpMux?.close();
     this.metrics.stop();
     this.heapCollector.stop();
+    encoderComplexity.stop();
   }
 }
 
