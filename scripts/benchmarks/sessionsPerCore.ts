@@ -19,6 +19,8 @@ export interface SweepStep {
   latencyMs: { p50: number; p95: number; p99: number; markers: number };
   rssMb: number;
   clientCpuPct: number;
+  /** The load client's longest event-loop stall in the window: arrivals it delayed would read as late packets. */
+  clientMaxStallMs: number;
 }
 
 export interface SweepResult {
@@ -76,7 +78,8 @@ export async function sweepSessions(server: BenchServer, options: SweepOptions):
       const step = await measureStep(server, sessions, windowMs, probes);
       steps.push(step);
       log(`${server.name} ${target} sessions: cpu ${step.serverCpuPct.toFixed(0)} %, late+missing ${step.badPct.toFixed(2)} %, ` +
-        `echo p50 ${step.latencyMs.p50.toFixed(0)} ms, rss ${step.rssMb.toFixed(0)} MB, client cpu ${step.clientCpuPct.toFixed(0)} %`);
+        `echo p50 ${step.latencyMs.p50.toFixed(0)} ms, rss ${step.rssMb.toFixed(0)} MB, client cpu ${step.clientCpuPct.toFixed(0)} %, ` +
+        `client stall ${step.clientMaxStallMs.toFixed(0)} ms`);
       if (step.badPct > STOP_PCT) break;
     }
   } finally {
@@ -101,6 +104,11 @@ export async function sweepSessions(server: BenchServer, options: SweepOptions):
 }
 
 async function measureStep(server: BenchServer, sessions: LoadSession[], windowMs: number, probes: number): Promise<SweepStep> {
+  // A pause of this client would read as late packets from the server: each window starts with the client's heap
+  // collected (settle-time packets dropped), and its longest stall in the window is reported beside the result.
+  dropReceived(sessions);
+  Bun.gc(true);
+  const stalls = watchStalls();
   const from = performance.now();
   const cpuBefore = cpuSeconds(server.pid);
   const clientBefore = process.cpuUsage();
@@ -109,6 +117,7 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
   const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / ((to - from) / 1000)) * 100;
   const client = process.cpuUsage(clientBefore);
   const rss = rssMb(server.pid);
+  const clientMaxStallMs = stalls.stop();
 
   let expected = 0;
   let late = 0;
@@ -121,11 +130,7 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
     missing += quality.missing;
     if (index < probes) latencies.push(...markerLatencies(peer.audioIn, peer.audioInAt, markersSentAt, from, to));
   }
-  // What was judged is not needed again: drop it so a long sweep does not hold every packet.
-  for (const { client: peer } of sessions) {
-    peer.audioIn.length = 0;
-    peer.audioInAt.length = 0;
-  }
+  dropReceived(sessions);
   return {
     sessions: sessions.length,
     serverCpuPct,
@@ -136,5 +141,31 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
     latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), markers: latencies.length },
     rssMb: rss,
     clientCpuPct: ((client.user + client.system) / 1000 / (to - from)) * 100,
+    clientMaxStallMs,
+  };
+}
+
+/** Forgets the bot audio received so far: judged already, or from before the window. */
+function dropReceived(sessions: LoadSession[]): void {
+  for (const { client: peer } of sessions) {
+    peer.audioIn.length = 0;
+    peer.audioInAt.length = 0;
+  }
+}
+
+/** The longest this process's event loop was held up (beyond a 10 ms timer) until stop(). */
+function watchStalls(): { stop(): number } {
+  let worst = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last - 10);
+    last = now;
+  }, 10);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return worst;
+    },
   };
 }
