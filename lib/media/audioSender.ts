@@ -9,6 +9,7 @@ import { type Clock, realClock } from "./clock.ts";
 import { Pacer, type Tick } from "./pacer.ts";
 import { Resampler } from "./resampler.ts";
 import { SampleQueue } from "./sampleQueue.ts";
+import { TickAligner } from "./tickAligner.ts";
 
 export interface OutgoingRtp {
   payload: Uint8Array;
@@ -46,18 +47,6 @@ const SILENCE_SETTLE_FRAMES = 5;
 const LIVE_TARGET_MS = 20;
 const EXCESS_FOR_MS = 200;
 const QUIET_RMS = 300;
-/**
- * A live source's frames arrive on the client's 20 ms clock, at a phase of their own: left alone, each would wait
- * for the next tick, up to a whole frame (and sessions that start together with the client's stream wait almost
- * that long). Once a second, if that second's arrivals kept to one phase, the ticks are moved to fall
- * ALIGN_MARGIN_MS after the latest of them. Scattered arrivals (a loaded server, a jittery network) have no phase
- * worth following. The schedule stays within a frame of where it started, so the sender never drifts.
- */
-const ALIGN_EVERY_MS = 1000;
-const ALIGN_MARGIN_MS = 4;
-const ALIGN_TOLERANCE_MS = 2;
-const ALIGN_MAX_SPREAD_MS = 8;
-const ALIGN_MAX_SAMPLES = 200;
 
 export class AudioSender {
   readonly #options: AudioSenderOptions;
@@ -76,9 +65,7 @@ export class AudioSender {
   #silencePacket?: Uint8Array;
   #waiters: { maxSamples: number; resolve: () => void }[] = [];
   #excessSince?: number;
-  /** How long before its tick each frame of the current alignment window arrived. */
-  #alignment?: { since: number; leadsMs: number[] };
-  #phaseShiftMs = 0;
+  readonly #aligner = new TickAligner(FRAME_MS);
   #closed = false;
 
   constructor(options: AudioSenderOptions) {
@@ -182,19 +169,11 @@ export class AudioSender {
     return this.#takeFrame();
   }
 
+  /** A live sender's ticks follow its input's arrival (tickAligner.ts). */
   #alignTicksToInput(): void {
     if (!this.#pacer.running) return;
-    const now = this.#clock.now();
-    const window = (this.#alignment ??= { since: now, leadsMs: [] });
-    if (window.leadsMs.length < ALIGN_MAX_SAMPLES) window.leadsMs.push(this.#pacer.msUntilNextTick);
-    if (now - window.since < ALIGN_EVERY_MS) return;
-    this.#alignment = undefined;
-    const latest = latestArrival(window.leadsMs, FRAME_MS);
-    if (latest === undefined) return;
-    const delta = withinAFrame(this.#phaseShiftMs + ALIGN_MARGIN_MS - latest) - this.#phaseShiftMs;
-    if (Math.abs(delta) <= ALIGN_TOLERANCE_MS) return;
-    this.#phaseShiftMs += delta;
-    this.#pacer.shift(delta);
+    const shift = this.#aligner.observe(this.#clock.now(), this.#pacer.msUntilNextTick);
+    if (shift !== undefined) this.#pacer.shift(shift);
   }
 
   /** One frame from the queue; the end of an utterance is padded with silence. */
@@ -230,32 +209,6 @@ export class AudioSender {
 function randomUint(bits: 16 | 32): number {
   const value = crypto.getRandomValues(new Uint32Array(1))[0];
   return bits === 16 ? value & 0xffff : value;
-}
-
-/**
- * How long before their tick the latest of some frames arrived (negative: after it), from each one's lead over the
- * next tick, or undefined when they arrived at scattered phases. Phases live on a circle of one frame, where a
- * frame just after a tick and one just before it are neighbours: the widest gap between neighbours is outside the
- * cluster, and the latest arrival sits just after it.
- */
-function latestArrival(leadsMs: number[], frameMs: number): number | undefined {
-  const phases = leadsMs.map((lead) => ((lead % frameMs) + frameMs) % frameMs).sort((a, b) => a - b);
-  let widestGap = phases[0] + frameMs - phases[phases.length - 1];
-  let latest = phases[0];
-  for (let i = 1; i < phases.length; i++) {
-    if (phases[i] - phases[i - 1] <= widestGap) continue;
-    widestGap = phases[i] - phases[i - 1];
-    latest = phases[i] - frameMs;
-  }
-  return frameMs - widestGap <= ALIGN_MAX_SPREAD_MS ? latest : undefined;
-}
-
-/**
- * A total shift of `ms`, or the same phase a frame closer to the original schedule when it is more than a frame
- * away: a client clock slower or faster than ours would otherwise pull the schedule along without end.
- */
-function withinAFrame(ms: number): number {
-  return Math.abs(ms) <= FRAME_MS ? ms : ms - Math.sign(ms) * FRAME_MS;
 }
 
 function rmsOf(pcm: Int16Array): number {
