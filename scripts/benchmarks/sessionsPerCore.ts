@@ -21,6 +21,8 @@ export interface SweepStep {
   clientCpuPct: number;
   /** The load client's longest event-loop stall in the window: arrivals it delayed would read as late packets. */
   clientMaxStallMs: number;
+  /** smallwebrtc's Opus complexity at the end of the window (it lowers it under load); undefined for aiortc. */
+  opusComplexity?: number;
 }
 
 export interface SweepResult {
@@ -79,7 +81,8 @@ export async function sweepSessions(server: BenchServer, options: SweepOptions):
       steps.push(step);
       log(`${server.name} ${target} sessions: cpu ${step.serverCpuPct.toFixed(0)} %, late+missing ${step.badPct.toFixed(2)} %, ` +
         `echo p50 ${step.latencyMs.p50.toFixed(0)} ms, rss ${step.rssMb.toFixed(0)} MB, client cpu ${step.clientCpuPct.toFixed(0)} %, ` +
-        `client stall ${step.clientMaxStallMs.toFixed(0)} ms`);
+        `client stall ${step.clientMaxStallMs.toFixed(0)} ms` +
+        (step.opusComplexity === undefined ? "" : `, opus complexity ${step.opusComplexity}`));
       if (step.badPct > STOP_PCT) break;
     }
   } finally {
@@ -118,6 +121,7 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
   const client = process.cpuUsage(clientBefore);
   const rss = rssMb(server.pid);
   const clientMaxStallMs = stalls.stop();
+  const opusComplexity = server.name === "smallwebrtc" ? await metric(server, "smallwebrtc_opus_complexity") : undefined;
 
   let expected = 0;
   let late = 0;
@@ -142,7 +146,14 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
     rssMb: rss,
     clientCpuPct: ((client.user + client.system) / 1000 / (to - from)) * 100,
     clientMaxStallMs,
+    opusComplexity,
   };
+}
+
+async function metric(server: BenchServer, name: string): Promise<number | undefined> {
+  const text = await fetch(`${server.url}/metrics`).then((response) => response.text());
+  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 /** Forgets the bot audio received so far: judged already, or from before the window. */
