@@ -11,7 +11,6 @@ import { measureConnect } from "./connectTime.ts";
 import { measureDataChannel } from "./dataChannel.ts";
 import { type BenchServer, rssMb, type ServerName, startServer } from "./servers.ts";
 import { sweepSessions } from "./sessionsPerCore.ts";
-import { HeapCollector } from "../../lib/server/heapCollector.ts";
 
 const BENCHES = ["audio-path", "connect", "data-channel", "sessions"] as const;
 type Bench = (typeof BENCHES)[number];
@@ -58,8 +57,6 @@ if (runs("audio-path")) {
   console.table(rows.map((row) => ({ ...row, ours: round(row.ours), aiortc: round(row.aiortc), ratio: round(row.ratio) })));
 }
 
-// The load client is Bun too: keep its heap flat the way the server does, so its pauses are not read as late packets.
-new HeapCollector().start();
 
 for (const name of servers) {
   // Connect time and the data channel on one server; the sessions sweep on a fresh one, so its idle RSS is clean.
