@@ -2,8 +2,7 @@
  * Where a live sender's ticks should fall. A live source's frames arrive on the client's 20 ms clock, at a phase of
  * its own: left alone, each would wait for the sender's next tick, up to a whole frame (and sessions that start
  * together with the client's stream wait almost that long). Once a second, if that second's arrivals kept to one
- * phase, the aligner asks for the ticks to move to just after the latest of them: MARGIN_MS plus that second's
- * spread, since the next second's latest arrival is as likely as not to be later still. Scattered arrivals (a loaded
+ * phase, the aligner asks for the ticks to move to MARGIN_MS after the latest of them. Scattered arrivals (a loaded
  * server, a jittery network) have no phase worth following. The total move stays within a frame of the original
  * schedule, so the sender never drifts with a client clock that runs fast or slow.
  */
@@ -31,21 +30,21 @@ export class TickAligner {
     if (window.leadsMs.length < MAX_SAMPLES) window.leadsMs.push(leadMs);
     if (now - window.since < WINDOW_MS) return undefined;
     this.#window = undefined;
-    const cluster = this.#arrivals(window.leadsMs);
-    if (cluster === undefined) return undefined;
-    const delta = this.#withinAFrame(this.#shiftMs + MARGIN_MS + cluster.spread - cluster.latest) - this.#shiftMs;
+    const latest = this.#latestArrival(window.leadsMs);
+    if (latest === undefined) return undefined;
+    const delta = this.#withinAFrame(this.#shiftMs + MARGIN_MS - latest) - this.#shiftMs;
     if (Math.abs(delta) <= TOLERANCE_MS) return undefined;
     this.#shiftMs += delta;
     return delta;
   }
 
   /**
-   * How long before their tick the latest of the frames arrived (negative: after it) and how far apart the frames'
-   * phases were, or undefined when they came at scattered phases. Phases live on a circle of one frame, where a
-   * frame just after a tick and one just before it are neighbours: the widest gap between neighbours is outside the
-   * cluster, and the latest arrival sits just after it.
+   * How long before their tick the latest of the frames arrived (negative: after it), or undefined when they came
+   * at scattered phases. Phases live on a circle of one frame, where a frame just after a tick and one just before
+   * it are neighbours: the widest gap between neighbours is outside the cluster, and the latest arrival sits just
+   * after it.
    */
-  #arrivals(leadsMs: number[]): { latest: number; spread: number } | undefined {
+  #latestArrival(leadsMs: number[]): number | undefined {
     const frame = this.#frameMs;
     const phases = leadsMs.map((lead) => ((lead % frame) + frame) % frame).sort((a, b) => a - b);
     let widestGap = phases[0] + frame - phases[phases.length - 1];
@@ -55,8 +54,7 @@ export class TickAligner {
       widestGap = phases[i] - phases[i - 1];
       latest = phases[i] - frame;
     }
-    const spread = frame - widestGap;
-    return spread <= MAX_SPREAD_MS ? { latest, spread } : undefined;
+    return frame - widestGap <= MAX_SPREAD_MS ? latest : undefined;
   }
 
   /** A total shift, or the same phase a frame closer to the original schedule when it is more than a frame away. */
