@@ -57,7 +57,6 @@ if (runs("audio-path")) {
   console.table(rows.map((row) => ({ ...row, ours: round(row.ours), aiortc: round(row.aiortc), ratio: round(row.ratio) })));
 }
 
-
 for (const name of servers) {
   // Connect time and the data channel on one server; the sessions sweep on a fresh one, so its idle RSS is clean.
   const groups = [[runs("connect") && connect, runs("data-channel") && dataChannel], [runs("sessions") && sessions]];
