@@ -23,7 +23,9 @@ const RELAXED = 0.5;
 const SAMPLE_MS = 1000;
 
 export class EncoderComplexity {
-  #options: EncoderComplexityOptions = { max: 5, adaptive: true };
+  #adaptive = true;
+  /** The complexities stepped through, highest first: the configured one, then 3 and 1 where lower. */
+  #levels = [5, 3, 1];
   #current = 5;
   #timer?: ReturnType<typeof setInterval>;
 
@@ -31,14 +33,15 @@ export class EncoderComplexity {
     return this.#current;
   }
 
-  configure(options: EncoderComplexityOptions): void {
-    this.#options = options;
-    this.#current = options.max;
+  configure({ max, adaptive }: EncoderComplexityOptions): void {
+    this.#adaptive = adaptive;
+    this.#levels = [...new Set([max, Math.min(max, 3), Math.min(max, 1)])];
+    this.#current = max;
   }
 
   /** Samples the process's CPU once a second while started (and adaptive). */
   start(sample: LoadSample = processLoad()): void {
-    if (this.#timer || !this.#options.adaptive) return;
+    if (this.#timer || !this.#adaptive) return;
     this.#timer = setInterval(() => this.observe(sample()), SAMPLE_MS);
     (this.#timer as { unref?: () => void }).unref?.();
   }
@@ -46,14 +49,14 @@ export class EncoderComplexity {
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#current = this.#options.max;
+    this.#current = this.#levels[0];
   }
 
   /** One load sample: steps one level down when busy, one up when relaxed. */
   observe(load: number): void {
-    if (!this.#options.adaptive) return;
-    const levels = [...new Set([this.#options.max, Math.min(this.#options.max, 3), Math.min(this.#options.max, 1)])];
-    const level = Math.max(0, levels.indexOf(this.#current));
+    if (!this.#adaptive) return;
+    const levels = this.#levels;
+    const level = levels.indexOf(this.#current);
     if (load > BUSY && level < levels.length - 1) this.#current = levels[level + 1];
     else if (load < RELAXED && level > 0) this.#current = levels[level - 1];
   }

@@ -29,9 +29,7 @@ export class SampleQueue {
   /** Moves up to `into.length` samples into `into`, zero-filling the rest; returns how many were moved. */
   shiftInto(into: Int16Array): number {
     const count = Math.min(into.length, this.#length);
-    const firstPart = Math.min(count, this.#ring.length - this.#start);
-    into.set(this.#ring.subarray(this.#start, this.#start + firstPart));
-    into.set(this.#ring.subarray(0, count - firstPart), firstPart);
+    this.#copyOldest(count, into);
     into.fill(0, count);
     this.#start = (this.#start + count) % this.#ring.length;
     this.#length -= count;
@@ -47,10 +45,15 @@ export class SampleQueue {
     let capacity = this.#ring.length * 2;
     while (capacity < needed) capacity *= 2;
     const ring = new Int16Array(capacity);
-    const firstPart = Math.min(this.#length, this.#ring.length - this.#start);
-    ring.set(this.#ring.subarray(this.#start, this.#start + firstPart));
-    ring.set(this.#ring.subarray(0, this.#length - firstPart), firstPart);
+    this.#copyOldest(this.#length, ring);
     this.#ring = ring;
     this.#start = 0;
+  }
+
+  /** Copies the `count` oldest samples, which may wrap around the ring's end, to the start of `into`. */
+  #copyOldest(count: number, into: Int16Array): void {
+    const firstPart = Math.min(count, this.#ring.length - this.#start);
+    into.set(this.#ring.subarray(this.#start, this.#start + firstPart));
+    into.set(this.#ring.subarray(0, count - firstPart), firstPart);
   }
 }
