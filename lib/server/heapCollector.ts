@@ -3,8 +3,10 @@
  * (jitter buffers, pipeline queues, SCTP) survive one and are promoted, so the old space fills with short-lived
  * garbage at about 1 MB/s per 20 sessions, and JavaScriptCore only collects it once it has doubled: a sawtooth that
  * measured 190 -> 276 -> 190 MB of RSS with 20 echo sessions. A full collection as soon as the heap has grown by a
- * fixed step keeps it near the live size, for one short pause (a few ms idle, ~40 ms with 20 busy sessions) every
- * ~20 s at that load. Deno (V8) collects young garbage well by itself, so this does nothing there.
+ * fixed step keeps it near the live size, for one pause (a few ms idle, 40-90 ms with 20-70 busy sessions, growing
+ * with the live heap). Since werift's unused RTP history went (weriftPatches), the old space grows 0.3-0.6 MB/s at
+ * 30-40 sessions, so that pause comes about once a minute. Deno (V8) collects young garbage well by itself, so this
+ * does nothing there.
  */
 
 type FullCollect = () => void;
