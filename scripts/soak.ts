@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { loadPackets } from "./benchmarks/loadStream.ts";
-import { connectClient, openSessions, rssMb } from "./benchmarks/servers.ts";
+import { connectClient, drained, openSessions, rssMb } from "./benchmarks/servers.ts";
 import { startServerProcess } from "../test/e2e/support/serverProcess.ts";
 import { repoRoot } from "../test/support/paths.ts";
 import { TestClient } from "../test/support/weriftClient.ts";
@@ -87,7 +87,7 @@ export async function runSoak({ sessions, seconds, log = () => {} }: SoakOptions
     // Closing the clients' peer connections tells the server nothing (werift sends no close_notify): the sessions
     // end through liveness, as for clients that vanish.
     await Promise.all(clients.splice(0).map((client) => client.close()));
-    for (let waited = 0; (await openSessions(server)) > 0 && waited < 30_000; waited += 500) await Bun.sleep(500);
+    await drained(server, 30_000);
     await Bun.sleep(2000);
     const after = { rss: rssMb(pid), ...descriptors(pid) };
     log(`after close: ${after.rss.toFixed(1)} MB, ${after.udp} UDP sockets, ${after.fds} fds`);

@@ -116,7 +116,7 @@ export async function openSessions(server: { url: string }): Promise<number> {
 }
 
 /** Waits until the server reports no sessions (closed clients are noticed through liveness); false on timeout. */
-export async function drained(server: BenchServer, timeoutMs: number): Promise<boolean> {
+export async function drained(server: { url: string }, timeoutMs: number): Promise<boolean> {
   for (const end = performance.now() + timeoutMs; performance.now() < end; await Bun.sleep(250)) {
     if ((await openSessions(server)) === 0) return true;
   }
