@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { cacheDir, repoRoot } from "../support/paths.ts";
 
-/** Debian's python3-aiortc lives here; the pyenv python3 on PATH has no aiortc (BROWSER-TESTING.md). */
+/** Debian's python3-aiortc lives here; the pyenv python3 on PATH has no aiortc. */
 const PYTHON = "/usr/bin/python3";
 const PEER = join(repoRoot, "test/interop/aiortc_peer.py");
 

@@ -1,5 +1,5 @@
 // Condenses RTCPeerConnection.getStats() into the numbers e2e tests assert on.
-// Audio energy only moves when the remote track plays in an unmuted <audio> (BROWSER-TESTING.md).
+// Audio energy only moves when the remote track plays in an unmuted <audio>.
 import type { MediaStats } from "../support/probeTypes.ts";
 
 type Stat = Record<string, unknown> & { type: string; id: string };

@@ -1,4 +1,4 @@
-// Headless Debian Chromium set up for real WebRTC on loopback (facts: BROWSER-TESTING.md).
+// Headless Debian Chromium set up for real WebRTC on loopback.
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
