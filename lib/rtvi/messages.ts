@@ -1,5 +1,5 @@
 /**
- * RTVI messages as they travel on the data channel (PROTOCOL.md section 4): `{"label":"rtvi-ai","type","id","data"}`.
+ * RTVI messages as they travel on the data channel (docs/protocol.md §4): `{"label":"rtvi-ai","type","id","data"}`.
  * Server messages leave out `id` and `data` when unset, as Pipecat does.
  */
 import { VERSION } from "../version.ts";

@@ -1,5 +1,5 @@
 /**
- * Request bodies of the signalling routes, in the snake_case that Pipecat's clients send (PROTOCOL.md 1.2-1.4).
+ * Request bodies of the signalling routes, in the snake_case that Pipecat's clients send (docs/protocol.md §1.2-§1.5).
  * Unknown keys are ignored, as FastAPI does.
  */
 import { z } from "zod";

@@ -1,5 +1,5 @@
 /**
- * The SmallWebRTC signalling routes (PROTOCOL.md 1.2-1.4): the direct `/api/offer` flow and the `/start` ->
+ * The SmallWebRTC signalling routes (docs/protocol.md §1): the direct `/api/offer` flow and the `/start` ->
  * `/sessions/:id/api/offer` flow, both with trickle ICE by PATCH.
  */
 import { Hono } from "hono";

@@ -12,7 +12,7 @@ export class BotMedia {
   constructor(private readonly elements: BotMediaElements,
     private readonly onAudioTrack: (track: MediaStreamTrack | null) => void) {}
 
-  /** Plays the bot tracks `pc` receives (bot audio on transceiver 0, video on 1; PROTOCOL.md 2.3). */
+  /** Plays the bot tracks `pc` receives (bot audio on transceiver 0, video on 1; docs/protocol.md §2.2). */
   follow(pc: RTCPeerConnection): void {
     pc.addEventListener("track", ({ track }) => {
       if (track.kind === "audio") {

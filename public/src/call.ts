@@ -6,7 +6,7 @@ import { SmallWebRTCTransport } from "@pipecat-ai/small-webrtc-transport";
 import { type PeerConnectionOwner, UserMediaManager } from "./userMediaManager.ts";
 
 export interface CallOptions {
-  /** "offer": POST /api/offer. "start": POST /start, then /sessions/:id/api/offer (PROTOCOL.md 1.1). */
+  /** "offer": POST /api/offer. "start": POST /start, then /sessions/:id/api/offer (docs/protocol.md §1.1). */
   flow: "offer" | "start";
   /** Restricts the offer to one codec ("opus", "PCMU", "VP8", ...); "default" offers all the browser has. */
   audioCodec: string;

@@ -6,7 +6,7 @@ export type EntryKind = "in" | "out" | "state" | "error";
 
 const MAX_ENTRIES = 300;
 
-/** Inbound RTVI messages, which the client turns into events, shown under their wire names (PROTOCOL.md 4.3). */
+/** Inbound RTVI messages, which the client turns into events, shown under their wire names (docs/protocol.md §4). */
 const RTVI_EVENTS: [RTVIEvent, string][] = [
   [RTVIEvent.BotReady, "bot-ready"],
   [RTVIEvent.UserStartedSpeaking, "user-started-speaking"],

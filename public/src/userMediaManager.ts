@@ -35,7 +35,7 @@ type DeviceKind = "mic" | "cam";
 type Slot = DeviceKind | "screen";
 type EmptyInfo = Record<string, never>;
 
-// Transceiver order fixed by the transport's addInitialTransceivers() (PROTOCOL.md 2.3).
+// Transceiver order fixed by the transport's addInitialTransceivers() (docs/protocol.md §2.2).
 const TRANSCEIVER: Record<Slot, number> = { mic: 0, cam: 1, screen: 2 };
 const INPUT_KIND: Record<DeviceKind, MediaDeviceKind> = { mic: "audioinput", cam: "videoinput" };
 const LOCAL = { id: "local", name: "", local: true };

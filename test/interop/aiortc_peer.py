@@ -8,7 +8,7 @@ POSTs {sdp, type} to <base>/api/offer; applies the answer; speaks RTVI on the ch
 prints ONE JSON line with the results. Exit code: 0 when connected with an open data channel, 1 otherwise, 2 when the
 peer itself crashed.
 
---esp32 makes the peer look like the pipecat-esp32 firmware (libpeer; PROTOCOL.md section 5):
+--esp32 makes the peer look like the pipecat-esp32 firmware (libpeer; docs/protocol.md §6):
   - the offer on the wire is rendered in libpeer's layout (sdp.c, peer_connection.c): session-level ice-ufrag/pwd,
     one sha-256 fingerprint and `a=setup:passive`; `a=group:BUNDLE audio datachannel`; one `m=audio ... SAVP 111`
     with only opus/48000/2, `a=ssrc:6`, no rtcp-fb and no header extensions; `m=application 50712 UDP/DTLS/SCTP` with
@@ -455,7 +455,7 @@ class Peer:
         channel.send(json.dumps(message))
 
     async def _keepalive(self, channel: RTCDataChannel) -> None:
-        """The JS client's liveness pings: plain strings, not JSON, once a second (PROTOCOL.md 2.7)."""
+        """The JS client's liveness pings: plain strings, not JSON, once a second (docs/protocol.md §3.1)."""
         while channel.readyState == "open":
             channel.send(f"ping: {int(time.time() * 1000)}")
             await asyncio.sleep(1)

@@ -1,4 +1,4 @@
-/** Golden tests of the ESP32 (libpeer) answer rules (PROTOCOL.md 1.7 and 5). */
+/** Golden tests of the ESP32 (libpeer) answer rules (docs/protocol.md §6). */
 import { describe, expect, test } from "bun:test";
 import { ESP32_MAX_REPLY_BYTES, isLibpeerOffer, shapeAnswerForLibpeer } from "../../lib/webrtc/esp32.ts";
 

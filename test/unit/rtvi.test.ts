@@ -1,4 +1,4 @@
-/** RTVI message shapes, as the official client and Pipecat's server send them (PROTOCOL.md section 4). */
+/** RTVI message shapes, as the official client and Pipecat's server send them (docs/protocol.md §4). */
 import { describe, expect, test } from "bun:test";
 import {
   BotStartedSpeakingFrame,
