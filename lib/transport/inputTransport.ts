@@ -20,7 +20,7 @@ import {
   VADUserStoppedSpeakingFrame,
 } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
-import type { SmallWebRTCTransport } from "./smallWebRTCTransport.ts";
+import type { SmallWebRTCClient } from "./smallWebRTCClient.ts";
 
 /** Audio frames allowed in flight through the pipeline before new ones are dropped (200 ms at 20 ms a frame). */
 const MAX_AUDIO_IN_FLIGHT = 10;
@@ -28,7 +28,7 @@ const MAX_AUDIO_IN_FLIGHT = 10;
 const MAX_IMAGES_IN_FLIGHT = 2;
 
 export class SmallWebRTCInputTransport extends FrameProcessor {
-  readonly #transport: SmallWebRTCTransport;
+  readonly #client: SmallWebRTCClient;
   #sampleRate = 16000;
   #allowInterruptions = true;
   #vadState: VADState = "quiet";
@@ -37,9 +37,9 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
   #imagesInFlight = 0;
   #vadQueue: Promise<void> = Promise.resolve();
 
-  constructor(transport: SmallWebRTCTransport) {
+  constructor(client: SmallWebRTCClient) {
     super({ name: "SmallWebRTCInputTransport" });
-    this.#transport = transport;
+    this.#client = client;
   }
 
   get sampleRate(): number {
@@ -50,14 +50,14 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     if (frame instanceof StartFrame) {
       await this.#start(frame);
       await this.pushFrame(frame, direction);
-      this.#transport.processorStarted("input");
+      this.#client.processorStarted("input");
       return;
     }
     await this.pushFrame(frame, direction);
   }
 
   protected override cleanup(): Promise<void> {
-    return this.#transport.disconnect();
+    return this.#client.disconnect();
   }
 
   /** Called by the transport when the client connected. */
@@ -71,15 +71,15 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
   }
 
   async #start(frame: StartFrame): Promise<void> {
-    const params = this.#transport.params;
+    const params = this.#client.params;
     this.#sampleRate = params.audioInSampleRate ?? frame.params.audioInSampleRate;
     this.#allowInterruptions = frame.params.allowInterruptions;
     params.vadAnalyzer?.setSampleRate(this.#sampleRate);
     if (params.audioInEnabled) {
-      this.#transport.media.receiveAudio({ sampleRate: this.#sampleRate, onFrame: (pcm) => this.#onAudio(pcm) });
+      this.#client.media.receiveAudio({ sampleRate: this.#sampleRate, onFrame: (pcm) => this.#onAudio(pcm) });
     }
     if (params.videoInEnabled) {
-      this.#transport.media.receiveVideo({ onImage: (image, source) => this.#onImage(image, source) });
+      this.#client.media.receiveVideo({ onImage: (image, source) => this.#onImage(image, source) });
     }
   }
 
@@ -88,7 +88,7 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     // A picture that cannot be delivered yet is replaced by the next one rather than queued.
     if (this.#imagesInFlight >= MAX_IMAGES_IN_FLIGHT) return;
     this.#imagesInFlight++;
-    const frame = new UserImageRawFrame(this.#transport.connection.pcId, image.data, [image.width, image.height], source);
+    const frame = new UserImageRawFrame(this.#client.id, image.data, [image.width, image.height], source);
     void this.#push(frame).finally(() => this.#imagesInFlight--);
   }
 
@@ -102,7 +102,7 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     this.#audioInFlight++;
     const frame = new InputAudioRawFrame(pcm, this.#sampleRate, 1);
     void this.#push(frame).finally(() => this.#audioInFlight--);
-    const vad = this.#transport.params.vadAnalyzer;
+    const vad = this.#client.params.vadAnalyzer;
     // The analyzer sees every frame, in order, one at a time.
     if (vad) {
       this.#vadQueue = this.#vadQueue

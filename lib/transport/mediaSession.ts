@@ -1,9 +1,11 @@
 /**
  * The media of one connection, on behalf of a transport: receivers for the client's microphone, camera and screen,
- * and senders for bot audio and video. Only what the transport asked for is ever attached, so a negotiated camera
- * that nobody reads costs nothing. After a `restart_pc` the peer connection is new, so everything re-attaches to it.
+ * and senders for bot audio and video, all through the connection's media port (lib/webrtc/mediaPort.ts). Only what
+ * the transport asked for is ever attached, so a negotiated camera that nobody reads costs nothing.
+ *
+ * Receivers are made on the first packet, from the codecs negotiated at that time. When a re-offer or a `restart_pc`
+ * is negotiated they are dropped (the next packet makes new ones), and a sender whose codec changed is replaced.
  */
-import { type MediaStreamTrack, RtpHeader, RtpPacket } from "werift";
 import type { Logger } from "../log/logger.ts";
 import { isSupportedAudioCodec } from "../media/audioCodecs.ts";
 import { AudioReceiver } from "../media/audioReceiver.ts";
@@ -12,7 +14,8 @@ import { type VideoCodecName, videoCodecName, VideoReceiver } from "../media/vid
 import { VideoSender } from "../media/videoSender.ts";
 import type { RgbImage } from "../media/yuv.ts";
 import type { ImageSource } from "../pipeline/frames.ts";
-import { RECEIVER, type SmallWebRTCConnection } from "../webrtc/connection.ts";
+import type { SmallWebRTCConnection } from "../webrtc/connection.ts";
+import { type MediaPort, type MediaSlot, type NegotiatedCodec, RECEIVER } from "../webrtc/mediaPort.ts";
 
 export interface AudioInput {
   sampleRate: number;
@@ -34,50 +37,45 @@ export interface AudioOutput {
 export interface VideoOutput {
   framerate: number;
   bitrate: number;
+  /** Size every bot picture is sent at; absent: each picture's own size. */
+  width?: number;
+  height?: number;
 }
 
-interface OutgoingRtp {
-  payload: Uint8Array;
-  sequenceNumber: number;
-  timestamp: number;
-  marker: boolean;
-}
-
-interface Attached {
-  track: MediaStreamTrack;
-  detach(): void;
-}
-
-const VIDEO_SOURCES: Partial<Record<number, ImageSource>> = {
+const VIDEO_SOURCES: Partial<Record<MediaSlot, ImageSource>> = {
   [RECEIVER.camera]: "camera",
   [RECEIVER.screen]: "screenVideo",
 };
 
 export class MediaSession {
   readonly #connection: SmallWebRTCConnection;
+  readonly #port: MediaPort;
   readonly #logger: Logger;
-  #audioInput?: AudioInput;
-  #videoInput?: VideoInput;
   #audioOutput?: AudioOutput;
   #videoOutput?: VideoOutput;
-  #attached = new Map<number, Attached>();
-  #videoReceivers = new Map<number, VideoReceiver>();
+  /** null: the negotiated codecs hold none we can decode (warned once per negotiation). */
+  #audioReceiver?: AudioReceiver | null;
+  readonly #videoReceivers = new Map<MediaSlot, VideoReceiver>();
+  /** Payload type -> video codec, per slot, for the current negotiation. */
+  readonly #videoCodecsBySlot = new Map<MediaSlot, Map<number, VideoCodecName>>();
   #audioSender?: AudioSender;
+  #audioSenderCodec?: string;
   #videoSender?: VideoSender;
-  #offs: (() => void)[] = [];
+  #offKeyframeRequests?: () => void;
+  readonly #offs: (() => void)[] = [];
   #started = false;
   #closed = false;
 
   constructor(connection: SmallWebRTCConnection, logger: Logger) {
     this.#connection = connection;
+    this.#port = connection.media;
     this.#logger = logger;
     this.#offs.push(
-      connection.on("trackStarted", (track, index) => this.#attach(index, track)),
+      this.#port.onNegotiated(() => this.#renegotiated()),
       connection.on("trackStatus", (index, enabled) => {
         // Frames were skipped while the track was off: video must restart from a keyframe.
-        if (enabled) this.#videoReceivers.get(index)?.resync();
+        if (enabled) this.#videoReceivers.get(index as MediaSlot)?.resync();
       }),
-      connection.on("pcIdChanged", () => this.#reattach()),
     );
   }
 
@@ -91,15 +89,35 @@ export class MediaSession {
 
   /** Starts delivering client audio as mono PCM frames of 20 ms at `input.sampleRate`. */
   receiveAudio(input: AudioInput): void {
-    this.#audioInput = input;
-    this.#attachExisting(RECEIVER.microphone);
+    if (this.#closed) return;
+    const slot = RECEIVER.microphone;
+    this.#offs.push(
+      this.#port.onRtp(slot, (rtp) => {
+        // A muted microphone (trackStatus) is not even decoded.
+        if (!this.#connection.isTrackEnabled(slot)) return;
+        if (this.#audioReceiver === undefined) this.#audioReceiver = this.#createAudioReceiver(input);
+        this.#audioReceiver?.receive(rtp);
+      }),
+    );
   }
 
   /** Starts delivering the client's camera and screen pictures as RGB. */
   receiveVideo(input: VideoInput): void {
-    this.#videoInput = input;
-    this.#attachExisting(RECEIVER.camera);
-    this.#attachExisting(RECEIVER.screen);
+    if (this.#closed) return;
+    for (const slot of [RECEIVER.camera, RECEIVER.screen] as const) {
+      const source = VIDEO_SOURCES[slot]!;
+      this.#offs.push(
+        this.#port.onRtp(slot, (rtp) => {
+          if (!this.#connection.isTrackEnabled(slot)) return;
+          // Only the negotiated video codecs go to the decoder (not RTX, RED or FEC payload types).
+          const codec = this.#videoCodecs(slot).get(rtp.header.payloadType);
+          if (!codec) return;
+          let receiver = this.#videoReceivers.get(slot);
+          receiver ??= this.#createVideoReceiver(slot, codec, (image) => input.onImage(image, source));
+          receiver.receive(rtp);
+        }),
+      );
+    }
   }
 
   /** Prepares bot audio; packets flow from `start()` on. */
@@ -125,102 +143,39 @@ export class MediaSession {
   }
 
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     for (const off of this.#offs.splice(0)) off();
-    for (const index of [...this.#attached.keys()]) this.#detach(index);
+    this.#closeReceivers();
     this.#audioSender?.close();
-    this.#videoSender?.close();
     this.#audioSender = undefined;
-    this.#videoSender = undefined;
+    this.#closeVideoSender();
   }
 
-  #attachExisting(index: number): void {
-    const track = this.#connection.track(index);
-    if (track) this.#attach(index, track);
-  }
-
-  #attach(index: number, track: MediaStreamTrack): void {
-    if (this.#closed || this.#attached.get(index)?.track === track) return;
-    const attached = index === RECEIVER.microphone ? this.#attachAudio(track) : this.#attachVideo(index, track);
-    if (!attached) return;
-    this.#detach(index);
-    this.#attached.set(index, attached);
-  }
-
-  #detach(index: number): void {
-    this.#attached.get(index)?.detach();
-    this.#attached.delete(index);
-  }
-
-  #attachAudio(track: MediaStreamTrack): Attached | undefined {
-    const input = this.#audioInput;
-    const transceiver = this.#connection.transceiver(RECEIVER.microphone);
-    if (!input || !transceiver) return undefined;
-    const codecs = transceiver.codecs.filter(isSupportedAudioCodec);
+  #createAudioReceiver(input: AudioInput): AudioReceiver | null {
+    const negotiated = this.#port.receiveCodecs(RECEIVER.microphone);
+    const codecs = negotiated.filter(isSupportedAudioCodec);
     if (codecs.length === 0) {
-      this.#logger.warn("client audio uses no codec we can decode", { codecs: transceiver.codecs.map((c) => c.mimeType) });
-      return undefined;
+      this.#logger.warn("client audio uses no codec we can decode", { codecs: negotiated.map((c) => c.mimeType) });
+      return null;
     }
-    const receiver = new AudioReceiver({ codecs, outputRate: input.sampleRate, onFrame: input.onFrame });
-    const subscription = track.onReceiveRtp.subscribe((rtp) => {
-      // A muted microphone (trackStatus) is not even decoded.
-      if (this.#connection.isTrackEnabled(RECEIVER.microphone)) receiver.receive(rtp);
-    });
-    return {
-      track,
-      detach: () => {
-        subscription.unSubscribe();
-        receiver.close();
-      },
-    };
+    return new AudioReceiver({ codecs, outputRate: input.sampleRate, onFrame: input.onFrame });
   }
 
-  #attachVideo(index: number, track: MediaStreamTrack): Attached | undefined {
-    const input = this.#videoInput;
-    const source = VIDEO_SOURCES[index];
-    const transceiver = this.#connection.transceiver(index);
-    if (!input || !source || !transceiver) return undefined;
-    const codecs = new Map<number, VideoCodecName>();
-    for (const codec of transceiver.codecs) {
-      const name = videoCodecName(codec.mimeType);
-      if (name) codecs.set(codec.payloadType, name);
-    }
-    let receiver: VideoReceiver | undefined;
-    let ssrc = 0;
-    const subscription = track.onReceiveRtp.subscribe((rtp) => {
-      if (!this.#connection.isTrackEnabled(index)) return;
-      const codec = codecs.get(rtp.header.payloadType);
-      if (!codec) return;
-      ssrc = rtp.header.ssrc;
-      receiver ??= this.#createVideoReceiver(index, codec, (image) => input.onImage(image, source), () => ssrc);
-      receiver.receive(rtp);
-    });
-    return {
-      track,
-      detach: () => {
-        subscription.unSubscribe();
-        receiver?.close();
-        this.#videoReceivers.delete(index);
-      },
-    };
-  }
-
-  #createVideoReceiver(index: number, codec: VideoCodecName, onImage: (image: RgbImage) => void, ssrc: () => number) {
+  #createVideoReceiver(slot: MediaSlot, codec: VideoCodecName, onImage: (image: RgbImage) => void): VideoReceiver {
     const receiver = new VideoReceiver({
       codec,
       onImage,
       logger: this.#logger,
-      requestKeyframe: () => {
-        const transceiver = this.#connection.transceiver(index);
-        if (ssrc() && transceiver) transceiver.receiver.sendRtcpPLI(ssrc()).catch(() => {});
-      },
+      requestKeyframe: () => this.#port.requestKeyframe(slot),
     });
-    this.#videoReceivers.set(index, receiver);
+    this.#videoReceivers.set(slot, receiver);
     return receiver;
   }
 
   #createAudioSender(output: AudioOutput): AudioSender | undefined {
-    const codec = this.#connection.transceiver(RECEIVER.microphone)?.sender.codec;
+    const codec = this.#port.sendCodec(RECEIVER.microphone);
+    this.#audioSenderCodec = codec && codecKey(codec);
     if (!codec || !isSupportedAudioCodec(codec)) {
       this.#logger.warn("bot audio cannot be sent: no usable audio codec was negotiated");
       return undefined;
@@ -232,50 +187,83 @@ export class MediaSession {
       maxQueuedMs: output.maxQueuedMs,
       live: output.live,
       onPlaying: output.onPlaying,
-      send: (packet) => this.#sendRtp(RECEIVER.microphone, packet),
+      send: (packet) => this.#port.sendRtp(RECEIVER.microphone, packet),
     });
   }
 
   #createVideoSender(output: VideoOutput): VideoSender | undefined {
-    const transceiver = this.#connection.transceiver(RECEIVER.camera);
-    if (!transceiver || videoCodecName(transceiver.sender.codec?.mimeType ?? "") !== "VP8") {
-      this.#logger.warn("bot video cannot be sent: it needs VP8 on the camera transceiver", {
-        codec: transceiver?.sender.codec?.mimeType,
-      });
+    const codec = this.#port.sendCodec(RECEIVER.camera);
+    if (!codec || videoCodecName(codec.mimeType) !== "VP8") {
+      this.#logger.warn("bot video cannot be sent: it needs VP8 on the camera transceiver", { codec: codec?.mimeType });
       return undefined;
     }
     const sender = new VideoSender({
       framerate: output.framerate,
       bitrate: output.bitrate,
+      width: output.width,
+      height: output.height,
       logger: this.#logger,
-      send: (packet) => this.#sendRtp(RECEIVER.camera, packet),
+      send: (packet) => this.#port.sendRtp(RECEIVER.camera, packet),
     });
-    this.#watchKeyframeRequests();
+    // A client that lost bot video asks for a keyframe with RTCP PLI. One subscription for the sender's whole life:
+    // the port outlives peer connections, so restarts add none.
+    this.#offKeyframeRequests = this.#port.onKeyframeRequest(RECEIVER.camera, () => sender.requestKeyframe());
     return sender;
   }
 
-  /** A client that lost bot video asks for a keyframe with RTCP PLI; the current camera transceiver receives it. */
-  #watchKeyframeRequests(): void {
-    const transceiver = this.#connection.transceiver(RECEIVER.camera);
-    if (!transceiver) return;
-    const subscription = transceiver.sender.onPictureLossIndication.subscribe(() => this.#videoSender?.requestKeyframe());
-    this.#offs.push(() => subscription.unSubscribe());
+  /** A re-offer or restart was negotiated: new streams start from new receivers; senders follow codec changes. */
+  #renegotiated(): void {
+    if (this.#closed) return;
+    this.#closeReceivers();
+    const audioCodec = this.#port.sendCodec(RECEIVER.microphone);
+    if (this.#audioOutput && this.#started && (audioCodec && codecKey(audioCodec)) !== this.#audioSenderCodec) {
+      this.#logger.debug("bot audio codec changed", { from: this.#audioSenderCodec, to: audioCodec?.mimeType });
+      const previous = this.#audioSender;
+      this.#audioSender = this.#createAudioSender(this.#audioOutput);
+      if (previous?.playing) this.#audioOutput.onPlaying(false);
+      previous?.close();
+      this.#audioSender?.start();
+    }
+    if (this.#videoSender && videoCodecName(this.#port.sendCodec(RECEIVER.camera)?.mimeType ?? "") !== "VP8") {
+      this.#logger.warn("bot video stops: the new negotiation has no VP8 on the camera transceiver");
+      this.#closeVideoSender();
+    }
+    // The new stream's decoder on the client needs a keyframe to start from.
+    this.#videoSender?.requestKeyframe();
   }
 
-  /** Sends through whatever transceiver currently holds the slot, so a restarted peer connection just works. */
-  #sendRtp(index: number, packet: OutgoingRtp): void {
-    const transceiver = this.#connection.transceiver(index);
-    if (!transceiver || this.#connection.isClosed) return;
-    const header = new RtpHeader({ sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, marker: packet.marker });
-    const payload = Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.byteLength);
-    transceiver.sender.sendRtp(new RtpPacket(header, payload)).catch((error: unknown) => {
-      this.#logger.debug("RTP send failed", { error });
-    });
+  #videoCodecs(slot: MediaSlot): Map<number, VideoCodecName> {
+    let codecs = this.#videoCodecsBySlot.get(slot);
+    if (!codecs) this.#videoCodecsBySlot.set(slot, (codecs = videoCodecs(this.#port.receiveCodecs(slot))));
+    return codecs;
   }
 
-  #reattach(): void {
-    for (const index of [...this.#attached.keys()]) this.#detach(index);
-    for (const index of [RECEIVER.microphone, RECEIVER.camera, RECEIVER.screen]) this.#attachExisting(index);
-    if (this.#videoSender) this.#watchKeyframeRequests();
+  #closeReceivers(): void {
+    this.#audioReceiver?.close();
+    this.#audioReceiver = undefined;
+    for (const receiver of this.#videoReceivers.values()) receiver.close();
+    this.#videoReceivers.clear();
+    this.#videoCodecsBySlot.clear();
   }
+
+  #closeVideoSender(): void {
+    this.#offKeyframeRequests?.();
+    this.#offKeyframeRequests = undefined;
+    this.#videoSender?.close();
+    this.#videoSender = undefined;
+  }
+}
+
+function videoCodecs(codecs: NegotiatedCodec[]): Map<number, VideoCodecName> {
+  const byPayloadType = new Map<number, VideoCodecName>();
+  for (const codec of codecs) {
+    const name = videoCodecName(codec.mimeType);
+    if (name) byPayloadType.set(codec.payloadType, name);
+  }
+  return byPayloadType;
+}
+
+/** What makes two negotiated audio codecs interchangeable for an encoder. */
+function codecKey(codec: NegotiatedCodec): string {
+  return `${codec.mimeType.toLowerCase()}/${codec.clockRate}/${codec.channels ?? 1}/${codec.payloadType}`;
 }

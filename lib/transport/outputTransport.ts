@@ -17,7 +17,7 @@ import {
   StartFrame,
 } from "../pipeline/frames.ts";
 import { DOWNSTREAM, type FrameDirection, FrameProcessor, UPSTREAM } from "../pipeline/frameProcessor.ts";
-import type { SmallWebRTCTransport } from "./smallWebRTCTransport.ts";
+import type { SmallWebRTCClient } from "./smallWebRTCClient.ts";
 
 /** Silence after audio before the bot counts as stopped: bridges the small gaps between TTS chunks. */
 const BOT_STOP_DELAY_MS = 350;
@@ -25,15 +25,15 @@ const BOT_STOP_DELAY_MS = 350;
 const BOT_SPEAKING_INTERVAL_MS = 200;
 
 export class SmallWebRTCOutputTransport extends FrameProcessor {
-  readonly #transport: SmallWebRTCTransport;
+  readonly #client: SmallWebRTCClient;
   #sampleRate = 24000;
   #botSpeaking = false;
   #stopTimer?: ReturnType<typeof setTimeout>;
   #speakingTimer?: ReturnType<typeof setInterval>;
 
-  constructor(transport: SmallWebRTCTransport) {
+  constructor(client: SmallWebRTCClient) {
     super({ name: "SmallWebRTCOutputTransport" });
-    this.#transport = transport;
+    this.#client = client;
   }
 
   get sampleRate(): number {
@@ -41,11 +41,11 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
   }
 
   protected override async processFrame(frame: Frame, direction: FrameDirection): Promise<void> {
-    const media = this.#transport.media;
+    const media = this.#client.media;
     if (frame instanceof StartFrame) {
       this.#start(frame);
       await this.pushFrame(frame, direction);
-      this.#transport.processorStarted("output");
+      this.#client.processorStarted("output");
     } else if (frame instanceof InterruptionFrame) {
       media.audioSender?.clear();
       this.#setBotSpeaking(false);
@@ -56,10 +56,10 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       const [width, height] = frame.size;
       media.videoSender?.setImage({ format: "RGB", width, height, data: frame.image });
     } else if (frame instanceof OutputTransportMessageUrgentFrame) {
-      this.#transport.sendMessage(frame.message);
+      this.#client.sendMessage(frame.message);
     } else if (frame instanceof OutputTransportMessageFrame) {
       await media.audioSender?.drained();
-      this.#transport.sendMessage(frame.message);
+      this.#client.sendMessage(frame.message);
     } else if (frame instanceof EndFrame) {
       // Let the bot finish its sentence before the session ends.
       await media.audioSender?.drained();
@@ -72,14 +72,14 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
   protected override async cleanup(): Promise<void> {
     this.#setBotSpeaking(false);
     clearTimeout(this.#stopTimer);
-    await this.#transport.disconnect();
+    await this.#client.disconnect();
   }
 
   #start(frame: StartFrame): void {
-    const params = this.#transport.params;
+    const params = this.#client.params;
     this.#sampleRate = params.audioOutSampleRate ?? frame.params.audioOutSampleRate;
     if (params.audioOutEnabled) {
-      this.#transport.media.sendAudio({
+      this.#client.media.sendAudio({
         preferredRate: this.#sampleRate,
         bitrate: params.audioOutBitrate,
         // Back-pressure keeps about two chunks queued: enough to never run dry, little to discard on interruption.
@@ -89,12 +89,17 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       });
     }
     if (params.videoOutEnabled) {
-      this.#transport.media.sendVideo({ framerate: params.videoOutFramerate, bitrate: params.videoOutBitrate });
+      this.#client.media.sendVideo({
+        framerate: params.videoOutFramerate,
+        bitrate: params.videoOutBitrate,
+        width: params.videoOutWidth,
+        height: params.videoOutHeight,
+      });
     }
   }
 
   async #writeAudio(frame: OutputAudioRawFrame): Promise<void> {
-    const sender = this.#transport.media.audioSender;
+    const sender = this.#client.media.audioSender;
     if (!sender) return;
     const mono = frame.numChannels === 1 ? frame.audio : downmix(frame.audio, frame.numChannels);
     await sender.write(mono, frame.sampleRate);

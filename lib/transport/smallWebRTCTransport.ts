@@ -10,8 +10,9 @@ import { TypedEmitter } from "../events/emitter.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SmallWebRTCConnection } from "../webrtc/connection.ts";
 import { SmallWebRTCInputTransport } from "./inputTransport.ts";
-import { MediaSession } from "./mediaSession.ts";
+import type { MediaSession } from "./mediaSession.ts";
 import { SmallWebRTCOutputTransport } from "./outputTransport.ts";
+import { SmallWebRTCClient } from "./smallWebRTCClient.ts";
 import { resolveTransportParams, type ResolvedTransportParams, type TransportParams } from "./transportParams.ts";
 
 export interface TransportEvents {
@@ -27,12 +28,10 @@ export interface TransportEvents {
 export class SmallWebRTCTransport extends TypedEmitter<TransportEvents> {
   readonly connection: SmallWebRTCConnection;
   readonly params: ResolvedTransportParams;
-  readonly media: MediaSession;
   readonly logger: Logger;
+  readonly #client: SmallWebRTCClient;
   #input?: SmallWebRTCInputTransport;
   #output?: SmallWebRTCOutputTransport;
-  #started = new Set<"input" | "output">();
-  #closing = false;
   #connected = false;
 
   constructor(connection: SmallWebRTCConnection, params: TransportParams = {}) {
@@ -40,7 +39,7 @@ export class SmallWebRTCTransport extends TypedEmitter<TransportEvents> {
     this.connection = connection;
     this.logger = connection.logger;
     this.params = resolveTransportParams(params);
-    this.media = new MediaSession(connection, this.logger);
+    this.#client = new SmallWebRTCClient(connection, this.params);
     connection.on("connected", () => this.#onConnected());
     connection.on("closed", () => this.#onClosed());
     connection.on("appMessage", (message) => {
@@ -49,15 +48,26 @@ export class SmallWebRTCTransport extends TypedEmitter<TransportEvents> {
     });
   }
 
+  /** The client's media: receivers and senders. */
+  get media(): MediaSession {
+    return this.#client.media;
+  }
+
   /** The processor that brings client media and messages into the pipeline. */
   input(): SmallWebRTCInputTransport {
-    this.#input ??= new SmallWebRTCInputTransport(this);
+    if (!this.#input) {
+      this.#client.expect("input");
+      this.#input = new SmallWebRTCInputTransport(this.#client);
+    }
     return this.#input;
   }
 
   /** The processor that sends bot media and messages to the client. */
   output(): SmallWebRTCOutputTransport {
-    this.#output ??= new SmallWebRTCOutputTransport(this);
+    if (!this.#output) {
+      this.#client.expect("output");
+      this.#output = new SmallWebRTCOutputTransport(this.#client);
+    }
     return this.#output;
   }
 
@@ -67,38 +77,25 @@ export class SmallWebRTCTransport extends TypedEmitter<TransportEvents> {
 
   /** Sends a message to the client right away. */
   sendMessage(message: unknown): boolean {
-    return this.connection.sendAppMessage(message);
-  }
-
-  /**
-   * Called by each processor when it has its StartFrame. The connection is told the bot is ready only once every
-   * processor in use is set up, so `connected` never reaches a half-started pipeline.
-   */
-  processorStarted(which: "input" | "output"): void {
-    this.#started.add(which);
-    const needed = Number(this.#input !== undefined) + Number(this.#output !== undefined);
-    if (this.#started.size === needed) this.connection.connect();
+    return this.#client.sendMessage(message);
   }
 
   /** Ends the session from the bot's side: `peerLeft` to the client, then close. Idempotent. */
-  async disconnect(): Promise<void> {
-    if (this.#closing) return;
-    this.#closing = true;
-    this.media.close();
-    await this.connection.disconnect();
+  disconnect(): Promise<void> {
+    return this.#client.disconnect();
   }
 
   #onConnected(): void {
     if (this.#connected) return;
     this.#connected = true;
-    this.media.start();
+    this.#client.media.start();
     this.emit("clientConnected", this.connection);
     this.#input?.pushClientConnected();
   }
 
   #onClosed(): void {
     this.#connected = false;
-    this.media.close();
-    if (!this.#closing) this.emit("clientDisconnected", this.connection);
+    this.#client.media.close();
+    if (!this.#client.closing) this.emit("clientDisconnected", this.connection);
   }
 }

@@ -8,8 +8,6 @@ export interface TransportParams {
   audioInEnabled?: boolean;
   /** Rate of InputAudioRawFrame; default: the pipeline's input rate (16 kHz). */
   audioInSampleRate?: number;
-  /** 1 (default) or 2. */
-  audioInChannels?: 1 | 2;
   audioOutEnabled?: boolean;
   /** Default rate assumed for output audio; frames carry their own rate and are resampled as needed. */
   audioOutSampleRate?: number;
@@ -24,6 +22,7 @@ export interface TransportParams {
   audioOutLive?: boolean;
   videoInEnabled?: boolean;
   videoOutEnabled?: boolean;
+  /** Size of bot video (default 1024x768, as Pipecat's); pictures of another size are scaled to it. */
   videoOutWidth?: number;
   videoOutHeight?: number;
   videoOutFramerate?: number;
@@ -39,7 +38,6 @@ export type ResolvedTransportParams = Required<Omit<TransportParams, "vadAnalyze
 export function resolveTransportParams(params: TransportParams): ResolvedTransportParams {
   return {
     audioInEnabled: false,
-    audioInChannels: 1,
     audioOutEnabled: false,
     audioOut10msChunks: 4,
     audioOutBitrate: 32_000,

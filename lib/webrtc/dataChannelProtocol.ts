@@ -1,5 +1,5 @@
 /**
- * What travels on the SmallWebRTC data channel (PROTOCOL.md 2.7, 2.8): JSON text messages, `ping…` keep-alive
+ * What travels on the SmallWebRTC data channel (docs/protocol.md §3.1, §3.2): JSON text messages, `ping…` keep-alive
  * strings that are not JSON, and `{"type":"signalling","message":{...}}` envelopes for track status and
  * renegotiation. Everything else is an application message (RTVI lives there).
  */

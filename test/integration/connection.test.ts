@@ -122,8 +122,8 @@ describe("connection", () => {
     const endMarkers = [{ candidate: "", sdp_mid: "0", sdp_mline_index: 0 }];
     const patched = await server.post("/api/offer", { pc_id: answer.pc_id, candidates: [...candidates, ...endMarkers] }, "PATCH");
     expect(patched).toEqual({ status: 200, body: { status: "success" } });
-    const remote = server.server.handler.find(answer.pc_id)!.peerConnection.iceTransports[0].connection.remoteCandidates;
-    expect(remote.map((c) => `${c.host}:${c.port}`)).toEqual(candidates.map((c) => c.candidate.split(" ").slice(4, 6).join(":")));
+    const remote = server.server.handler.find(answer.pc_id)!.remoteCandidates;
+    expect(remote).toEqual(candidates.map((c) => c.candidate.split(" ").slice(4, 6).join(":")));
     await peer.channelOpen();
     peer.send({ label: "rtvi-ai", type: "client-ready", id: "t1", data: { version: "2.1.0" } });
     await peer.waitFor(isType("bot-ready"));
@@ -140,11 +140,15 @@ describe("connection", () => {
 
     connection.askToRenegotiate();
     await peer.waitFor((m) => (m as { message?: { type?: string } }).message?.type === "renegotiate");
-    const weriftPeer = connection.peerConnection;
+    let replaced = false;
+    connection.on("disconnected", () => (replaced = true));
     const second = await connect(peer, { pc_id: first.pc_id, restart_pc: false });
 
     expect(second.pc_id).toBe(first.pc_id);
-    expect(connection.peerConnection).toBe(weriftPeer);
+    // The same peer connection: same DTLS certificate and ICE credentials, and no replacement announced.
+    const identity = (sdp: string) => sdp.match(/^a=(fingerprint|ice-ufrag):.*$/gm);
+    expect(identity(second.sdp)).toEqual(identity(first.sdp));
+    expect(replaced).toBe(false);
     expect(server.sessions.length).toBe(1);
     const echoed: unknown[] = [];
     connection.on("appMessage", (m) => echoed.push(m));
