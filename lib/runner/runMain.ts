@@ -21,6 +21,7 @@ import { warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
 import type { Bot } from "../bots/bot.ts";
 import { useBundledFileOverrides } from "../assets/bundledFiles.ts";
+import { WeriftDriftError } from "../webrtc/weriftPatches.ts";
 import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 
 export interface RunMainOptions {
@@ -73,7 +74,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     void warmUpCodecs(!bot && config.bot === "mirror", logger);
     return server;
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof WeriftDriftError) {
       console.error(`${program}: ${error.message}`);
       process.exit(2);
     }

@@ -6,7 +6,16 @@
  *
  * The connection façade (connection.ts) owns the Peer and hears from it through `PeerListener`.
  */
-import { type PeerConfig, type RTCDataChannel, RTCPeerConnection, type RTCRtpTransceiver, RtpHeader, RtpPacket } from "werift";
+import {
+  type PeerConfig,
+  PictureLossIndication,
+  type RTCDataChannel,
+  RTCPeerConnection,
+  type RTCRtpTransceiver,
+  RtcpPayloadSpecificFeedback,
+  RtpHeader,
+  RtpPacket,
+} from "werift";
 import type { Logger } from "../log/logger.ts";
 import { type InboundMessage, parseInbound } from "./dataChannelProtocol.ts";
 import { SignallingError } from "./errors.ts";
@@ -279,10 +288,25 @@ export class Peer implements PeerMedia {
       const slot = slotOf();
       if (MEDIA_SLOTS.includes(slot)) this.#media.deliverKeyframeRequest(slot);
     });
+    const onReceiverRtcp = transceiver.receiver.onRtcp.subscribe((rtcp) => this.#onReceiverRtcp(rtcp));
     this.#unsubscribers.push(() => {
       onTrack.unSubscribe();
       onPli.unSubscribe();
+      onReceiverRtcp.unSubscribe();
     });
+  }
+
+  /**
+   * werift routes feedback by its sender SSRC first and only then by the media SSRC it is about, so a PLI from a
+   * client that signs feedback with one of its own stream's SSRCs (browsers do, and werift does) reaches our receiver
+   * of that stream instead of our sender. Such a PLI is recognised here by the media SSRC it names.
+   */
+  #onReceiverRtcp(rtcp: { type: number; feedback?: unknown }): void {
+    if (rtcp.type !== RtcpPayloadSpecificFeedback.type || !(rtcp.feedback instanceof PictureLossIndication)) return;
+    const { mediaSsrc } = rtcp.feedback;
+    for (const slot of MEDIA_SLOTS) {
+      if (this.#transceiver(slot)?.sender.ssrc === mediaSsrc) this.#media.deliverKeyframeRequest(slot);
+    }
   }
 
   #onState(state: ConnectionState): void {

@@ -1,19 +1,73 @@
 /**
- * Changes to werift 0.25.2, applied once per process. Each wraps one werift method and keeps its behaviour otherwise:
+ * Changes to werift, applied once per process. Each wraps one werift method and keeps its behaviour otherwise:
  * corrections a server cannot do without (each has a test that fails without it: networkIsolation, connection, interop,
  * dataChannelBurst, video), and the hook that puts single-port mode's virtual sockets under werift's ICE.
+ *
+ * They lean on werift internals, so before patching anything they check that the installed werift is the version
+ * they were written for and that every method they wrap is there with the expected arity. Anything else stops the
+ * server with one line (WeriftDriftError) rather than letting a patch silently do nothing, or the wrong thing.
  */
 import { Connection, DtlsSocket, RTCRtpSender, RTCSctpTransport, UdpTransport } from "werift";
+import weriftPackage from "../../node_modules/werift/package.json" with { type: "json" };
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { currentUdpMux } from "./udpMux.ts";
+
+/** The werift release these patches were written and tested against. */
+export const PATCHED_WERIFT_VERSION = "0.25.2";
+
+/** werift is not what the patches expect: a different version, or a wrapped method is missing or changed shape. */
+export class WeriftDriftError extends Error {
+  override name = "WeriftDriftError";
+}
+
+/** A method a patch wraps: where it lives and how many declared parameters it has. */
+export interface PatchTarget {
+  name: string;
+  owner: object;
+  method: string;
+  arity: number;
+}
+
+type Method = (this: never, ...args: never[]) => unknown;
+
+/** Every werift method the patches below wrap. */
+const TARGETS: PatchTarget[] = [
+  { name: "Connection#applyStunTurnServersFromOptions", owner: Connection.prototype, method: "applyStunTurnServersFromOptions", arity: 0 },
+  { name: "UdpTransport#init", owner: UdpTransport.prototype, method: "init", arity: 0 },
+  { name: "UdpTransport.init", owner: UdpTransport, method: "init", arity: 1 },
+  { name: "DtlsSocket#handleFragmentHandshake", owner: DtlsSocket.prototype, method: "handleFragmentHandshake", arity: 1 },
+  { name: "RTCSctpTransport#dataChannelFlush", owner: RTCSctpTransport.prototype, method: "dataChannelFlush", arity: 0 },
+  { name: "RTCRtpSender#dispatchRtp", owner: RTCRtpSender.prototype, method: "dispatchRtp", arity: 1 },
+];
+
+/**
+ * Why werift cannot be patched, or undefined when it can. Exported for tests, which pass a changed version or
+ * targets to see the check fail.
+ */
+export function weriftDrift(version: string, targets: readonly PatchTarget[] = TARGETS): string | undefined {
+  if (version !== PATCHED_WERIFT_VERSION) {
+    return `werift ${version} is installed, but lib/webrtc/weriftPatches.ts was written for werift ` +
+      `${PATCHED_WERIFT_VERSION}: install ${PATCHED_WERIFT_VERSION} (npm ci) or re-check every patch against ${version}`;
+  }
+  for (const { name, owner, method, arity } of targets) {
+    const found = (owner as Record<string, unknown>)[method];
+    if (typeof found !== "function") return `werift ${version} has no ${name}, which lib/webrtc/weriftPatches.ts wraps`;
+    if (found.length !== arity) {
+      return `werift ${version}'s ${name} takes ${found.length} parameters, not the ${arity} lib/webrtc/weriftPatches.ts expects`;
+    }
+  }
+  return undefined;
+}
 
 let applied = false;
 let logger: Logger = silentLogger;
 
-/** Applies the patches (once); `log`, when given, receives what they report. */
+/** Checks werift, then applies the patches (once); `log`, when given, receives what they report. */
 export function applyWeriftPatches(log?: Logger): void {
   if (log) logger = log;
   if (applied) return;
+  const drift = weriftDrift(weriftPackage.version);
+  if (drift) throw new WeriftDriftError(drift);
   applied = true;
   keepConfiguredStunOnly();
   survivePortUnreachable();
@@ -23,18 +77,24 @@ export function applyWeriftPatches(log?: Logger): void {
   useUdpMuxWhenAsked();
 }
 
+/** Replaces `owner[method]` by `make(original)`, for a method listed in TARGETS, keeping its arity. */
+function wrap<M extends Method>(owner: object, method: string, make: (original: M) => M): void {
+  const methods = owner as Record<string, M>;
+  const original = methods[method];
+  methods[method] = Object.defineProperty(make(original), "length", { value: original.length });
+}
+
 /**
- * werift queries stun.l.google.com:19302 whenever no STUN server is configured (ice.js DEFAULT_STUN_SERVER). That
+ * werift queries stun.l.google.com:19302 whenever no STUN server is configured (its DEFAULT_STUN_SERVER). That
  * leaks a DNS lookup and a packet to an address the user never chose, and stalls gathering where DNS hangs. With no
  * STUN server configured, no server-reflexive gathering happens at all.
  */
 function keepConfiguredStunOnly(): void {
-  const prototype = Connection.prototype as unknown as { applyStunTurnServersFromOptions(this: StunFields): void };
-  const original = prototype.applyStunTurnServersFromOptions;
-  prototype.applyStunTurnServersFromOptions = function (this: StunFields) {
-    original.call(this);
-    if (!this.options.stunServer) this.stunServer = undefined;
-  };
+  wrap<(this: StunFields) => void>(Connection.prototype, "applyStunTurnServersFromOptions", (original) =>
+    function (this: StunFields) {
+      original.call(this);
+      if (!this.options.stunServer) this.stunServer = undefined;
+    });
 }
 
 interface StunFields {
@@ -48,12 +108,11 @@ interface StunFields {
  * Such errors are harmless for an ICE socket, so they are logged and the socket keeps serving.
  */
 function survivePortUnreachable(): void {
-  const prototype = UdpTransport.prototype as unknown as { init(this: { socket: SocketLike }): Promise<void> };
-  const original = prototype.init;
-  prototype.init = function (this: { socket: SocketLike }) {
-    this.socket.on("error", (error: Error) => logger.debug("UDP socket error ignored", { error: error.message }));
-    return original.call(this);
-  };
+  wrap<(this: { socket: SocketLike }) => Promise<void>>(UdpTransport.prototype, "init", (original) =>
+    function (this: { socket: SocketLike }) {
+      this.socket.on("error", (error: Error) => logger.debug("UDP socket error ignored", { error: error.message }));
+      return original.call(this);
+    });
 }
 
 interface SocketLike {
@@ -65,15 +124,14 @@ interface SocketLike {
  * that runs inside `withUdpMux` is affected; every other peer connection binds its own sockets as usual.
  */
 function useUdpMuxWhenAsked(): void {
-  const transportClass = UdpTransport as unknown as { init(...args: unknown[]): Promise<unknown> };
-  const original = transportClass.init.bind(transportClass);
-  transportClass.init = (...args: unknown[]) => {
-    const mux = currentUdpMux();
-    return mux ? Promise.resolve(mux.createTransport()) : original(...args);
-  };
+  wrap<(this: unknown, ...args: unknown[]) => Promise<unknown>>(UdpTransport, "init", (original) =>
+    function (this: unknown, ...args: unknown[]) {
+      const mux = currentUdpMux();
+      return mux ? Promise.resolve(mux.createTransport()) : original.apply(this, args);
+    });
 }
 
-/** ClientHello: answered every time it arrives (a lost HelloVerifyRequest is only resent on a new ClientHello). */
+/** ClientHello (RFC 6347 4.3.2): answered every time it arrives (a lost HelloVerifyRequest is only resent on a new ClientHello). */
 const CLIENT_HELLO = 1;
 
 /**
@@ -86,25 +144,26 @@ const CLIENT_HELLO = 1;
  */
 function handleRetransmittedFlightsOnce(): void {
   const seen = new WeakMap<object, Set<string>>();
-  const prototype = DtlsSocket.prototype as unknown as {
-    handleFragmentHandshake(this: DtlsSocketFields, messages: unknown[]): HandshakeFields[];
-  };
-  const original = prototype.handleFragmentHandshake;
-  prototype.handleFragmentHandshake = function (this: DtlsSocketFields, messages: unknown[]) {
-    const handshakes = original.call(this, messages);
-    if (!this.dtls) return handshakes;
-    let handled = seen.get(this.dtls);
-    if (!handled) seen.set(this.dtls, (handled = new Set()));
-    return handshakes.filter((handshake) => {
-      if (handshake.msg_type === CLIENT_HELLO) return true;
-      // Keyed by type too (a stateless cookie exchange lets OpenSSL send HelloVerifyRequest and then ServerHello both
-      // with message_seq 0) and by fragment (a large Certificate arrives as several fragments of one message).
-      const key = `${handshake.msg_type}:${handshake.message_seq}:${handshake.fragment_offset}`;
-      if (handled.has(key)) return false;
-      handled.add(key);
-      return true;
-    });
-  };
+  wrap<(this: DtlsSocketFields, messages: unknown[]) => HandshakeFields[]>(
+    DtlsSocket.prototype,
+    "handleFragmentHandshake",
+    (original) =>
+      function (this: DtlsSocketFields, messages: unknown[]) {
+        const handshakes = original.call(this, messages);
+        if (!this.dtls) return handshakes;
+        let handled = seen.get(this.dtls);
+        if (!handled) seen.set(this.dtls, (handled = new Set()));
+        return handshakes.filter((handshake) => {
+          if (handshake.msg_type === CLIENT_HELLO) return true;
+          // Keyed by type too (a stateless cookie exchange lets OpenSSL send HelloVerifyRequest and then ServerHello
+          // both with message_seq 0) and by fragment (a large Certificate arrives as several fragments of one message).
+          const key = `${handshake.msg_type}:${handshake.message_seq}:${handshake.fragment_offset}`;
+          if (handled.has(key)) return false;
+          handled.add(key);
+          return true;
+        });
+      },
+  );
 }
 
 interface DtlsSocketFields {
@@ -120,60 +179,53 @@ interface HandshakeFields {
 
 interface SctpTransportFields {
   dataChannelQueue: unknown[];
-  sctp: { associationState: number };
-  dataChannelFlush(this: SctpTransportFields): Promise<void>;
+  /** werift's association state name: "connected" exactly while the association is established. */
+  sctp: { state: string };
 }
 
-/** werift's SCTP association state once established (SCTP_STATE.ESTABLISHED, not exported). */
-const SCTP_ESTABLISHED = 4;
 const drainingTransports = new WeakSet<object>();
 
 /**
- * Every data channel send starts its own drain loop (transport/sctp.js dataChannelFlush), and each loop waits for
- * SCTP's whole outbound queue to empty: with 10,000 messages queued at once, 10,000 loops wake on every SCTP flush,
- * and a werift peer measured 105 of them delivered in 37 s. One drain loop per transport sends the same messages, in
- * the same order, in well under a second.
+ * Every data channel send starts its own drain loop (werift's dataChannelFlush), and each loop waits for SCTP's whole
+ * outbound queue to empty: with 10,000 messages queued at once, 10,000 loops wake on every SCTP flush, and a werift
+ * peer measured 105 of them delivered in 37 s. One drain loop per transport sends the same messages, in the same
+ * order, in well under a second.
  */
 function drainDataChannelsOnce(): void {
-  const prototype = RTCSctpTransport.prototype as unknown as SctpTransportFields;
-  const original = prototype.dataChannelFlush;
-  prototype.dataChannelFlush = async function (this: SctpTransportFields) {
-    if (drainingTransports.has(this)) return; // the running loop takes what was just queued
-    drainingTransports.add(this);
-    try {
-      // Messages queued while the loop was finishing would otherwise wait for the next send.
-      do await original.call(this);
-      while (this.dataChannelQueue.length > 0 && this.sctp.associationState === SCTP_ESTABLISHED);
-    } finally {
-      drainingTransports.delete(this);
-    }
-  };
+  wrap<(this: SctpTransportFields) => Promise<void>>(RTCSctpTransport.prototype, "dataChannelFlush", (original) =>
+    async function (this: SctpTransportFields) {
+      if (drainingTransports.has(this)) return; // the running loop takes what was just queued
+      drainingTransports.add(this);
+      try {
+        // Messages queued while the loop was finishing would otherwise wait for the next send.
+        do await original.call(this);
+        while (this.dataChannelQueue.length > 0 && this.sctp.state === "connected");
+      } finally {
+        drainingTransports.delete(this);
+      }
+    });
 }
 
 interface RtpSenderFields {
-  dispatchRtp(rtp: unknown): Promise<void>;
   codec?: { rtcpFeedback?: { type: string }[] };
-  sequenceNumber?: number;
   rtpCache: unknown[];
 }
 
-/** werift's RTCRtpSender RTP_HISTORY_SIZE: its rtpCache is indexed by sequence number modulo this. */
-const RTP_HISTORY_SIZE = 128;
+/** An RTP history that keeps nothing: what is stored vanishes, and a lookup finds no packet to retransmit. */
+const NO_HISTORY: unknown[] = new Proxy([], { set: () => true });
 
 /**
  * Every RTP sender keeps its last 128 packets (2.5 s of audio) to answer NACKs, but only a codec negotiated with
  * "nack" feedback is ever asked, and browsers do not NACK Opus. Those packets outlive every young-generation
  * collection, so Bun promotes them all: at 30 echo sessions that filled the old space by ~1.5 MB/s and made a full
- * collection, a 50 ms stop of every session, due every 15 s. A sender without NACK forgets each packet as it sends it.
+ * collection, a 50 ms stop of every session, due every 15 s. A sender without NACK gets a history that keeps nothing.
  */
 function keepRtpHistoryOnlyForNack(): void {
-  const prototype = RTCRtpSender.prototype as unknown as RtpSenderFields;
-  const original = prototype.dispatchRtp;
-  prototype.dispatchRtp = function (this: RtpSenderFields, rtp: unknown) {
-    // The packet is cached, and sequenceNumber set, before the first await of the original.
-    const sending = original.call(this, rtp);
-    const nack = this.codec?.rtcpFeedback?.some((feedback) => feedback.type === "nack");
-    if (!nack && this.sequenceNumber !== undefined) this.rtpCache[this.sequenceNumber % RTP_HISTORY_SIZE] = undefined;
-    return sending;
-  };
+  wrap<(this: RtpSenderFields, rtp: unknown) => Promise<void>>(RTCRtpSender.prototype, "dispatchRtp", (original) =>
+    function (this: RtpSenderFields, rtp: unknown) {
+      const nack = this.codec?.rtcpFeedback?.some((feedback) => feedback.type === "nack") ?? false;
+      if (!nack) this.rtpCache = NO_HISTORY;
+      else if (this.rtpCache === NO_HISTORY) this.rtpCache = [];
+      return original.call(this, rtp);
+    });
 }

@@ -2,7 +2,18 @@
  * A werift peer that behaves like Pipecat's JS client: audio sendrecv, camera sendrecv, a screen slot (sendonly)
  * and a client-created data channel. Everything stays on 127.0.0.1.
  */
-import { MediaStreamTrack, type RTCDataChannel, RTCPeerConnection, RtpHeader, RtpPacket, useH264, useVP8 } from "werift";
+import {
+  MediaStreamTrack,
+  type RTCDataChannel,
+  RTCPeerConnection,
+  RtpHeader,
+  RtpPacket,
+  useH264,
+  useOPUS,
+  usePCMA,
+  usePCMU,
+  useVP8,
+} from "werift";
 import { OpusEncoder } from "../../lib/media/opus.ts";
 import { peerConfig } from "../../lib/webrtc/peerConfig.ts";
 
@@ -13,6 +24,8 @@ export interface ClientOptions {
   dataChannelLabel?: string | null;
   /** Video codecs to offer (default VP8 and H.264). */
   videoCodecs?: ("VP8" | "H264")[];
+  /** Audio codecs to offer (default Opus, PCMU and PCMA). */
+  audioCodecs?: ("OPUS" | "PCMU" | "PCMA")[];
   /** Addresses to gather on (default 127.0.0.1). */
   interfaces?: string[];
 }
@@ -186,7 +199,7 @@ export class TestClient {
   }
 }
 
-function clientPeerConfig({ videoCodecs = ["VP8", "H264"], interfaces = ["127.0.0.1"] }: ClientOptions) {
+function clientPeerConfig({ videoCodecs = ["VP8", "H264"], audioCodecs, interfaces = ["127.0.0.1"] }: ClientOptions) {
   const config = peerConfig({
     iceServers: [],
     stunGatherTimeoutSecs: 1,
@@ -196,7 +209,14 @@ function clientPeerConfig({ videoCodecs = ["VP8", "H264"], interfaces = ["127.0.
     bindHost: interfaces[0],
   });
   const video = { VP8: useVP8(), H264: useH264() };
-  return { ...config, codecs: { ...config.codecs, video: videoCodecs.map((name) => video[name]) } };
+  const audio = { OPUS: useOPUS(), PCMU: usePCMU(), PCMA: usePCMA() };
+  return {
+    ...config,
+    codecs: {
+      audio: audioCodecs?.map((name) => audio[name]) ?? config.codecs?.audio,
+      video: videoCodecs.map((name) => video[name]),
+    },
+  };
 }
 
 export function waitForGathering(pc: RTCPeerConnection): Promise<void> {
