@@ -14,7 +14,7 @@ import { addAdvertisedCandidates, parseAdvertisedIps } from "../webrtc/advertise
 import { selectHostAddresses } from "../webrtc/hostAddresses.ts";
 import { isLibpeerOffer, shapeAnswerForLibpeer } from "../webrtc/esp32.ts";
 import { UdpMux } from "../webrtc/udpMux.ts";
-import { peerConfig } from "../webrtc/peerConfig.ts";
+import { peerConfig, SCTP_SINGLE_CHUNK_BYTES } from "../webrtc/peerConfig.ts";
 import { applyWeriftPatches } from "../webrtc/weriftPatches.ts";
 import { type ConnectionCallback, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
 import { createApp, type RequestInfo } from "./app.ts";
@@ -134,6 +134,8 @@ export function connectionOptions(config: Config, logger: Logger, offerSdp: stri
     },
     dataChannelTimeoutMs: config.limits.dataChannelTimeoutSecs * 1000,
     maxQueuedMessages: config.limits.queuedMessages,
+    // libpeer reads one DATA chunk per packet and never reassembles: a message must fit in one chunk.
+    maxMessageBytes: esp32 ? SCTP_SINGLE_CHUNK_BYTES : undefined,
   };
 }
 

@@ -21,6 +21,12 @@ export interface PeerOptions extends HostAddressOptions {
  */
 const SCTP_MTU = 1100;
 
+/**
+ * The largest message that travels as one unfragmented SCTP DATA chunk: the MTU less the common header (12 bytes)
+ * and the DATA chunk header (16 bytes), RFC 4960 section 3. ESP32 devices (libpeer) cannot receive anything larger.
+ */
+export const SCTP_SINGLE_CHUNK_BYTES = SCTP_MTU - 12 - 16;
+
 export function peerConfig(options: PeerOptions): Partial<PeerConfig> {
   applyWeriftPatches();
   return {
