@@ -272,7 +272,7 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
     this.#logger = (this.#options.logger ?? silentLogger).child({ pcId: this.#pcId });
     this.#setState("new");
     const options = { ...this.#options, peerConfig: this.#options.peerConfig(), logger: this.#logger };
-    const peer = new Peer(options, this.#listenTo(() => this.#peer === peer), this.#media);
+    const peer: Peer = new Peer(options, this.#listenTo(() => this.#peer === peer), this.#media);
     this.#peer = peer;
     this.#media.bind(peer);
     this.#answer = this.#makeAnswer(await peer.answer(offer));
