@@ -22,7 +22,11 @@ export interface TransportParams {
   audioOutLive?: boolean;
   videoInEnabled?: boolean;
   videoOutEnabled?: boolean;
-  /** Size of bot video (default 1024x768, as Pipecat's); pictures of another size are scaled to it. */
+  /**
+   * Size of bot video: pictures of another size are scaled to it (stretched, as Pipecat does). Unset (the default),
+   * each picture goes out at its own size, so a bot that mirrors a camera sends it as it came. Pipecat's default is
+   * 1024x768, because its video track needs a size before the first picture; this transport does not.
+   */
   videoOutWidth?: number;
   videoOutHeight?: number;
   videoOutFramerate?: number;
@@ -32,10 +36,24 @@ export interface TransportParams {
   vadAnalyzer?: VADAnalyzer;
 }
 
-export type ResolvedTransportParams = Required<Omit<TransportParams, "vadAnalyzer" | "audioInSampleRate" | "audioOutSampleRate">> &
-  Pick<TransportParams, "vadAnalyzer" | "audioInSampleRate" | "audioOutSampleRate">;
+/** Params without a default: absent means "follow the pipeline" or "follow each picture". */
+type Optional = "vadAnalyzer" | "audioInSampleRate" | "audioOutSampleRate" | "videoOutWidth" | "videoOutHeight";
+
+export type ResolvedTransportParams = Required<Omit<TransportParams, Optional>> & Pick<TransportParams, Optional>;
+
+/** VP8's largest picture side (14 bits, RFC 6386 section 9.2). */
+const MAX_VIDEO_SIDE = 16383;
 
 export function resolveTransportParams(params: TransportParams): ResolvedTransportParams {
+  const { videoOutWidth: width, videoOutHeight: height } = params;
+  if ((width === undefined) !== (height === undefined)) {
+    throw new TypeError("TransportParams: set videoOutWidth and videoOutHeight together, or neither");
+  }
+  for (const [name, side] of [["videoOutWidth", width], ["videoOutHeight", height]] as const) {
+    if (side !== undefined && !(Number.isInteger(side) && side >= 1 && side <= MAX_VIDEO_SIDE)) {
+      throw new RangeError(`TransportParams: ${name} must be a whole number from 1 to ${MAX_VIDEO_SIDE}, not ${side}`);
+    }
+  }
   return {
     audioInEnabled: false,
     audioOutEnabled: false,
@@ -44,8 +62,6 @@ export function resolveTransportParams(params: TransportParams): ResolvedTranspo
     audioOutLive: false,
     videoInEnabled: false,
     videoOutEnabled: false,
-    videoOutWidth: 1024,
-    videoOutHeight: 768,
     videoOutFramerate: 30,
     videoOutBitrate: 800_000,
     ...params,
