@@ -1,26 +1,40 @@
 /**
- * Answers for pipecat-esp32 devices (libpeer), whose SDP handling is minimal (PROTOCOL.md 1.7 and 5): it reads the
- * text after a fixed prefix of every a=fingerprint line and compares it, case-sensitively, with an uppercase SHA-256
- * digest; it keeps at most 10 remote candidates without a bounds check and parses only UDP host/srflx/relay ones;
- * it needs CRLF line endings; and it copies at most 4096 bytes of the HTTP reply.
+ * Answers for pipecat-esp32 devices (libpeer), whose SDP reading is minimal (docs/protocol.md §6):
+ * - it splits the answer on CRLF only and copies each line, with a NUL after it, into a 256-byte stack buffer without
+ *   a length check;
+ * - of all that, it reads only the m=audio and m=video lines and the a=ssrc, a=fingerprint, a=ice-ufrag, a=ice-pwd and
+ *   a=candidate lines;
+ * - it decodes only RTP whose SSRC is the last a=ssrc it saw after an m=audio (or m=video) line, and an m=application
+ *   line does not end that section; with no a=ssrc it waits for SSRC 0, so it plays nothing;
+ * - it reads the text after a fixed prefix of the last a=fingerprint line and compares it, case-sensitively, with an
+ *   uppercase SHA-256 digest;
+ * - it keeps remote candidates, one per foundation, in a 10-slot array without a bounds check, and parses only UDP
+ *   host/srflx/relay ones;
+ * - pipecat-esp32 copies at most 4096 bytes of the HTTP reply.
  *
  * Which offers are from a device: libpeer offers `a=setup:passive` (it wants to be the DTLS server) and names its
  * sections `audio` and `datachannel`; browsers and the Pipecat apps offer `actpass` with numeric mids. An offer with
  * either libpeer trait gets an ESP32 answer; every other client gets a normal one, so browsers keep working on a
  * server in ESP32 mode (Pipecat's `--esp32` munges every answer).
  */
+import { SignallingError } from "./errors.ts";
 
 const LIBPEER_MIDS = /^a=mid:(audio|datachannel)$/m;
 const PASSIVE_SETUP = /^a=setup:passive$/m;
 
 /** The largest HTTP body libpeer reads (MAX_HTTP_OUTPUT_BUFFER). */
 export const ESP32_MAX_REPLY_BYTES = 4096;
+/** The longest answer line libpeer can copy, CRLF excluded: its buffer also holds the terminating NUL. */
+export const LIBPEER_MAX_LINE_BYTES = 255;
 /**
  * SDP budget inside that body: the JSON around it (type, pc_id) and the escaping of CRLF as \r\n take about 10 %.
  * Larger answers lose the lines libpeer ignores anyway.
  */
 const SDP_BUDGET_BYTES = 3600;
-const IGNORED_BY_LIBPEER = /^a=(ssrc|msid|msid-semantic|extmap|extmap-allow-mixed|ice-options|rtcp-fb|end-of-candidates):?/;
+const IGNORED_BY_LIBPEER =
+  /^a=(msid|msid-semantic|extmap|extmap-allow-mixed|ice-options|rtcp-fb|end-of-candidates|ssrc-group)(:|$)/;
+const READ_BY_LIBPEER = /^(m=audio |m=video |a=(ssrc|fingerprint|ice-ufrag|ice-pwd|candidate):)/;
+const utf8 = new TextEncoder();
 
 export function isLibpeerOffer(sdp: string): boolean {
   return PASSIVE_SETUP.test(sdp) || LIBPEER_MIDS.test(sdp);
@@ -28,11 +42,12 @@ export function isLibpeerOffer(sdp: string): boolean {
 
 /**
  * Keeps only what libpeer can use: the SHA-256 fingerprint in uppercase, UDP host candidates on `hostIp` without
- * related addresses, and CRLF line endings with a final CRLF.
+ * related addresses, one a=ssrc line per audio or video section, lines of at most 255 bytes, and CRLF line endings
+ * with a final CRLF. Throws a SignallingError when a line libpeer needs would be too long for it.
  */
 export function shapeAnswerForLibpeer(sdp: string, hostIp: string): string {
   const lines = sdp.split(/\r?\n/).filter((line) => line !== "");
-  const kept = lines.flatMap((line) => {
+  const usable = lines.flatMap((line) => {
     if (line.startsWith("a=fingerprint:")) {
       const [algorithm, value] = line.slice("a=fingerprint:".length).split(" ");
       return algorithm.toLowerCase() === "sha-256" ? [`a=fingerprint:sha-256 ${value.toUpperCase()}`] : [];
@@ -40,9 +55,43 @@ export function shapeAnswerForLibpeer(sdp: string, hostIp: string): string {
     if (line.startsWith("a=candidate:")) return isHostCandidateOn(line, hostIp) ? [line] : [];
     return [line];
   });
+  const kept = oneSsrcPerMediaSection(usable).filter(fitsLibpeerLineBuffer);
   const shaped = `${kept.join("\r\n")}\r\n`;
-  if (shaped.length <= SDP_BUDGET_BYTES) return shaped;
+  if (utf8.encode(shaped).length <= SDP_BUDGET_BYTES) return shaped;
   return `${kept.filter((line) => !IGNORED_BY_LIBPEER.test(line)).join("\r\n")}\r\n`;
+}
+
+/**
+ * The first a=ssrc line of an audio or video section names the SSRC the server sends with (werift lists an RTX SSRC
+ * after it), and it is the one libpeer must keep. libpeer keeps the last one it reads instead, and files an a=ssrc
+ * line of any other section under the audio or video section before it, so every other a=ssrc line goes.
+ */
+function oneSsrcPerMediaSection(lines: string[]): string[] {
+  let inMediaSection = false;
+  let ssrcKept = false;
+  return lines.filter((line) => {
+    if (line.startsWith("m=")) {
+      inMediaSection = line.startsWith("m=audio ") || line.startsWith("m=video ");
+      ssrcKept = false;
+      return true;
+    }
+    if (!line.startsWith("a=ssrc:")) return true;
+    if (!inMediaSection || ssrcKept) return false;
+    ssrcKept = true;
+    return true;
+  });
+}
+
+/** A longer line would overrun libpeer's stack: one it ignores is dropped, one it needs fails the answer. */
+function fitsLibpeerLineBuffer(line: string): boolean {
+  const bytes = utf8.encode(line).length;
+  if (bytes <= LIBPEER_MAX_LINE_BYTES) return true;
+  if (!READ_BY_LIBPEER.test(line)) return false;
+  throw new SignallingError(
+    "invalid-offer",
+    `the ESP32 answer would need a ${bytes}-byte line (${line.slice(0, 40)}...), and libpeer reads at most ` +
+      `${LIBPEER_MAX_LINE_BYTES} bytes per line`,
+  );
 }
 
 function isHostCandidateOn(line: string, hostIp: string): boolean {

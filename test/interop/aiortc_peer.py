@@ -317,12 +317,25 @@ def libpeer_answer_problems(sdp: str) -> list[str]:
     Why libpeer could not use this answer, read the way it reads one (peer_connection_set_remote_description,
     agent_set_remote_description, ice_candidate_from_description): CRLF lines only; the text after the first 22
     characters of the LAST a=fingerprint line is compared with its uppercase SHA-256 digest; it stays the DTLS server;
-    remote candidates go into a 10-slot array (no bounds check), one per foundation, UDP only, paired by IPv4.
+    remote candidates go into a 10-slot array (no bounds check), one per foundation, UDP only, paired by IPv4; each line
+    is copied into a 256-byte stack buffer with a NUL after it; the audio it plays is the RTP whose SSRC is the last
+    a=ssrc after the m=audio line (an m=application line does not end that section).
     """
     if "\n" in sdp.replace("\r\n", ""):
         return ["libpeer: lines not CRLF-terminated: libpeer splits on CRLF only and would read nothing"]
     problems = []
     lines = sdp.split("\r\n")
+    longest = max(len(line.encode()) for line in lines)
+    if longest > 255:
+        problems.append(f"a {longest}-byte line: libpeer copies lines into a 256-byte buffer and would overrun it")
+    in_audio, audio_ssrc = False, None
+    for line in lines:
+        if "m=audio" in line or "m=video" in line:
+            in_audio = "m=audio" in line
+        if in_audio and "a=ssrc:" in line:
+            audio_ssrc = line.split("a=ssrc:", 1)[1].split()[0]
+    if audio_ssrc is None:
+        problems.append("no a=ssrc in the audio section: libpeer would play no RTP from the server")
     fingerprints = [line for line in lines if "a=fingerprint" in line]
     sha256 = r"a=fingerprint:(?i:sha-256) [0-9A-F]{2}(:[0-9A-F]{2}){31}"
     if not fingerprints or not re.fullmatch(sha256, fingerprints[-1]):

@@ -1,6 +1,51 @@
 /** Golden tests of the ESP32 (libpeer) answer rules (docs/protocol.md §6). */
-import { describe, expect, test } from "bun:test";
-import { ESP32_MAX_REPLY_BYTES, isLibpeerOffer, shapeAnswerForLibpeer } from "../../lib/webrtc/esp32.ts";
+import { afterEach, describe, expect, test } from "bun:test";
+import { SignallingError } from "../../lib/webrtc/errors.ts";
+import {
+  ESP32_MAX_REPLY_BYTES,
+  isLibpeerOffer,
+  LIBPEER_MAX_LINE_BYTES,
+  shapeAnswerForLibpeer,
+} from "../../lib/webrtc/esp32.ts";
+import { startTestServer, type TestServer } from "../support/testServer.ts";
+import { TestClient, withTimeout } from "../support/weriftClient.ts";
+
+let server: TestServer | undefined;
+let client: TestClient | undefined;
+afterEach(async () => {
+  await client?.close();
+  await server?.close();
+  client = server = undefined;
+});
+
+/** libpeer copies each line, CRLF excluded, into a 256-byte buffer and puts a NUL after it. */
+function expectLinesFitLibpeer(sdp: string): void {
+  const longest = Math.max(...sdp.split("\r\n").map((line) => new TextEncoder().encode(line).length));
+  expect(longest).toBeLessThanOrEqual(LIBPEER_MAX_LINE_BYTES);
+}
+
+/** Shapes like the server does, and checks every line of the result. */
+function shape(sdp: string, hostIp = "192.168.1.10"): string {
+  const shaped = shapeAnswerForLibpeer(sdp, hostIp);
+  expectLinesFitLibpeer(shaped);
+  return shaped;
+}
+
+/**
+ * The SSRCs libpeer decodes, read the way it reads an answer: each a=ssrc line overwrites the SSRC of the last
+ * m=audio or m=video line before it, whatever section it is in.
+ */
+function ssrcsLibpeerDecodes(sdp: string): { audio?: number; video?: number } {
+  const ssrcs: { audio?: number; video?: number } = {};
+  let kind: "audio" | "video" | undefined;
+  for (const line of sdp.split("\r\n")) {
+    if (line.includes("m=video")) kind = "video";
+    else if (line.includes("m=audio")) kind = "audio";
+    const at = line.indexOf("a=ssrc:");
+    if (at >= 0 && kind) ssrcs[kind] = Number.parseInt(line.slice(at + "a=ssrc:".length), 10);
+  }
+  return ssrcs;
+}
 
 // An answer with everything libpeer chokes on: three fingerprints (aiortc emits sha-256/384/512), candidates on
 // other interfaces, a srflx with raddr, a TCP candidate, and LF line endings.
@@ -27,6 +72,7 @@ const ANSWER = [
   "a=mid:audio",
   "a=sendrecv",
   "a=rtpmap:111 opus/48000/2",
+  "a=ssrc:1111 cname:server",
   "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
   "a=mid:datachannel",
   "a=sctp-port:5000",
@@ -48,20 +94,111 @@ describe("ESP32 answers", () => {
 
   test("CRLF everywhere, ending with CRLF, and every other line kept verbatim (string mids included)", () => {
     expect(shaped.endsWith("\r\n")).toBe(true);
+    expectLinesFitLibpeer(shaped);
     expect(shaped.replaceAll("\r\n", "")).not.toContain("\n");
-    for (const kept of ["a=mid:audio", "a=mid:datachannel", "a=setup:active", "a=group:BUNDLE audio datachannel", "a=rtpmap:111 opus/48000/2"]) {
+    const verbatim = ["a=mid:audio", "a=mid:datachannel", "a=setup:active", "a=group:BUNDLE audio datachannel"];
+    for (const kept of [...verbatim, "a=rtpmap:111 opus/48000/2", "a=ssrc:1111 cname:server"]) {
       expect(lines).toContain(kept);
     }
   });
 
-  test("a huge answer is trimmed of lines libpeer ignores to fit its 4096-byte reply buffer", () => {
-    const bloated = ANSWER + "\n" + Array.from({ length: 80 }, (_, i) => `a=ssrc:${1000 + i} cname:${"x".repeat(40)}`).join("\n");
-    const trimmed = shapeAnswerForLibpeer(bloated, "192.168.1.10");
+  test("a huge answer is trimmed of lines libpeer ignores to fit its 4096-byte reply buffer, a=ssrc kept", () => {
+    const extmaps = Array.from({ length: 60 }, (_, i) => `a=extmap:${i + 1} urn:example:${"x".repeat(40)}`);
+    const bloated = ANSWER.replace("a=rtpmap:111 opus/48000/2", ["a=rtpmap:111 opus/48000/2", ...extmaps].join("\n"));
+    expect(bloated.length).toBeGreaterThan(ESP32_MAX_REPLY_BYTES);
+    const trimmed = shape(bloated);
     const reply = JSON.stringify({ sdp: trimmed, type: "answer", pc_id: `SmallWebRTCConnection#123-${"f".repeat(32)}` });
     expect(new TextEncoder().encode(reply).length).toBeLessThanOrEqual(ESP32_MAX_REPLY_BYTES);
+    expect(trimmed).not.toContain("a=extmap:");
     expect(trimmed).toContain("a=fingerprint:sha-256");
     expect(trimmed).toContain("a=candidate:1 ");
+    expect(ssrcsLibpeerDecodes(trimmed)).toEqual({ audio: 1111 });
   });
+
+  test("one a=ssrc per audio or video section, the sending one, so libpeer's last-one-wins reading picks it", () => {
+    const answer = [
+      "v=0",
+      "a=ssrc:9 cname:session-level",
+      "m=video 9 UDP/TLS/RTP/SAVPF 96 97",
+      "a=ssrc-group:FID 2222 3333",
+      "a=ssrc:2222 cname:server",
+      "a=ssrc:3333 cname:server",
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+      "a=ssrc:1111 cname:server",
+      "a=ssrc:1111 msid:stream track",
+      "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+      "a=ssrc:4444 cname:stray",
+    ].join("\r\n");
+    // Unshaped, libpeer would decode the RTX stream as video and a stray SSRC as audio.
+    expect(ssrcsLibpeerDecodes(answer)).toEqual({ video: 3333, audio: 4444 });
+    const shaped = shape(answer);
+    expect(ssrcsLibpeerDecodes(shaped)).toEqual({ video: 2222, audio: 1111 });
+    const ssrcLines = shaped.split("\r\n").filter((l) => l.startsWith("a=ssrc:"));
+    expect(ssrcLines).toEqual(["a=ssrc:2222 cname:server", "a=ssrc:1111 cname:server"]);
+  });
+
+  test("no line reaches libpeer's 256-byte buffer: long lines it ignores go, 255 bytes is the most that stays", () => {
+    const line = (prefix: string, bytes: number) => prefix + "x".repeat(bytes - prefix.length);
+    const longest = line("a=fmtp:111 ", LIBPEER_MAX_LINE_BYTES);
+    const answer = ANSWER
+      .replace("a=group:BUNDLE audio datachannel", line("a=group:BUNDLE audio datachannel ", 300))
+      .replace("a=rtpmap:111 opus/48000/2", `a=rtpmap:111 opus/48000/2\n${longest}\n${line("a=fmtp:111 ", 256)}`);
+    const shaped = shape(answer).split("\r\n");
+    expect(shaped).toContain(longest);
+    expect(shaped.filter((l) => l.startsWith("a=fmtp:") || l.startsWith("a=group:"))).toEqual([longest]);
+    expect(shaped).toContain("a=ssrc:1111 cname:server");
+  });
+
+  test("a line libpeer needs that would be too long fails the answer with a clear signalling error", () => {
+    const formats = Array.from({ length: 80 }, (_, i) => 96 + i).join(" ");
+    const answer = ANSWER.replace("m=audio 9 UDP/TLS/RTP/SAVPF 111", `m=audio 9 UDP/TLS/RTP/SAVPF ${formats}`);
+    let error: unknown;
+    try {
+      shapeAnswerForLibpeer(answer, "192.168.1.10");
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(SignallingError);
+    expect((error as SignallingError).reason).toBe("invalid-offer");
+    expect((error as Error).message).toMatch(/^the ESP32 answer would need a 3\d\d-byte line \(m=audio .*at most 255/);
+  });
+
+  test("a real answer trimmed to fit still names the SSRC the server sends audio with", async () => {
+    // Four media sections and a data channel make werift's answer pass the SDP budget. ESP32 mode needs a LAN host,
+    // so the answer is shaped here, for 127.0.0.1, as the server would shape it for its host.
+    server = startTestServer();
+    client = new TestClient({
+      media: [
+        { kind: "audio", direction: "sendrecv" },
+        { kind: "video", direction: "sendrecv" },
+        { kind: "video", direction: "sendonly" },
+        { kind: "video", direction: "sendonly" },
+      ],
+    });
+    const offer = (await client.offer()).sdp.replaceAll("a=setup:actpass", "a=setup:passive");
+    expect(isLibpeerOffer(offer)).toBe(true);
+    const { status, body } = await server.post("/api/offer", { sdp: offer, type: "offer" });
+    expect(status).toBe(200);
+    const shaped = shape(body.sdp, "127.0.0.1");
+    expect(body.sdp).toContain("a=extmap:");
+    expect(shaped).not.toContain("a=extmap:");
+    expect(ssrcsLibpeerDecodes(shaped).audio).toBeNumber();
+
+    const audio = client.pc.getTransceivers()[0];
+    const firstBotPacket = withTimeout(
+      new Promise<number>((resolve) => {
+        audio.onTrack.subscribe((track) => track.onReceiveRtp.once((rtp) => resolve(rtp.header.ssrc)));
+      }),
+      10_000,
+      "the echo bot's first audio packet",
+    );
+    await client.accept({ sdp: shaped });
+    const tone = new Int16Array(24_000).map((_, i) => 8000 * Math.sin((2 * Math.PI * 440 * i) / 48_000));
+    const sending = client.sendAudio(tone);
+    const sentWith = await firstBotPacket;
+    await sending;
+    expect(ssrcsLibpeerDecodes(shaped).audio).toBe(sentWith);
+  }, 20_000);
 
   test("libpeer offers are told apart from browser offers", () => {
     expect(isLibpeerOffer("v=0\r\na=setup:passive\r\nm=audio 9 UDP/TLS/RTP/SAVP 111\r\na=mid:audio\r\n")).toBe(true);
