@@ -174,18 +174,13 @@ function kernel(sourceLength: number, targetLength: number, scale: number): Kern
   return { count, first, weights };
 }
 
-/** Horizontal pass into `rows` (skipped when the width stays), then vertical pass into the target. */
+/** Horizontal pass into `rows`, then vertical pass into the target. */
 function scalePlane(source: Uint8Array, target: Uint8Array, plane: PlanePlan, rows: Uint8Array): void {
   const { sourceWidth, sourceHeight, targetWidth, targetHeight } = plane;
   const from = source.subarray(plane.sourceOffset, plane.sourceOffset + sourceWidth * sourceHeight);
   const to = target.subarray(plane.targetOffset, plane.targetOffset + targetWidth * targetHeight);
-  if (sourceHeight === targetHeight) return scaleRows(from, sourceWidth, sourceHeight, plane.x, to, targetWidth);
-  let wide = from;
-  if (sourceWidth !== targetWidth) {
-    wide = rows;
-    scaleRows(from, sourceWidth, sourceHeight, plane.x, wide, targetWidth);
-  }
-  scaleColumns(wide, targetWidth, plane.y, to, targetHeight);
+  scaleRows(from, sourceWidth, sourceHeight, plane.x, rows, targetWidth);
+  scaleColumns(rows, targetWidth, plane.y, to, targetHeight);
 }
 
 /** Resamples each of `height` rows from `sourceWidth` to `targetWidth` samples. */

@@ -71,7 +71,7 @@ describe("ImageScaler", () => {
   ]) {
     test(`a ramp scaled from ${from} to ${to} samples keeps its ends and stays a straight ramp`, () => {
       const step = 255 / (from - 1);
-      // Only the width changes, then only the height (a pass of its own is skipped each time).
+      // Only the width changes, then only the height: the other pass keeps its samples as they are.
       const across = scaled(new ImageScaler(to, 3), i420(from, 3, (x) => Math.round(x * step)));
       const down = scaled(new ImageScaler(3, to), i420(3, from, (_, y) => Math.round(y * step)));
       for (const line of [lumaRow(across, 0), lumaRow(across, 2), lumaColumn(down, 0), lumaColumn(down, 2)]) {
@@ -114,6 +114,18 @@ describe("ImageScaler", () => {
       expect([...new Set(luma), ...new Set(u), ...new Set(v)]).toEqual([77, 99, 201]);
     });
   }
+
+  test("flat pictures stay exactly flat at any ratio: weights sum to one, so white never wraps round to black", () => {
+    for (const value of [0, 1, 254, 255]) {
+      for (let from = 2; from < 400; from += 7) {
+        for (const to of [1, 3, 7, 50, 301, 999]) {
+          const out = scaled(new ImageScaler(to, 1), i420(from, 1, () => value, value, value));
+          const wrong = out.data.findIndex((sample) => sample !== value);
+          if (wrong >= 0) throw new Error(`${value} became ${out.data[wrong]} at ${wrong}, scaling ${from} to ${to}`);
+        }
+      }
+    }
+  });
 
   test("odd widths: the last chroma column holds the colour of the picture's right edge", () => {
     // Left half U 60, right half U 200 (whole chroma columns), scaled to an odd width.
