@@ -1,11 +1,13 @@
 /**
  * Bot video out: the latest picture is VP8-encoded on a steady frame clock and sent as RTP. A picture is encoded
  * when it changed, and the last one is re-sent once a second otherwise, so a still image costs almost nothing while
- * a late-joining decoder still gets a picture. Keyframes are sent when the client asks for one (PLI).
+ * a late-joining decoder still gets a picture. Keyframes are sent when the client asks for one (PLI). With a size
+ * set, every picture is sent at that size, scaled when it has another one.
  */
 import type { Logger } from "../log/logger.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { recordCodecTime } from "./codecTime.ts";
+import { ImageScaler } from "./imageScaler.ts";
 import { Pacer, type Tick } from "./pacer.ts";
 import { Vp8Encoder } from "./vp8.ts";
 import { Vp8Packetiser } from "./vp8Rtp.ts";
@@ -24,16 +26,25 @@ export interface VideoSenderOptions {
   send: (packet: OutgoingVideoRtp) => void;
   logger: Logger;
   clock?: Clock;
+  /**
+   * Size every picture is sent at, given together with `height`; a picture of another size is stretched to it.
+   * Absent: each picture goes out at its own size (a size change costs a keyframe).
+   */
+  width?: number;
+  height?: number;
 }
 
 const REFRESH_MS = 1000;
 const VIDEO_CLOCK = 90_000;
+/** VP8 keyframe headers carry 14-bit dimensions (RFC 6386 §9.1). */
+const VP8_MAX_SIZE = 16383;
 
 export class VideoSender {
   readonly #options: VideoSenderOptions;
   readonly #pacer: Pacer;
   readonly #packetiser = new Vp8Packetiser();
   readonly #encoder: Promise<Vp8Encoder>;
+  readonly #scaler?: ImageScaler;
   readonly #timestampBase = crypto.getRandomValues(new Uint32Array(1))[0];
   #sequenceNumber = crypto.getRandomValues(new Uint16Array(1))[0];
   #image?: RgbImage;
@@ -43,6 +54,14 @@ export class VideoSender {
   #closed = false;
 
   constructor(options: VideoSenderOptions) {
+    const { width, height } = options;
+    if (width !== undefined || height !== undefined) {
+      if (!isVp8Size(width) || !isVp8Size(height)) {
+        const size = `${width}x${height}`;
+        throw new RangeError(`video sender: width and height must be whole numbers from 1 to 16383, got ${size}`);
+      }
+      this.#scaler = new ImageScaler(width, height);
+    }
     this.#options = options;
     this.#encoder = Vp8Encoder.create({ bitrate: options.bitrate, framerate: options.framerate });
     this.#encoder.catch((error) => options.logger.error("video encoder failed to start", { error }));
@@ -84,8 +103,10 @@ export class VideoSender {
     try {
       const encoder = await this.#encoder;
       const timestamp = (this.#timestampBase + Math.round((tick.index * VIDEO_CLOCK) / this.#options.framerate)) >>> 0;
+      // Scaling counts as encoding time, as the colour conversion inside encode() does.
       const start = performance.now();
-      const frames = await encoder.encode(image, { timestampMs: now });
+      const picture = this.#scaler ? this.#scaler.scale(image) : image;
+      const frames = await encoder.encode(picture, { timestampMs: now });
       recordCodecTime("vp8", "encode", performance.now() - start);
       for (const frame of frames) {
         if (this.#closed) return;
@@ -101,4 +122,8 @@ export class VideoSender {
       this.#encoding = false;
     }
   }
+}
+
+function isVp8Size(n: number | undefined): n is number {
+  return n !== undefined && Number.isInteger(n) && n >= 1 && n <= VP8_MAX_SIZE;
 }
