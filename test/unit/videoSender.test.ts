@@ -28,6 +28,11 @@ function quadrants(width: number, height: number): RgbImage {
   return { format: "RGB", width, height, data };
 }
 
+/** BT.601 luma of one colour, as the encoder's input conversion computes it. */
+function lumaOf(colour: Rgb): number {
+  return rgbToI420({ format: "RGB", width: 1, height: 1, data: new Uint8Array(colour) }).data[0];
+}
+
 /** Mean luma inside each quadrant, keeping `margin` pixels away from the edges between them. */
 function quadrantLuma(image: I420Image, margin: number): number[] {
   const { width, height, data } = image;
@@ -100,9 +105,7 @@ async function start(size: { width?: number; height?: number }): Promise<{ harne
 describe("VideoSender", () => {
   test("with a size set, pictures of other sizes go out at that size, stretched, with no new keyframe", async () => {
     const { harness, decoder } = await start({ width: 320, height: 240 });
-    const expected = QUADRANTS.map((colour) => {
-      return rgbToI420({ format: "RGB", width: 1, height: 1, data: new Uint8Array(colour) }).data[0];
-    });
+    const expected = QUADRANTS.map(lumaOf);
     const received: { width: number; height: number; keyframe: boolean }[] = [];
     // Shrunk, enlarged with odd sizes, as it is, and shrunk from another aspect ratio.
     for (const [width, height] of [
