@@ -4,7 +4,8 @@
  * kept) and a picture that already has the size passes through untouched.
  *
  * Scaling runs on I420, after the colour conversion the VP8 encoder needs anyway: 1.5 bytes a pixel instead of RGB's 3,
- * and the conversion runs at the source size.
+ * and the conversion runs at the source size. When enlarging, colour detail then stays at the source's 4:2:0
+ * resolution instead of being rebuilt from full-resolution RGB: the trade for about half the work.
  *
  * The filter is a triangle (linear) kernel, widened by the reduction factor when shrinking, as Pillow's BILINEAR:
  * bilinear interpolation when enlarging, and a weighted average of every source pixel a target pixel covers when
@@ -25,14 +26,17 @@ interface Kernel {
   readonly weights: Int32Array;
 }
 
-/** One of the three I420 planes: where it lies in the source and target buffers, and its two kernels. */
+/** Where one plane lies in a packed I420 buffer. */
+interface PlaneLayout {
+  readonly width: number;
+  readonly height: number;
+  readonly offset: number;
+}
+
+/** One of the three planes: where it lies in the source and target buffers, and its two kernels. */
 interface PlanePlan {
-  readonly sourceWidth: number;
-  readonly sourceHeight: number;
-  readonly sourceOffset: number;
-  readonly targetWidth: number;
-  readonly targetHeight: number;
-  readonly targetOffset: number;
+  readonly source: PlaneLayout;
+  readonly target: PlaneLayout;
   readonly x: Kernel;
   readonly y: Kernel;
 }
@@ -89,25 +93,17 @@ export class ImageScaler {
 
   #planFor(width: number, height: number): Plan {
     if (this.#plan?.width === width && this.#plan.height === height) return this.#plan;
-    const target = { width: this.width, height: this.height };
     // Chroma planes scale by the luma ratio: with odd sizes their own ratio would shift colour against brightness.
-    const scaleX = width / target.width;
-    const scaleY = height / target.height;
-    const destinations = planeLayout(target.width, target.height);
-    const planes = planeLayout(width, height).map((source, i): PlanePlan => {
-      const destination = destinations[i];
-      return {
-        sourceWidth: source.width,
-        sourceHeight: source.height,
-        sourceOffset: source.offset,
-        targetWidth: destination.width,
-        targetHeight: destination.height,
-        targetOffset: destination.offset,
-        x: kernel(source.width, destination.width, scaleX),
-        y: kernel(source.height, destination.height, scaleY),
-      };
-    });
-    this.#plan = { width, height, planes, rows: new Uint8Array(target.width * height) };
+    const scaleX = width / this.width;
+    const scaleY = height / this.height;
+    const targets = planeLayout(this.width, this.height);
+    const planes = planeLayout(width, height).map((source, i): PlanePlan => ({
+      source,
+      target: targets[i],
+      x: kernel(source.width, targets[i].width, scaleX),
+      y: kernel(source.height, targets[i].height, scaleY),
+    }));
+    this.#plan = { width, height, planes, rows: new Uint8Array(this.width * height) };
     return this.#plan;
   }
 }
@@ -117,7 +113,7 @@ function isSize(n: number): boolean {
 }
 
 /** Y, U and V of a packed I420 picture: chroma planes are `ceil(width/2) x ceil(height/2)`. */
-function planeLayout(width: number, height: number): { width: number; height: number; offset: number }[] {
+function planeLayout(width: number, height: number): PlaneLayout[] {
   const chromaWidth = (width + 1) >> 1;
   const chromaHeight = (height + 1) >> 1;
   const luma = width * height;
@@ -176,11 +172,11 @@ function kernel(sourceLength: number, targetLength: number, scale: number): Kern
 
 /** Horizontal pass into `rows`, then vertical pass into the target. */
 function scalePlane(source: Uint8Array, target: Uint8Array, plane: PlanePlan, rows: Uint8Array): void {
-  const { sourceWidth, sourceHeight, targetWidth, targetHeight } = plane;
-  const from = source.subarray(plane.sourceOffset, plane.sourceOffset + sourceWidth * sourceHeight);
-  const to = target.subarray(plane.targetOffset, plane.targetOffset + targetWidth * targetHeight);
-  scaleRows(from, sourceWidth, sourceHeight, plane.x, rows, targetWidth);
-  scaleColumns(rows, targetWidth, plane.y, to, targetHeight);
+  const { source: from, target: to, x, y } = plane;
+  const input = source.subarray(from.offset, from.offset + from.width * from.height);
+  const output = target.subarray(to.offset, to.offset + to.width * to.height);
+  scaleRows(input, from.width, from.height, x, rows, to.width);
+  scaleColumns(rows, to.width, y, output, to.height);
 }
 
 /** Resamples each of `height` rows from `sourceWidth` to `targetWidth` samples. */
