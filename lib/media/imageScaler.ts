@@ -163,7 +163,7 @@ function kernel(sourceLength: number, targetLength: number, scale: number): Kern
       total += weights[base + k];
       if (weights[base + k] > weights[largest]) largest = base + k;
     }
-    // Rounding may leave the sum a unit off; the largest weight absorbs it.
+    // Rounding may leave the sum a few units off (enough for white to wrap to black); the largest weight absorbs it.
     weights[largest] += WEIGHT_ONE - total;
     first[i] = start;
   }
