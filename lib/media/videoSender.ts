@@ -55,13 +55,9 @@ export class VideoSender {
 
   constructor(options: VideoSenderOptions) {
     const { width, height } = options;
-    if (width !== undefined || height !== undefined) {
-      if (!isVp8Size(width) || !isVp8Size(height)) {
-        const size = `${width}x${height}`;
-        throw new RangeError(`video sender: width and height must be whole numbers from 1 to 16383, got ${size}`);
-      }
-      this.#scaler = new ImageScaler(width, height);
-    }
+    const problem = videoSizeProblem(width, height);
+    if (problem) throw new RangeError(`video sender: ${problem}`);
+    if (width !== undefined && height !== undefined) this.#scaler = new ImageScaler(width, height);
     this.#options = options;
     this.#encoder = Vp8Encoder.create({ bitrate: options.bitrate, framerate: options.framerate });
     this.#encoder.catch((error) => options.logger.error("video encoder failed to start", { error }));
@@ -122,6 +118,13 @@ export class VideoSender {
       this.#encoding = false;
     }
   }
+}
+
+/** Why `width` x `height` cannot be the size of bot video, or undefined when it can (or when neither is set). */
+export function videoSizeProblem(width: number | undefined, height: number | undefined): string | undefined {
+  if (width === undefined && height === undefined) return undefined;
+  if (isVp8Size(width) && isVp8Size(height)) return undefined;
+  return `width and height must be whole numbers from 1 to ${VP8_MAX_SIZE}, got ${width}x${height}`;
 }
 
 function isVp8Size(n: number | undefined): n is number {

@@ -3,6 +3,7 @@
  * media nobody consumes is never decoded or queued.
  */
 import type { VADAnalyzer } from "../audio/vad/vadAnalyzer.ts";
+import { videoSizeProblem } from "../media/videoSender.ts";
 
 export interface TransportParams {
   audioInEnabled?: boolean;
@@ -41,19 +42,9 @@ type Optional = "vadAnalyzer" | "audioInSampleRate" | "audioOutSampleRate" | "vi
 
 export type ResolvedTransportParams = Required<Omit<TransportParams, Optional>> & Pick<TransportParams, Optional>;
 
-/** VP8's largest picture side (14 bits, RFC 6386 section 9.2). */
-const MAX_VIDEO_SIDE = 16383;
-
 export function resolveTransportParams(params: TransportParams): ResolvedTransportParams {
-  const { videoOutWidth: width, videoOutHeight: height } = params;
-  if ((width === undefined) !== (height === undefined)) {
-    throw new TypeError("TransportParams: set videoOutWidth and videoOutHeight together, or neither");
-  }
-  for (const [name, side] of [["videoOutWidth", width], ["videoOutHeight", height]] as const) {
-    if (side !== undefined && !(Number.isInteger(side) && side >= 1 && side <= MAX_VIDEO_SIDE)) {
-      throw new RangeError(`TransportParams: ${name} must be a whole number from 1 to ${MAX_VIDEO_SIDE}, not ${side}`);
-    }
-  }
+  const problem = videoSizeProblem(params.videoOutWidth, params.videoOutHeight);
+  if (problem) throw new RangeError(`TransportParams videoOutWidth/videoOutHeight: ${problem}`);
   return {
     audioInEnabled: false,
     audioOutEnabled: false,
