@@ -301,14 +301,20 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
         this.#setState(state);
         if (state === "connected" && this.#connectInvoked) this.emit("connected");
       },
-      channelOpen: (channel) => current() && this.#outgoing.attach(channel),
+      channelOpen: (channel) => {
+        if (current()) this.#outgoing.attach(channel);
+      },
       noChannel: () => {
         if (!current()) return;
         this.#logger.debug("no data channel opened; outgoing messages are discarded from now on");
         this.#outgoing.discard();
       },
-      inbound: (message) => current() && this.#onInbound(message),
-      trackStarted: (slot, kind) => current() && this.emit("trackStarted", slot, kind),
+      inbound: (message) => {
+        if (current()) this.#onInbound(message);
+      },
+      trackStarted: (slot, kind) => {
+        if (current()) this.emit("trackStarted", slot, kind);
+      },
       gone: (reason) => {
         if (!current()) return;
         this.#logger.info("closing", { reason });
