@@ -60,6 +60,8 @@ export interface CommandLine {
 }
 
 export function parseCommandLine(args: string[], flags: FlagSpec[] = FLAGS): CommandLine {
+  // `deno task start -- --port 8080` hands its `--` on to the program (npm and Bun drop theirs): flags follow it.
+  if (args[0] === "--") args = args.slice(1);
   const options = Object.fromEntries(
     flags.map((flag) => [
       flag.name,

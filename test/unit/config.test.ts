@@ -68,6 +68,11 @@ describe("config sources", () => {
     expect(load(["-vv"]).logLevel).toBe("trace");
     expect(load(["-v", "--log-level", "warn"]).logLevel).toBe("warn");
   });
+
+  test("flags after a leading -- still count (deno task start -- --port 8080 passes the -- on)", () => {
+    expect(load(["--", "--port", "8080", "--bot", "parrot"])).toMatchObject({ port: 8080, bot: "parrot" });
+    expect(parseCommandLine(["--", "init"]).command).toBe("init");
+  });
 });
 
 describe("config errors are one line naming the source, the key and the reason", () => {
