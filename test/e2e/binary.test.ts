@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { repoRoot } from "../support/paths.ts";
 import { speechWav, videoY4m } from "../support/media.ts";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
-import { openProbePage, runProbe } from "./support/probe.ts";
+import { expectSpeechEchoed, expectTestPageServed } from "./support/servingChecks.ts";
 import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
 
 const X64 = join(repoRoot, "dist/smallwebrtc-linux-x64");
@@ -56,17 +56,8 @@ describe("x64 binary, isolated", () => {
   });
 
   test("passes the browser echo test and serves the test page", async () => {
-    const page = await openProbePage(browser.context, { baseUrl: server.url });
-    try {
-      const result = await runProbe(page.page, { baseUrl: server.url, seconds: 3, connectTimeoutMs: 10_000 });
-      expect(result.botReady).toBe(true);
-      expect(result.stats!.audioIn.totalAudioEnergy).toBeGreaterThan(0.05);
-    } finally {
-      await page.close();
-    }
-    const client = await fetch(`${server.url}/client/`);
-    expect(client.status).toBe(200);
-    expect(await client.text()).toContain("<html");
+    await expectSpeechEchoed(browser.context, server.url);
+    await expectTestPageServed(server.url);
   }, 60_000);
 
   test("--help, --version, --print-config-schema", () => {

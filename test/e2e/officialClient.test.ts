@@ -1,13 +1,14 @@
 /**
  * The official Pipecat web client (@pipecat-ai/client-js + small-webrtc-transport) in headless Chromium against
- * `scripts/start`, everything on 127.0.0.1 inside the test network namespace.
+ * `scripts/start` (Bun), everything on 127.0.0.1 inside the test network namespace. deno.test.ts and binary.test.ts run
+ * the echo check against the other ways of running the server.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { speechWav, videoY4m } from "../support/media.ts";
 import { openProbePage, type ProbeOptions, runProbe } from "./support/probe.ts";
-import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
-import { repoRoot } from "../support/paths.ts";
+import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "./support/serverProcess.ts";
+import { expectSpeechEchoed, explainProbe } from "./support/servingChecks.ts";
 
 let server: ServerProcess;
 let browser: LaunchedBrowser;
@@ -35,7 +36,7 @@ describe("official Pipecat client", () => {
   test("direct /api/offer flow with trickle ICE reaches bot-ready", async () => {
     const result = await probe({ mode: "offer", waitForICEGathering: false });
     expect(result.errors).toEqual([]);
-    expect(result.botReady, explain(result)).toBe(true);
+    expect(result.botReady, explainProbe(result)).toBe(true);
     expect(result.stats?.selectedPair).toContain("127.0.0.1");
     const methods = result.requests.map((r) => `${r.method} ${new URL(r.url).pathname} ${r.status}`);
     expect(methods[0]).toBe("POST /api/offer 200");
@@ -43,23 +44,17 @@ describe("official Pipecat client", () => {
   }, 60_000);
 
   test("speech from the fake microphone comes back from the echo bot with energy", async () => {
-    const result = await probe({ mode: "offer", seconds: 3 });
-    expect(result.botReady, explain(result)).toBe(true);
-    const audio = result.stats!.audioIn;
-    expect(audio.codec?.toLowerCase()).toContain("opus");
-    expect(audio.packetsReceived).toBeGreaterThan(100);
-    // Silence alone scores ~0; echoed speech scores well above it.
-    expect(audio.totalAudioEnergy).toBeGreaterThan(0.05);
+    await expectSpeechEchoed(browser.context, server.url);
   }, 60_000);
 
   test("direct flow without trickle (waitForICEGathering) reaches bot-ready", async () => {
     const result = await probe({ mode: "offer", waitForICEGathering: true });
-    expect(result.botReady, explain(result)).toBe(true);
+    expect(result.botReady, explainProbe(result)).toBe(true);
   }, 60_000);
 
   test("/start -> /sessions/:id/api/offer flow reaches bot-ready", async () => {
     const result = await probe({ mode: "start", requestData: { from: "test" } });
-    expect(result.botReady, explain(result)).toBe(true);
+    expect(result.botReady, explainProbe(result)).toBe(true);
     const paths = result.requests.map((r) => new URL(r.url).pathname);
     expect(paths[0]).toBe("/start");
     expect(paths[1]).toMatch(/^\/sessions\/[0-9a-f-]{36}\/api\/offer$/);
@@ -67,7 +62,7 @@ describe("official Pipecat client", () => {
 
   test("a client that disconnects is freed on the server", async () => {
     const result = await probe({ mode: "offer" });
-    expect(result.botReady, explain(result)).toBe(true);
+    expect(result.botReady, explainProbe(result)).toBe(true);
     const deadline = Date.now() + 5000;
     let sessions = -1;
     while (Date.now() < deadline && sessions !== 0) {
@@ -79,24 +74,15 @@ describe("official Pipecat client", () => {
 
   test("cross-origin page from another loopback origin passes CORS", async () => {
     const result = await probe({ mode: "offer" }, true);
-    expect(result.botReady, explain(result)).toBe(true);
+    expect(result.botReady, explainProbe(result)).toBe(true);
   }, 60_000);
 });
-
-/** What went wrong, for assertion messages. */
-function explain(result: { errors: unknown; transportStates: unknown; requests: { method: string; url: string; status: number | null }[] }) {
-  return JSON.stringify({
-    errors: result.errors,
-    states: result.transportStates,
-    requests: result.requests.map((r) => `${r.method} ${r.url} ${r.status}`),
-  });
-}
 
 describe("official Pipecat client with access tokens", () => {
   const token = "0123456789abcdef0123";
   let secured: ServerProcess;
   beforeAll(async () => {
-    secured = await startServerProcess({ command: ["env", `SMALLWEBRTC_AUTH_TOKEN=${token}`, `${repoRoot}scripts/start`] });
+    secured = await startServerProcess({ command: ["env", `SMALLWEBRTC_AUTH_TOKEN=${token}`, ...SOURCE_COMMANDS.bun] });
   }, 60_000);
   afterAll(() => secured?.stop());
 
@@ -106,7 +92,7 @@ describe("official Pipecat client with access tokens", () => {
       try {
         const base = { baseUrl: secured.url, mode, seconds: 1, connectTimeoutMs: 8000 };
         const allowed = await runProbe(page.page, { ...base, headers: { Authorization: `Bearer ${token}` } });
-        expect(allowed.botReady, explain(allowed)).toBe(true);
+        expect(allowed.botReady, explainProbe(allowed)).toBe(true);
         expect(allowed.requests.every((r) => r.status === 200)).toBe(true);
       } finally {
         await page.close();

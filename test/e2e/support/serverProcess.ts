@@ -13,9 +13,19 @@ export interface ServerProcess extends AsyncDisposable {
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
+/**
+ * The commands the README gives for running the server from source, by runtime. Deno's goes through its task, so the
+ * task's permission flags are the ones tested; the `--` is how users pass flags through it, and the server's flags
+ * follow.
+ */
+export const SOURCE_COMMANDS = {
+  bun: [`${repoRoot}scripts/start`],
+  deno: [`${repoRoot}node_modules/.bin/deno`, "task", "start", "--"],
+} as const;
+
 export interface ServerProcessOptions {
-  /** The command to run; default `scripts/start`. */
-  command?: string[];
+  /** The command to run; default `SOURCE_COMMANDS.bun`. */
+  command?: readonly string[];
   args?: string[];
   env?: Record<string, string>;
   cwd?: string;
@@ -23,7 +33,7 @@ export interface ServerProcessOptions {
 }
 
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
-  const command = options.command ?? [`${repoRoot}scripts/start`];
+  const command = options.command ?? SOURCE_COMMANDS.bun;
   const child = spawn([...command, "--host", "127.0.0.1", "--port", "0", ...(options.args ?? [])], {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
