@@ -134,7 +134,12 @@ function printToken(secret: string | undefined, ttlSecs: number): undefined {
 /** `init`: writes the commented example config, never over an existing file. */
 function writeExampleConfig(path: string): undefined {
   if (existsSync(path)) throw new ConfigError(`${path} already exists; remove it first or pass --config another.json`);
-  writeFileSync(path, exampleConfig());
+  try {
+    writeFileSync(path, exampleConfig());
+  } catch (error) {
+    // Deno without --allow-write lands here too (NotCapable), as does a missing or read-only directory.
+    throw new ConfigError(`cannot write ${path}: ${(error as Error).message}`);
+  }
   return print(`wrote ${path}: every setting with its default and meaning; edit what you need`);
 }
 

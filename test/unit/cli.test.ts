@@ -36,6 +36,13 @@ describe("command line", () => {
     ]);
   });
 
+  test("init that cannot write its file says so in one line, exit code 2", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "swrtc-cli-")), "missing", "smallwebrtc.json");
+    const { code, stderr } = run(["init", "--config", path]);
+    expect(code).toBe(2);
+    expect(stderr.trim().split("\n")).toEqual([expect.stringMatching(new RegExp(`^smallwebrtc: cannot write ${path}: `))]);
+  });
+
   test("unknown flags fail the same way", () => {
     const { code, stderr } = run(["--prot", "1"]);
     expect(code).toBe(2);
