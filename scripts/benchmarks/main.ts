@@ -9,25 +9,29 @@ import { join } from "node:path";
 import { benchAudioPath } from "./audioPath.ts";
 import { measureConnect } from "./connectTime.ts";
 import { measureDataChannel } from "./dataChannel.ts";
+import { measureRuntimes, type Range } from "./runtimes.ts";
 import { type BenchServer, rssMb, type ServerName, startServer } from "./servers.ts";
 import { sweepSessions } from "./sessionsPerCore.ts";
 
-const BENCHES = ["audio-path", "connect", "data-channel", "sessions"] as const;
+const BENCHES = ["audio-path", "connect", "data-channel", "sessions", "runtimes"] as const;
 type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
 const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
 const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--rounds 20]
-                    [--server smallwebrtc|aiortc|both] [--out bench-results.json]
+                    [--starts 5] [--server smallwebrtc|aiortc|both] [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
 benchmark (smallwebrtc, the aiortc reference, and their ratio), then one JSON line, also written to --out.
---server measures one server alone (no ratios): quicker while working on one of them.`;
+--server measures one server alone (no ratios): quicker while working on one of them.
+runtimes starts smallwebrtc --starts times each as the binary, with Bun and with Deno (no aiortc), and gives the
+range over the starts of its start time and of each start's connect-time p50 (--rounds connects).`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     steps: { type: "string", default: DEFAULT_STEPS },
     rounds: { type: "string", default: "20" },
+    starts: { type: "string", default: "5" },
     out: { type: "string", default: "bench-results.json" },
     server: { type: "string", default: "both" },
     help: { type: "boolean", short: "h" },
@@ -55,6 +59,19 @@ if (runs("audio-path")) {
   results["audio-path"] = rows;
   console.log("\naudio-path: CPU microseconds per 20 ms frame of one session (lower is better)");
   console.table(rows.map((row) => ({ ...row, ours: round(row.ours), aiortc: round(row.aiortc), ratio: round(row.ratio) })));
+}
+
+if (runs("runtimes") && servers.includes("smallwebrtc")) {
+  const rows = await measureRuntimes({ starts: Number(values.starts), rounds: Number(values.rounds), log });
+  results.runtimes = rows;
+  console.log(`\nruntimes: range over ${values.starts} starts each (p50 of ${values.rounds} connects per start)`);
+  const span = ({ min, max }: Range) => `${round(min)}-${round(max)}`;
+  console.table(Object.values(rows).map((row) => ({
+    command: row.command,
+    "start to listening (ms)": span(row.startMs),
+    "POST to answer p50 (ms)": span(row.answerP50Ms),
+    "POST to DTLS connected p50 (ms)": span(row.connectedP50Ms),
+  })));
 }
 
 for (const name of servers) {

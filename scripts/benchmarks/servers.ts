@@ -8,11 +8,19 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { spawn, type Subprocess } from "bun";
-import { startServerProcess } from "../../test/e2e/support/serverProcess.ts";
+import { SOURCE_COMMANDS, startServerProcess } from "../../test/e2e/support/serverProcess.ts";
 import { repoRoot } from "../../test/support/paths.ts";
 import type { TestClient } from "../../test/support/weriftClient.ts";
 
 export type ServerName = "smallwebrtc" | "aiortc";
+
+/** The ways smallwebrtc is run: the single binary (what every benchmark but runtimes measures), or from source. */
+export const SMALLWEBRTC_RUNS = {
+  binary: [join(repoRoot, "dist/smallwebrtc-linux-x64")],
+  ...SOURCE_COMMANDS,
+} as const;
+
+export type SmallWebRTCRun = keyof typeof SMALLWEBRTC_RUNS;
 
 export interface BenchServer {
   name: ServerName;
@@ -32,15 +40,14 @@ const OPEN_LIMITS = {
   SMALLWEBRTC_LOG_LEVEL: "warn",
 };
 
-export async function startServer(name: ServerName): Promise<BenchServer> {
-  return name === "smallwebrtc" ? await startOurs() : await startAiortc();
+export async function startServer(name: ServerName, run: SmallWebRTCRun = "binary"): Promise<BenchServer> {
+  return name === "smallwebrtc" ? await startOurs(run) : await startAiortc();
 }
 
-async function startOurs(): Promise<BenchServer> {
-  const server = await startServerProcess({
-    command: ["taskset", "-c", SERVER_CORE, join(repoRoot, "dist/smallwebrtc-linux-x64")],
-    env: OPEN_LIMITS,
-  });
+/** `pid` is the command's process: under `deno task` that is the task runner, whose CPU and RSS are not the server's. */
+async function startOurs(run: SmallWebRTCRun): Promise<BenchServer> {
+  const command = ["taskset", "-c", SERVER_CORE, ...SMALLWEBRTC_RUNS[run]];
+  const server = await startServerProcess({ command, env: OPEN_LIMITS });
   return { name: "smallwebrtc", url: server.url, pid: server.process.pid, stop: async () => void (await server.stop()) };
 }
 
