@@ -1,12 +1,12 @@
 /**
  * Builds the single-file executables: dist/smallwebrtc-linux-x64 and dist/smallwebrtc-linux-arm64. Everything the
- * server reads at run time is embedded: the bundled WASM modules and VAD model (lib/assets/bundledFiles.ts) under
- * /$bunfs/root/assets, and the built test client under /$bunfs/root/client. The arm64 runtime comes from the npm
- * registry (bun fetches it on first use).
+ * server reads at run time is embedded: the bundled WASM modules and VAD model (lib/assets/bundledFiles.ts, each
+ * checked against its pinned SHA-256 first) under /$bunfs/root/assets, and the built test client under
+ * /$bunfs/root/client. The arm64 runtime comes from the npm registry (bun fetches it on first use).
  */
 import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { BUNDLED_FILES, type BundledFile, bundledFilePath } from "../lib/assets/bundledFiles.ts";
+import { BUNDLED_FILES, type BundledFile, bundledFilePath, checkBundledFiles } from "../lib/assets/bundledFiles.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const DIST = join(ROOT, "dist");
@@ -15,6 +15,8 @@ const TARGETS = { x64: "bun-linux-x64", arm64: "bun-linux-arm64" } as const;
 type Arch = keyof typeof TARGETS;
 
 function stage(): void {
+  // Only the pinned builds are embedded: the binary will trust them without reading them back at start-up.
+  checkBundledFiles([]);
   rmSync(STAGE, { recursive: true, force: true });
   mkdirSync(join(STAGE, "assets"), { recursive: true });
   for (const name of Object.keys(BUNDLED_FILES) as BundledFile[]) {

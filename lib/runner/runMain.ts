@@ -17,10 +17,10 @@ import { clientAssets } from "../server/clientAssets.ts";
 import { launchBot } from "./launchBot.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpVideo } from "../media/vp8.ts";
-import { warmUpAudio } from "../media/warmUp.ts";
+import { checkCodecFiles, warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
 import type { Bot } from "../bots/bot.ts";
-import { useBundledFileOverrides } from "../assets/bundledFiles.ts";
+import { BundledFileError, useBundledFileOverrides } from "../assets/bundledFiles.ts";
 import { WeriftDriftError } from "../webrtc/weriftPatches.ts";
 import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 
@@ -57,8 +57,10 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     if (commandLine.command === "token") return printToken(config.auth.secret, commandLine.ttlSecs ?? 3600);
     const logger = createLogger({ level: config.logLevel });
     useBundledFileOverrides(config.assetsDir);
+    const replaced = checkCodecFiles();
     for (const warning of warnings) logger.warn(warning);
     if (file) logger.info("config loaded", { file });
+    if (replaced.length > 0) logger.info("bundled files replaced from assetsDir", { files: replaced });
 
     const runBot = bot ?? BUILT_IN_BOT_FUNCTIONS[config.bot];
     const server = new SmallWebRTCServer({
@@ -74,7 +76,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     void warmUpCodecs(!bot && config.bot === "mirror", logger);
     return server;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof WeriftDriftError) {
+    if (error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError) {
       console.error(`${program}: ${error.message}`);
       process.exit(2);
     }
