@@ -4,9 +4,9 @@
  * checked against its pinned SHA-256 first) under /$bunfs/root/assets, and the built test client under
  * /$bunfs/root/client. The arm64 runtime comes from the npm registry (bun fetches it on first use).
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUNDLED_FILES, type BundledFile, bundledFilePath, checkBundledFiles } from "../lib/assets/bundledFiles.ts";
+import { BUNDLED_FILES, type BundledFile, bundledFile } from "../lib/assets/bundledFiles.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const DIST = join(ROOT, "dist");
@@ -15,12 +15,11 @@ const TARGETS = { x64: "bun-linux-x64", arm64: "bun-linux-arm64" } as const;
 type Arch = keyof typeof TARGETS;
 
 function stage(): void {
-  // Only the pinned builds are embedded: the binary will trust them without reading them back at start-up.
-  checkBundledFiles([]);
   rmSync(STAGE, { recursive: true, force: true });
   mkdirSync(join(STAGE, "assets"), { recursive: true });
   for (const name of Object.keys(BUNDLED_FILES) as BundledFile[]) {
-    copyFileSync(bundledFilePath(name), join(STAGE, "assets", name));
+    // bundledFile() hands out only bytes that match the pinned hash: a dependency update fails here, naming the file.
+    writeFileSync(join(STAGE, "assets", name), bundledFile(name));
   }
   const client = join(ROOT, "public/dist");
   if (!existsSync(join(client, "index.html"))) throw new Error("the test client is not built: run scripts/build-client");

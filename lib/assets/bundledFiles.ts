@@ -83,11 +83,11 @@ export function useBundledFileOverrides(dir: string | undefined): void {
 }
 
 /**
- * Checks every bundled file that could be wrong without the binary having changed, before the server listens, so a
- * bad `assetsDir` stops it at once rather than at the first call: each replaced file (a replaced WASM file is
- * compiled here, and kept for its binding among `bindings`), and each file read from node_modules. Embedded files are
- * left to their first load: scripts/build checked them when it embedded them, and reading them back out of the
- * binary costs about 60 ms. Returns the names of the replaced files.
+ * Checks every file that `assetsDir` replaces, before the server listens, so a bad one stops it at once rather than
+ * at the first call. A replaced WASM file is compiled for that, and the module kept for its binding among
+ * `bindings`. The pinned files are left to their first load, which hashes the bytes it reads anyway: scripts/build
+ * hashed them before embedding them, and reading all 18 MB back out of the binary at start-up took 190-400 ms.
+ * Returns the names of the replaced files.
  */
 export function checkBundledFiles(bindings: readonly WasmBinding[]): BundledFile[] {
   if (overrideDir !== undefined && !statSync(overrideDir, { throwIfNoEntry: false })?.isDirectory()) {
@@ -96,8 +96,9 @@ export function checkBundledFiles(bindings: readonly WasmBinding[]): BundledFile
   const replacedFiles: BundledFile[] = [];
   for (const name of Object.keys(BUNDLED_FILES) as BundledFile[]) {
     const { path, replaced } = locate(name);
-    if (replaced) replacedFiles.push(name);
-    if (checked.has(name) || (!replaced && path.startsWith(EMBEDDED_ROOT))) continue;
+    if (!replaced) continue;
+    replacedFiles.push(name);
+    if (checked.has(name)) continue;
     const binding = bindings.find((candidate) => candidate.file === name);
     const module = check(name, path, replaced, readFileSync(path), binding);
     checked.add(name);
@@ -123,7 +124,7 @@ export function bundledModule(binding: WasmBinding): WebAssembly.Module {
   return keep(binding, path, module ?? compile(path, bytes));
 }
 
-/** Like `bundledModule`, but an unchecked-before file compiles off the main thread (libav.js: about 150 ms). */
+/** Like `bundledModule`, but compiles off the main thread: for libav.js, which takes about 150 ms to compile. */
 export async function compileBundledModule(binding: WasmBinding): Promise<WebAssembly.Module> {
   const cached = modules.get(binding.file);
   if (cached) return cached;

@@ -78,8 +78,8 @@ export function interfaceProblem(module: WebAssembly.Module, needed: WasmInterfa
   return problems.length > 0 ? problems.join("; ") : undefined;
 }
 
-/** A list short enough for one line: the first eight names, then how many more. */
+/** A list short enough for one line: the first ten names, then how many more. */
 function few(names: string[]): string {
-  const shown = names.slice(0, 8).join(", ");
-  return names.length > 8 ? `${shown} and ${names.length - 8} more` : shown;
+  const shown = names.slice(0, 10).join(", ");
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 }

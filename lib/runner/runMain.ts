@@ -60,7 +60,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     const replaced = checkCodecFiles();
     for (const warning of warnings) logger.warn(warning);
     if (file) logger.info("config loaded", { file });
-    if (replaced.length > 0) logger.info("bundled files replaced from assetsDir", { files: replaced });
+    if (replaced.length > 0) logger.info("bundled files replaced from assetsDir", { files: replaced.join(",") });
 
     const runBot = bot ?? BUILT_IN_BOT_FUNCTIONS[config.bot];
     const server = new SmallWebRTCServer({

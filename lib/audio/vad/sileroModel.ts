@@ -23,7 +23,11 @@ export interface SileroModel {
 let loading: Promise<SileroModel> | undefined;
 
 export function loadSileroModel(): Promise<SileroModel> {
-  loading ??= create();
+  // A failed load is not kept: the error (e.g. a bad replacement model) is reported again to the next caller.
+  loading ??= create().catch((error: unknown) => {
+    loading = undefined;
+    throw error;
+  });
   return loading;
 }
 
