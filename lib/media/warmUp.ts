@@ -1,22 +1,24 @@
 /**
- * Start-up work for the codecs. Before the server listens, every bundled file is checked, so a bad `assetsDir` stops
- * it with one line instead of failing the first call. After it listens, the codecs are exercised once: JSC runs WASM
- * about 2x slower until its optimising tier kicks in (after roughly 400 ms of codec work). That runs in slices of
+ * Start-up work for the codecs. Before the server listens, every file that `assetsDir` replaces is checked, so a bad
+ * one stops it with one line instead of failing the first call. After it listens, the codecs are exercised once: JSC
+ * runs WASM about 2x slower until its optimising tier kicks in (after roughly 400 ms of codec work), in slices of
  * 20 ms that yield to the event loop between them, so a client that connects during warm-up is never held up.
  */
 import { type BundledFile, checkBundledFiles } from "../assets/bundledFiles.ts";
 import { LIBAV_WASM } from "./libav.ts";
 import { OPUS_WASM, warmUpOpus } from "./opus.ts";
-import { SPEEX_WASM } from "./resampler.ts";
+import { Resampler, SPEEX_WASM } from "./resampler.ts";
 
 const SLICE_MS = 20;
 
-/** Checks every bundled file (see checkBundledFiles); returns the names of those that `assetsDir` replaces. */
+/** Checks the files that `assetsDir` replaces (see checkBundledFiles) and returns their names. */
 export function checkCodecFiles(): BundledFile[] {
   return checkBundledFiles([OPUS_WASM, SPEEX_WASM, LIBAV_WASM]);
 }
 
 export async function warmUpAudio(totalMs = 400): Promise<void> {
+  // Loads (and so checks) the resampler's module now rather than in the first call that resamples.
+  new Resampler({ inputRate: 48000, outputRate: 16000 }).free();
   for (let spent = 0; spent < totalMs; spent += SLICE_MS) {
     warmUpOpus(SLICE_MS);
     await new Promise((resolve) => setTimeout(resolve, 0));

@@ -73,18 +73,26 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url, bot: bot ? "custom" : config.bot });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
-    void warmUpCodecs(!bot && config.bot === "mirror", logger);
+    void warmUpCodecs(!bot && config.bot === "mirror", logger).catch((error: BundledFileError) => exit(program, error));
     return server;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError) {
-      console.error(`${program}: ${error.message}`);
-      process.exit(2);
-    }
+    const fixable = error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError;
+    if (fixable) exit(program, error);
     throw error;
   }
 }
 
-/** Warms the codecs after listening; video only for bots that use it (its codec instance costs ~18 MB). */
+/** Stops on a mistake the user can fix, with the one line that names it. */
+function exit(program: string, error: Error): never {
+  console.error(`${program}: ${error.message}`);
+  process.exit(2);
+}
+
+/**
+ * Warms the codecs after listening; video only for bots that use it (its codec instance costs ~18 MB). This is also
+ * the first load, and so the hash check, of the embedded files it uses: one that fails leaves a server that cannot
+ * carry a call, so that error is passed on to stop it.
+ */
 async function warmUpCodecs(video: boolean, logger: Logger): Promise<void> {
   const start = performance.now();
   try {
@@ -92,6 +100,7 @@ async function warmUpCodecs(video: boolean, logger: Logger): Promise<void> {
     if (video) await warmUpVideo();
     logger.debug("codecs warmed up", { ms: Math.round(performance.now() - start) });
   } catch (error) {
+    if (error instanceof BundledFileError) throw error;
     logger.warn("codec warm-up failed", { error });
   }
 }
