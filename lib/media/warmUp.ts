@@ -7,7 +7,7 @@
 import { type BundledFile, checkBundledFiles } from "../assets/bundledFiles.ts";
 import { LIBAV_WASM } from "./libav.ts";
 import { OPUS_WASM, warmUpOpus } from "./opus.ts";
-import { Resampler, SPEEX_WASM } from "./resampler.ts";
+import { SPEEX_WASM } from "./resampler.ts";
 
 const SLICE_MS = 20;
 
@@ -17,8 +17,6 @@ export function checkCodecFiles(): BundledFile[] {
 }
 
 export async function warmUpAudio(totalMs = 400): Promise<void> {
-  // Loads (and so checks) the resampler's module now rather than in the first call that resamples.
-  new Resampler({ inputRate: 48000, outputRate: 16000 }).free();
   for (let spent = 0; spent < totalMs; spent += SLICE_MS) {
     warmUpOpus(SLICE_MS);
     await new Promise((resolve) => setTimeout(resolve, 0));
