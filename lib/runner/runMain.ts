@@ -76,8 +76,9 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     void warmUpCodecs(!bot && config.bot === "mirror", logger).catch((error: BundledFileError) => exit(program, error));
     return server;
   } catch (error) {
-    const fixable = error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError;
-    if (fixable) exit(program, error);
+    if (error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError) {
+      exit(program, error);
+    }
     throw error;
   }
 }
