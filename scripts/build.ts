@@ -1,12 +1,12 @@
 /**
  * Builds the single-file executables: dist/smallwebrtc-linux-x64 and dist/smallwebrtc-linux-arm64. Everything the
- * server reads at run time is embedded: the bundled WASM modules and VAD model (lib/assets/bundledFiles.ts) under
- * /$bunfs/root/assets, and the built test client under /$bunfs/root/client. The arm64 runtime comes from the npm
- * registry (bun fetches it on first use).
+ * server reads at run time is embedded: the bundled WASM modules and VAD model (lib/assets/bundledFiles.ts, each
+ * checked against its pinned SHA-256 first) under /$bunfs/root/assets, and the built test client under
+ * /$bunfs/root/client. The arm64 runtime comes from the npm registry (bun fetches it on first use).
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUNDLED_FILES, type BundledFile, bundledFilePath } from "../lib/assets/bundledFiles.ts";
+import { BUNDLED_FILES, type BundledFile, bundledFile } from "../lib/assets/bundledFiles.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const DIST = join(ROOT, "dist");
@@ -18,7 +18,8 @@ function stage(): void {
   rmSync(STAGE, { recursive: true, force: true });
   mkdirSync(join(STAGE, "assets"), { recursive: true });
   for (const name of Object.keys(BUNDLED_FILES) as BundledFile[]) {
-    copyFileSync(bundledFilePath(name), join(STAGE, "assets", name));
+    // bundledFile() hands out only bytes that match the pinned hash: a dependency update fails here, naming the file.
+    writeFileSync(join(STAGE, "assets", name), bundledFile(name));
   }
   const client = join(ROOT, "public/dist");
   if (!existsSync(join(client, "index.html"))) throw new Error("the test client is not built: run scripts/build-client");

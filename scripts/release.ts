@@ -57,7 +57,9 @@ the FFmpeg, libvpx and libopus sources it builds from.
 To use your own build instead of the embedded one, without rebuilding smallwebrtc: put your
 \`libav-6.10.9.0-vp8-opus.wasm.wasm\` into a directory as \`libav-vp8-opus.wasm\` and start the server with
 \`"assetsDir": "/that/directory"\` in the config (or \`SMALLWEBRTC_ASSETS_DIR\`). The same works for every embedded
-WebAssembly file. You can also rebuild the binary from this repository's source with \`scripts/build\`.
+WebAssembly file. The server checks a replacement at start-up: it must export everything the embedded build exports
+and import nothing more. Otherwise the server stops with one line naming the file and what is missing. You can also
+rebuild the binary from this repository's source with \`scripts/build\`.
 `;
 
 const binaries = readdirSync(DIST).filter((file) => file.startsWith("smallwebrtc-linux-"));

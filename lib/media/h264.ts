@@ -9,6 +9,7 @@
  */
 // @ts-ignore: tinyh264 ships without type declarations (tsc wants this; deno check does not, hence not expect-error)
 import createTinyH264 from "tinyh264/es/TinyH264.js";
+import { BundledFileError } from "../assets/bundledFiles.ts";
 import { parseSpsPictureSize, type SpsPictureSize } from "./h264Sps.ts";
 import { i420ByteLength, type I420Image } from "./yuv.ts";
 
@@ -30,6 +31,21 @@ interface TinyH264Module {
     heightPointer: number,
   ): number;
 }
+
+/**
+ * The functions this binding calls, checked when the module loads: tinyh264 inlines its WASM in the glue, so there is
+ * no file to hash, and the package pin is all that fixes the build. A build that lacks one fails there, not at the
+ * first decode. The Record type makes this list name every function of the interface above.
+ */
+const CALLED: Record<Exclude<keyof TinyH264Module, "HEAPU8" | "HEAPU32">, true> = {
+  _malloc: true,
+  _free: true,
+  _h264bsdAlloc: true,
+  _h264bsdFree: true,
+  _h264bsdInit: true,
+  _h264bsdShutdown: true,
+  _h264bsdDecode: true,
+};
 
 // h264bsdDecode results (h264bsd_decoder.h).
 const PIC_RDY = 1;
@@ -54,7 +70,7 @@ let shared: Promise<TinyH264Module> | undefined;
 
 /** One module for the process (16 MB of WASM memory to start with); every decoder is a state inside it. */
 function tinyH264(): Promise<TinyH264Module> {
-  return (shared ??= loadTinyH264().catch((error: unknown) => {
+  return (shared ??= loadTinyH264().then(checkTinyH264).catch((error: unknown) => {
     shared = undefined;
     throw error;
   }));
@@ -73,6 +89,13 @@ function loadTinyH264(): Promise<TinyH264Module> {
     if (previous) Object.defineProperty(globalThis, "location", previous);
     else delete g.location;
   }
+}
+
+function checkTinyH264(module: TinyH264Module): TinyH264Module {
+  const record = module as unknown as Record<string, unknown>;
+  const missing = Object.keys(CALLED).filter((name) => typeof record[name] !== "function");
+  if (missing.length > 0) throw new BundledFileError("tinyh264/es/TinyH264.js", `module lacks ${missing.join(", ")}`);
+  return module;
 }
 
 interface DecoderState {

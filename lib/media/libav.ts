@@ -8,7 +8,8 @@ import LibAVWrapper from "@libav.js/variant-vp8-opus";
 // `bun build --compile` bundles it: libav.js would otherwise import it at run time from a build-machine path.
 // @ts-ignore: the factory ships without type declarations (tsc wants this; deno check does not, hence not expect-error)
 import libavFactory from "../../node_modules/@libav.js/variant-vp8-opus/dist/libav-6.10.9.0-vp8-opus.wasm.mjs";
-import { bundledFile } from "../assets/bundledFiles.ts";
+import { compileBundledModule } from "../assets/bundledFiles.ts";
+import type { WasmBinding } from "../assets/wasmInterface.ts";
 import { i420ByteLength, type I420Image } from "./yuv.ts";
 
 /** In noworker mode the instance is the emscripten module itself, so its heap view is there too (replaced, not
@@ -20,6 +21,9 @@ export const AV_PIX_FMT_YUV420P = 0;
 /** AVERROR(EAGAIN) in libav.js's errno numbering: "feed more input" / "no output yet". */
 export const AVERROR_EAGAIN = -6;
 
+/** libav.js's own glue drives the module, so a replacement must offer everything the pinned build does. */
+export const LIBAV_WASM: WasmBinding = { file: "libav-vp8-opus.wasm" };
+
 let instance: Promise<LibAV> | undefined;
 
 /** The shared instance, created on first use. */
@@ -28,15 +32,16 @@ export function sharedLibAV(): Promise<LibAV> {
 }
 
 function createLibAV(): Promise<LibAV> {
-  const wasm = bundledFile("libav-vp8-opus.wasm");
   return new Promise<LibAV>((resolve, reject) => {
     // This emscripten build ignores `wasmBinary` and would read the .wasm next to the factory; `instantiateWasm` is
-    // the hook it does honour, so the embedded bytes are handed over there.
+    // the hook it does honour, so the checked, compiled module is handed over there.
     const factory = (options: object) =>
       libavFactory({
         ...options,
         instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) {
-          WebAssembly.instantiate(wasm, imports).then((result) => receive(result.instance), reject);
+          compileBundledModule(LIBAV_WASM)
+            .then((module) => WebAssembly.instantiate(module, imports))
+            .then(receive, reject);
           return {};
         },
       });

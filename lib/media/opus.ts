@@ -3,7 +3,8 @@
  * C exports. The module is compiled and instantiated once per process: every encoder and decoder is a malloc'ed state
  * in that one heap, so a session costs its codec state (tens of kB), not a WASM instance (megabytes).
  */
-import { bundledFile } from "../assets/bundledFiles.ts";
+import { instantiateBundled } from "../assets/bundledFiles.ts";
+import { type WasmBinding, type WasmExports, wasmFunction, wasmMemory } from "../assets/wasmInterface.ts";
 import { WasmHeap } from "./wasmHeap.ts";
 
 export type OpusSampleRate = 8000 | 12000 | 16000 | 24000 | 48000;
@@ -74,20 +75,50 @@ const MAX_FRAME_SAMPLES = 5760;
 /** libopus's recommended ceiling for one encoded packet; larger than any RTP payload within an MTU. */
 const MAX_PACKET_BYTES = 4000;
 
-interface OpusExports {
-  memory: WebAssembly.Memory;
-  _initialize(): void;
-  malloc(bytes: number): number;
-  free(pointer: number): void;
-  opus_strerror(code: number): number;
-  opus_encoder_get_size(channels: number): number;
-  opus_encoder_init(state: number, sampleRate: number, channels: number, application: number): number;
-  opus_encode(state: number, pcm: number, frameSize: number, packet: number, maxPacketBytes: number): number;
-  opus_encoder_ctl_set(state: number, request: number, value: number): number;
-  opus_encoder_ctl_get(state: number, request: number): number;
-  opus_decoder_get_size(channels: number): number;
-  opus_decoder_init(state: number, sampleRate: number, channels: number): number;
-  opus_decode(state: number, packet: number, length: number, pcm: number, frameSize: number, fec: number): number;
+/**
+ * The libopus build as this binding uses it: the exports it calls (checked against the module before anything is
+ * called, see lib/assets/bundledFiles.ts) and the imports it supplies. The module is an emscripten "standalone"
+ * reactor: WASI stubs for a libc that never does I/O here, and a growth notification we do not need because WasmHeap
+ * notices a replaced buffer by itself.
+ */
+export const OPUS_WASM = {
+  file: "opus.wasm",
+  exports: {
+    memory: wasmMemory,
+    _initialize: wasmFunction<() => void>(),
+    malloc: wasmFunction<(bytes: number) => number>(),
+    free: wasmFunction<(pointer: number) => void>(),
+    opus_strerror: wasmFunction<(code: number) => number>(),
+    opus_encoder_get_size: wasmFunction<(channels: number) => number>(),
+    opus_encoder_init:
+      wasmFunction<(state: number, sampleRate: number, channels: number, application: number) => number>(),
+    opus_encode:
+      wasmFunction<(state: number, pcm: number, frameSize: number, packet: number, maxPacketBytes: number) => number>(),
+    opus_encoder_ctl_set: wasmFunction<(state: number, request: number, value: number) => number>(),
+    opus_encoder_ctl_get: wasmFunction<(state: number, request: number) => number>(),
+    opus_decoder_get_size: wasmFunction<(channels: number) => number>(),
+    opus_decoder_init: wasmFunction<(state: number, sampleRate: number, channels: number) => number>(),
+    opus_decode: wasmFunction<
+      (state: number, packet: number, length: number, pcm: number, frameSize: number, fec: number) => number
+    >(),
+  },
+  imports: {
+    wasi_snapshot_preview1: {
+      fd_write: enosys,
+      fd_close: enosys,
+      fd_seek: enosys,
+      proc_exit: (code: number) => {
+        throw new Error(`libopus aborted (exit ${code})`);
+      },
+    },
+    env: { emscripten_notify_memory_growth: () => {} },
+  },
+} satisfies WasmBinding;
+
+type OpusExports = WasmExports<typeof OPUS_WASM.exports>;
+
+function enosys(): number {
+  return 52;
 }
 
 /** The shared instance, plus one PCM and one packet scratch buffer: calls are synchronous, so sessions share them. */
@@ -113,22 +144,7 @@ let runtime: OpusRuntime | undefined;
 
 function opusRuntime(): OpusRuntime {
   if (runtime) return runtime;
-  const module = new WebAssembly.Module(bundledFile("opus.wasm"));
-  // The module is an emscripten "standalone" reactor: WASI stubs for a libc that never does I/O here, and a growth
-  // notification we do not need because WasmHeap notices a replaced buffer by itself.
-  const enosys = () => 52;
-  const instance = new WebAssembly.Instance(module, {
-    wasi_snapshot_preview1: {
-      fd_write: enosys,
-      fd_close: enosys,
-      fd_seek: enosys,
-      proc_exit: (code: number) => {
-        throw new Error(`libopus aborted (exit ${code})`);
-      },
-    },
-    env: { emscripten_notify_memory_growth: () => {} },
-  });
-  const wasm = instance.exports as unknown as OpusExports;
+  const wasm = instantiateBundled(OPUS_WASM);
   wasm._initialize();
   return (runtime = new OpusRuntime(wasm));
 }

@@ -3,7 +3,8 @@
  * @echogarden/speex-resampler-wasm, with our own binding to its exports. As with Opus, one instance per process
  * serves every resampler; each resampler is a few kB of filter state in that heap.
  */
-import { bundledFile } from "../assets/bundledFiles.ts";
+import { instantiateBundled } from "../assets/bundledFiles.ts";
+import { type WasmBinding, type WasmExports, wasmFunction, wasmMemory } from "../assets/wasmInterface.ts";
 import { WasmHeap } from "./wasmHeap.ts";
 
 export interface ResamplerOptions {
@@ -18,26 +19,56 @@ export interface ResamplerOptions {
   quality?: number;
 }
 
-/** The build's exports are minified; the names follow its emscripten glue (`_speex_resampler_init` = "e", ...). */
-interface SpeexExports {
-  c: WebAssembly.Memory;
-  /** __wasm_call_ctors */
-  d(): void;
-  /** speex_resampler_init(channels, inRate, outRate, quality, *err) -> state or 0 */
-  e(channels: number, inputRate: number, outputRate: number, quality: number, error: number): number;
-  /** free */
-  h(pointer: number): void;
-  /** speex_resampler_destroy */
-  j(state: number): void;
-  /** speex_resampler_process_interleaved_int(state, in, *inFrames, out, *outFrames) -> err */
-  o(state: number, input: number, inputFrames: number, output: number, outputFrames: number): number;
-  /** speex_resampler_skip_zeros */
-  z(state: number): number;
-  /** speex_resampler_strerror */
-  B(code: number): number;
-  /** malloc */
-  C(bytes: number): number;
-}
+/**
+ * The speex build as this binding uses it. Its exports are minified; the names follow its emscripten glue
+ * (`_speex_resampler_init` = "e", ...). Binding them is safe only because the module is checked against this
+ * declaration (and, unless replaced, its pinned hash) before anything is called: see lib/assets/bundledFiles.ts.
+ */
+export const SPEEX_WASM = {
+  file: "speex-resampler.wasm",
+  exports: {
+    c: wasmMemory,
+    /** __wasm_call_ctors */
+    d: wasmFunction<() => void>(),
+    /** speex_resampler_init(channels, inRate, outRate, quality, *err) -> state or 0 */
+    e: wasmFunction<
+      (channels: number, inputRate: number, outputRate: number, quality: number, error: number) => number
+    >(),
+    /** free */
+    h: wasmFunction<(pointer: number) => void>(),
+    /** speex_resampler_destroy */
+    j: wasmFunction<(state: number) => void>(),
+    /** speex_resampler_process_interleaved_int(state, in, *inFrames, out, *outFrames) -> err */
+    o: wasmFunction<
+      (state: number, input: number, inputFrames: number, output: number, outputFrames: number) => number
+    >(),
+    /** speex_resampler_skip_zeros */
+    z: wasmFunction<(state: number) => number>(),
+    /** speex_resampler_strerror */
+    B: wasmFunction<(code: number) => number>(),
+    /** malloc */
+    C: wasmFunction<(bytes: number) => number>(),
+  },
+  // The two emscripten runtime imports: growing the heap for malloc, and the memcpy used for large copies.
+  imports: {
+    a: {
+      a: (requestedBytes: number) => {
+        const memory = heap!.memory;
+        try {
+          memory.grow(Math.ceil(((requestedBytes >>> 0) - memory.buffer.byteLength) / 65536));
+          return 1;
+        } catch {
+          return 0;
+        }
+      },
+      b: (destination: number, source: number, bytes: number) => {
+        heap!.u8.copyWithin(destination, source, source + bytes);
+      },
+    },
+  },
+} satisfies WasmBinding;
+
+type SpeexExports = WasmExports<typeof SPEEX_WASM.exports>;
 
 /** Samples per scratch buffer; longer inputs are fed through in slices, so arbitrary chunk sizes need no realloc. */
 const SCRATCH_SAMPLES = 16384;
@@ -65,29 +96,12 @@ class SpeexRuntime {
 }
 
 let runtime: SpeexRuntime | undefined;
+/** The shared instance's heap, which the imports above grow and copy within. */
+let heap: WasmHeap | undefined;
 
 function speexRuntime(): SpeexRuntime {
   if (runtime) return runtime;
-  const module = new WebAssembly.Module(bundledFile("speex-resampler.wasm"));
-  let heap: WasmHeap | undefined;
-  // The two emscripten runtime imports: growing the heap for malloc, and the memcpy used for large copies.
-  const instance = new WebAssembly.Instance(module, {
-    a: {
-      a: (requestedBytes: number) => {
-        const memory = heap!.memory;
-        try {
-          memory.grow(Math.ceil(((requestedBytes >>> 0) - memory.buffer.byteLength) / 65536));
-          return 1;
-        } catch {
-          return 0;
-        }
-      },
-      b: (destination: number, source: number, bytes: number) => {
-        heap!.u8.copyWithin(destination, source, source + bytes);
-      },
-    },
-  });
-  const wasm = instance.exports as unknown as SpeexExports;
+  const wasm = instantiateBundled(SPEEX_WASM);
   heap = new WasmHeap(wasm.c, { malloc: wasm.C, free: wasm.h });
   wasm.d();
   return (runtime = new SpeexRuntime(wasm, heap));

@@ -17,10 +17,10 @@ import { clientAssets } from "../server/clientAssets.ts";
 import { launchBot } from "./launchBot.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpVideo } from "../media/vp8.ts";
-import { warmUpAudio } from "../media/warmUp.ts";
+import { checkCodecFiles, warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
 import type { Bot } from "../bots/bot.ts";
-import { useBundledFileOverrides } from "../assets/bundledFiles.ts";
+import { BundledFileError, useBundledFileOverrides } from "../assets/bundledFiles.ts";
 import { WeriftDriftError } from "../webrtc/weriftPatches.ts";
 import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 
@@ -57,8 +57,10 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     if (commandLine.command === "token") return printToken(config.auth.secret, commandLine.ttlSecs ?? 3600);
     const logger = createLogger({ level: config.logLevel });
     useBundledFileOverrides(config.assetsDir);
+    const replaced = checkCodecFiles();
     for (const warning of warnings) logger.warn(warning);
     if (file) logger.info("config loaded", { file });
+    if (replaced.length > 0) logger.info("bundled files replaced from assetsDir", { files: replaced.join(",") });
 
     const runBot = bot ?? BUILT_IN_BOT_FUNCTIONS[config.bot];
     const server = new SmallWebRTCServer({
@@ -71,18 +73,27 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url, bot: bot ? "custom" : config.bot });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
-    void warmUpCodecs(!bot && config.bot === "mirror", logger);
+    void warmUpCodecs(!bot && config.bot === "mirror", logger).catch((error: BundledFileError) => exit(program, error));
     return server;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof WeriftDriftError) {
-      console.error(`${program}: ${error.message}`);
-      process.exit(2);
+    if (error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError) {
+      exit(program, error);
     }
     throw error;
   }
 }
 
-/** Warms the codecs after listening; video only for bots that use it (its codec instance costs ~18 MB). */
+/** Stops on a mistake the user can fix, with the one line that names it. */
+function exit(program: string, error: Error): never {
+  console.error(`${program}: ${error.message}`);
+  process.exit(2);
+}
+
+/**
+ * Warms the codecs after listening; video only for bots that use it (its codec instance costs ~18 MB). This is also
+ * the first load, and so the hash check, of the embedded files it uses: one that fails leaves a server that cannot
+ * carry a call, so that error is passed on to stop it.
+ */
 async function warmUpCodecs(video: boolean, logger: Logger): Promise<void> {
   const start = performance.now();
   try {
@@ -90,6 +101,7 @@ async function warmUpCodecs(video: boolean, logger: Logger): Promise<void> {
     if (video) await warmUpVideo();
     logger.debug("codecs warmed up", { ms: Math.round(performance.now() - start) });
   } catch (error) {
+    if (error instanceof BundledFileError) throw error;
     logger.warn("codec warm-up failed", { error });
   }
 }

@@ -5,9 +5,11 @@
  * build runs under qemu-user. Both binaries come from scripts/build (scripts/test builds them first).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BUNDLED_FILES } from "../../lib/assets/bundledFiles.ts";
 import { repoRoot } from "../support/paths.ts";
 import { speechWav, videoY4m } from "../support/media.ts";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
@@ -84,6 +86,61 @@ describe("x64 binary, isolated", () => {
     const bad = run(hidingSources(binary).concat(["--config", "missing.json"]), workdir);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("missing.json: file not found");
+  }, 60_000);
+});
+
+describe("x64 binary: bundled files", () => {
+  const repoFile = (path: string) => readFileSync(join(repoRoot, "node_modules", path));
+  /** Runs the isolated binary until it exits (30 s at most, so one that wrongly keeps serving fails the test). */
+  const runToExit = (binary: string, cwd: string, env: Record<string, string> = {}) => {
+    const command = hidingSources(binary).concat(["--host", "127.0.0.1", "--port", "0"]);
+    const result = Bun.spawnSync(command, { cwd, env: { PATH: process.env.PATH!, ...env }, timeout: 30_000 });
+    return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+  };
+
+  test("a wrong WASM file in assetsDir stops it before it listens, with one line and exit code 2", async () => {
+    const { dir, binary } = isolatedCopy(X64);
+    const wrong = mkdtempSync(join(tmpdir(), "swrtc-assets-"));
+    writeFileSync(join(wrong, "speex-resampler.wasm"), repoFile("@evan/opus/wasm/simd.wasm"));
+    const bad = runToExit(binary, dir, { SMALLWEBRTC_ASSETS_DIR: wrong });
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toStartWith(
+      `smallwebrtc: ${wrong}/speex-resampler.wasm: ` +
+        "not a speex-resampler.wasm that this server can use: lacks exports c (memory), d, e, h, j, o, z, B, C; ",
+    );
+    expect(bad.code).toBe(2);
+
+    // The same place with another build that serves the binding: accepted, and the server runs on it.
+    const good = mkdtempSync(join(tmpdir(), "swrtc-assets-"));
+    writeFileSync(join(good, "opus.wasm"), repoFile("@evan/opus/wasm/opus.wasm"));
+    const env = { SMALLWEBRTC_ASSETS_DIR: good };
+    const server = await startServerProcess({ command: hidingSources(binary), cwd: dir, env });
+    try {
+      expect(await (await fetch(`${server.url}/status`)).json()).toMatchObject({ status: "ready" });
+      expect(server.output()).toContain("bundled files replaced from assetsDir files=opus.wasm");
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  test("an embedded file whose bytes changed fails its hash check at its first load: one line, exit code 2", () => {
+    const { dir, binary } = isolatedCopy(X64);
+    const bytes = readFileSync(binary);
+    const opus = repoFile("@evan/opus/wasm/simd.wasm");
+    const at = bytes.indexOf(opus);
+    expect(at).toBeGreaterThan(0);
+    bytes[at + (opus.length >> 1)] ^= 1;
+    writeFileSync(binary, bytes);
+    const changed = createHash("sha256").update(bytes.subarray(at, at + opus.length)).digest("hex");
+    // Warm-up loads opus right after the server listens; with a changed file it cannot carry a call, so it stops.
+    const { code, stdout, stderr } = runToExit(binary, dir);
+    expect(stdout).toContain("smallwebrtc is ready");
+    const pinned = BUNDLED_FILES["opus.wasm"].sha256;
+    expect(stderr.trim().split("\n").at(-1)).toBe(
+      `smallwebrtc: /$bunfs/root/assets/opus.wasm: SHA-256 is ${changed}, expected ${pinned}`,
+    );
+    expect(code).toBe(2);
   }, 60_000);
 });
 

@@ -1,12 +1,17 @@
 /** The command line as users meet it: help, version, schema, and what a bad config does to the exit code. */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../support/paths.ts";
 
-function run(args: string[], cwd = repoRoot) {
-  const result = Bun.spawnSync([process.execPath, join(repoRoot, "main.ts"), ...args], { cwd, env: { ...process.env } });
+function run(args: string[], cwd = repoRoot, env: Record<string, string> = {}) {
+  // The timeout ends a server that started when it should not have, so such a test fails instead of hanging.
+  const result = Bun.spawnSync([process.execPath, join(repoRoot, "main.ts"), ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    timeout: 20_000,
+  });
   return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
@@ -47,5 +52,19 @@ describe("command line", () => {
     const { code, stderr } = run(["--prot", "1"]);
     expect(code).toBe(2);
     expect(stderr).toContain("--prot");
+  });
+
+  test("a wrong WASM file in assetsDir is one line on stderr and exit code 2, before the server listens", () => {
+    const dir = mkdtempSync(join(tmpdir(), "swrtc-cli-assets-"));
+    copyFileSync(join(repoRoot, "node_modules/@evan/opus/wasm/simd.wasm"), join(dir, "speex-resampler.wasm"));
+    const { code, stdout, stderr } = run(["--port", "0"], dir, { SMALLWEBRTC_ASSETS_DIR: dir });
+    expect(stdout).toBe("");
+    const lines = stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toStartWith(
+      `smallwebrtc: ${dir}/speex-resampler.wasm: ` +
+        "not a speex-resampler.wasm that this server can use: lacks exports c (memory), d, e, ",
+    );
+    expect(code).toBe(2);
   });
 });

@@ -4,9 +4,13 @@
  * session and only carries its own 2x1x128 state: one copy of the weights, however many people are talking.
  */
 import * as ort from "onnxruntime-web/wasm";
-import { bundledFile } from "../../assets/bundledFiles.ts";
+import { bundledFile, BundledFileError, bundledFilePath } from "../../assets/bundledFiles.ts";
 
 export const SILERO_STATE_SIZE = 2 * 1 * 128;
+
+const MODEL = "silero_vad_v5.onnx";
+const MODEL_INPUTS = ["input", "state", "sr"];
+const MODEL_OUTPUTS = ["output", "stateN"];
 
 export interface SileroModel {
   /**
@@ -19,7 +23,11 @@ export interface SileroModel {
 let loading: Promise<SileroModel> | undefined;
 
 export function loadSileroModel(): Promise<SileroModel> {
-  loading ??= create();
+  // A failed load is not kept: the error (e.g. a bad replacement model) is reported again to the next caller.
+  loading ??= create().catch((error: unknown) => {
+    loading = undefined;
+    throw error;
+  });
   return loading;
 }
 
@@ -28,7 +36,11 @@ async function create(): Promise<SileroModel> {
   // over directly because a compiled binary cannot fetch them from a build-machine path.
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.wasmBinary = bundledFile("ort-wasm-simd-threaded.wasm");
-  const session = await ort.InferenceSession.create(bundledFile("silero_vad_v5.onnx"));
+  const session = await ort.InferenceSession.create(bundledFile(MODEL)).catch((error: unknown) => {
+    const cause = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
+    throw new BundledFileError(bundledFilePath(MODEL), `onnxruntime cannot load the model (${cause})`);
+  });
+  checkModelInterface(session);
   const rates = { 8000: tensorOfRate(8000), 16000: tensorOfRate(16000) };
   let queue: Promise<unknown> = Promise.resolve();
 
@@ -49,6 +61,20 @@ async function create(): Promise<SileroModel> {
       return result;
     },
   };
+}
+
+/**
+ * A replaced model (`assetsDir`) cannot be judged before onnxruntime has parsed it; then it must show the inputs and
+ * outputs of the pinned one before a window is fed to it.
+ */
+function checkModelInterface(session: ort.InferenceSession): void {
+  const missing = [
+    ...MODEL_INPUTS.filter((name) => !session.inputNames.includes(name)).map((name) => `input ${name}`),
+    ...MODEL_OUTPUTS.filter((name) => !session.outputNames.includes(name)).map((name) => `output ${name}`),
+  ];
+  if (missing.length > 0) {
+    throw new BundledFileError(bundledFilePath(MODEL), `not a Silero VAD v5 model: lacks ${missing.join(", ")}`);
+  }
 }
 
 function tensorOfRate(rate: number): ort.Tensor {
