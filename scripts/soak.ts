@@ -7,9 +7,9 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { loadPackets } from "./benchmarks/loadStream.ts";
 import { connectClient, drained, openSessions, rssMb } from "./benchmarks/servers.ts";
-import { startServerProcess } from "../test/e2e/support/serverProcess.ts";
-import { repoRoot } from "../test/support/paths.ts";
-import { TestClient } from "../test/support/weriftClient.ts";
+import { startServerProcess } from "./support/serverProcess.ts";
+import { repoRoot } from "./support/paths.ts";
+import { TestClient } from "./support/weriftClient.ts";
 
 export interface SoakOptions {
   sessions: number;

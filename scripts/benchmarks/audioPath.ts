@@ -9,8 +9,8 @@ import { createAudioDecoder, createAudioEncoder } from "../../lib/media/audioCod
 import { OpusEncoder } from "../../lib/media/opus.ts";
 import { Resampler } from "../../lib/media/resampler.ts";
 import { warmUpAudio } from "../../lib/media/warmUp.ts";
-import { readWav } from "../../test/support/audio.ts";
-import { speechWav } from "../../test/support/media.ts";
+import { readWav } from "../support/audio.ts";
+import { speechWav } from "../support/media.ts";
 
 export interface AudioPathResult {
   case: string;

@@ -3,7 +3,7 @@
  * client's connection state) and to the data channel open. The client builds its offer before the clock starts:
  * that is the client's work, not the server's.
  */
-import { TestClient } from "../../test/support/weriftClient.ts";
+import { TestClient } from "../support/weriftClient.ts";
 import { percentile } from "./loadStream.ts";
 import { type BenchServer, drained } from "./servers.ts";
 

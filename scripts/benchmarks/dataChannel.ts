@@ -3,7 +3,7 @@
  * straight back) and waits for every echo. Reports messages and megabytes per second of echoed payload; a stall
  * shows as a missing echo when the wait ends.
  */
-import { TestClient } from "../../test/support/weriftClient.ts";
+import { TestClient } from "../support/weriftClient.ts";
 import { type BenchServer, connectClient } from "./servers.ts";
 
 export interface DataChannelResult {

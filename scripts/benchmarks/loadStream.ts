@@ -6,8 +6,8 @@
  */
 import { OpusDecoder, OpusEncoder } from "../../lib/media/opus.ts";
 import type { RtpPacket } from "werift";
-import { readWav } from "../../test/support/audio.ts";
-import { speechWav } from "../../test/support/media.ts";
+import { readWav } from "../support/audio.ts";
+import { speechWav } from "../support/media.ts";
 
 const FRAME = 960;
 export const PACKETS_PER_SECOND = 50;

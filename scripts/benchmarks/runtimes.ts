@@ -5,7 +5,7 @@
  * every run, not what the best one did.
  */
 import { relative } from "node:path";
-import { repoRoot } from "../../test/support/paths.ts";
+import { repoRoot } from "../support/paths.ts";
 import { measureConnect } from "./connectTime.ts";
 import { SMALLWEBRTC_RUNS, type SmallWebRTCRun, startServer } from "./servers.ts";
 

@@ -8,9 +8,9 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { spawn, type Subprocess } from "bun";
-import { SOURCE_COMMANDS, startServerProcess } from "../../test/e2e/support/serverProcess.ts";
-import { repoRoot } from "../../test/support/paths.ts";
-import type { TestClient } from "../../test/support/weriftClient.ts";
+import { SOURCE_COMMANDS, startServerProcess } from "../support/serverProcess.ts";
+import { repoRoot } from "../support/paths.ts";
+import type { TestClient } from "../support/weriftClient.ts";
 
 export type ServerName = "smallwebrtc" | "aiortc";
 

@@ -4,7 +4,7 @@
  * output packets and the marker echo latency are measured over a window. The sweep stops once a step is clearly
  * overloaded. Afterwards every client closes and the server's RSS is read again once it has freed the sessions.
  */
-import { TestClient } from "../../test/support/weriftClient.ts";
+import { TestClient } from "../support/weriftClient.ts";
 import { type BenchServer, connectClient, cpuSeconds, drained, rssMb } from "./servers.ts";
 import { loadPackets, MARKER_AT, markerLatencies, outputQuality, PACKETS_PER_SECOND, percentile } from "./loadStream.ts";
 

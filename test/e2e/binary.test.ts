@@ -10,11 +10,11 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUNDLED_FILES } from "../../lib/assets/bundledFiles.ts";
-import { repoRoot } from "../support/paths.ts";
-import { speechWav, videoY4m } from "../support/media.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
+import { speechWav, videoY4m } from "../../scripts/support/media.ts";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { expectSpeechEchoed, expectTestPageServed } from "./support/servingChecks.ts";
-import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
+import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
 
 const X64 = join(repoRoot, "dist/smallwebrtc-linux-x64");
 const ARM64 = join(repoRoot, "dist/smallwebrtc-linux-arm64");

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { repoRoot } from "../support/paths.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 import { captureConsoleErrors, launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
-import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
+import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
 
 const ARTIFACTS = join(repoRoot, "test-artifacts");
 const DESKTOP = { width: 1280, height: 860 };

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { speechWav, videoY4m } from "../support/media.ts";
-import { repoRoot } from "../support/paths.ts";
+import { speechWav, videoY4m } from "../../scripts/support/media.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
-import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "./support/serverProcess.ts";
+import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { expectSpeechEchoed, expectTestPageServed } from "./support/servingChecks.ts";
 
 /** The sources as a fresh clone has them, with the installed node_modules and no test page built yet. */

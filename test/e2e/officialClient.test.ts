@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
-import { speechWav, videoY4m } from "../support/media.ts";
+import { speechWav, videoY4m } from "../../scripts/support/media.ts";
 import { openProbePage, type ProbeOptions, runProbe } from "./support/probe.ts";
-import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "./support/serverProcess.ts";
+import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { expectSpeechEchoed, explainProbe } from "./support/servingChecks.ts";
 
 let server: ServerProcess;

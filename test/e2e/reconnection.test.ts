@@ -4,10 +4,10 @@
  * port with iptables inside the test's network namespace. Audio must flow again afterwards.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { speechWav, videoY4m } from "../support/media.ts";
+import { speechWav, videoY4m } from "../../scripts/support/media.ts";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { controlProbe, finishProbe, openProbePage, startProbe } from "./support/probe.ts";
-import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
+import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
 
 let server: ServerProcess;
 let browser: LaunchedBrowser;

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
-import { speechWav, videoY4m } from "../support/media.ts";
+import { speechWav, videoY4m } from "../../scripts/support/media.ts";
 import { openProbePage, runProbe } from "./support/probe.ts";
-import { type ServerProcess, startServerProcess } from "./support/serverProcess.ts";
+import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
 
 let server: ServerProcess;
 let browser: LaunchedBrowser;

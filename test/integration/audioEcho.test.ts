@@ -16,10 +16,10 @@ import { type FrameDirection, FrameProcessor } from "../../lib/pipeline/framePro
 import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
 import { SmallWebRTCTransport } from "../../lib/transport/smallWebRTCTransport.ts";
-import { speechWav } from "../support/media.ts";
-import { decimate, findEcho, readWav, rms } from "../support/audio.ts";
+import { speechWav } from "../../scripts/support/media.ts";
+import { decimate, findEcho, readWav, rms } from "../../scripts/support/audio.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { sleep, TestClient } from "../support/weriftClient.ts";
+import { sleep, TestClient } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer;
 let peer: TestClient;

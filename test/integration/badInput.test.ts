@@ -6,10 +6,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
 import { OpusDecoder } from "../../lib/media/opus.ts";
-import { rms } from "../support/audio.ts";
+import { rms } from "../../scripts/support/audio.ts";
 import { Mutator } from "../support/mutations.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { sleep, TestClient } from "../support/weriftClient.ts";
+import { sleep, TestClient } from "../../scripts/support/weriftClient.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261124);
 const REQUESTS = 10_000;

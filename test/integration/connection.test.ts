@@ -3,7 +3,7 @@
  * (driven with app.request, so no HTTP socket; media and data flow over UDP on 127.0.0.1).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { sleep, TestClient, withoutCandidates, withTimeout } from "../support/weriftClient.ts";
+import { sleep, TestClient, withoutCandidates, withTimeout } from "../../scripts/support/weriftClient.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 import type { SmallWebRTCConnection } from "../../lib/webrtc/connection.ts";
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { TestClient } from "../support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
 
 const MESSAGES = 10_000;
 let server: TestServer | undefined;

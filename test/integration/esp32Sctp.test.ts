@@ -11,7 +11,7 @@ import type { RunnerArguments } from "../../lib/bots/bot.ts";
 import { SCTP_SINGLE_CHUNK_BYTES } from "../../lib/webrtc/peerConfig.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 import { createTwoHosts, type TwoHosts } from "../support/twoHosts.ts";
-import { TestClient } from "../support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
 
 const SCTP_COMMON_HEADER = 12;
 const DATA = 0;

@@ -11,10 +11,10 @@ import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
 import { EchoProcessor } from "../../lib/bots/echo.ts";
 import { SmallWebRTCTransport } from "../../lib/transport/smallWebRTCTransport.ts";
-import { rms } from "../support/audio.ts";
+import { rms } from "../../scripts/support/audio.ts";
 import { type LossyLink, openLossyLink, throughLink } from "../support/lossyLink.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { sleep, TestClient, withoutCandidates } from "../support/weriftClient.ts";
+import { sleep, TestClient, withoutCandidates } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer;
 let peer: TestClient;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { createLogger } from "../../lib/log/logger.ts";
 import { SmallWebRTCServer } from "../../lib/server/smallWebRTCServer.ts";
-import { repoRoot } from "../support/paths.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 import { testConfig } from "../support/testServer.ts";
 
 let server: SmallWebRTCServer | undefined;

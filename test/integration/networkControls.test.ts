@@ -5,11 +5,11 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { type ServerProcess, startServerProcess } from "../e2e/support/serverProcess.ts";
-import { repoRoot } from "../support/paths.ts";
+import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 import { createTwoHosts, type TwoHosts } from "../support/twoHosts.ts";
-import { sleep, TestClient } from "../support/weriftClient.ts";
+import { sleep, TestClient } from "../../scripts/support/weriftClient.ts";
 
 let hosts: TwoHosts | undefined;
 let server: ServerProcess | undefined;

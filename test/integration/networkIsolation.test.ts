@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import dgram from "node:dgram";
 import dns from "node:dns";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { sleep, TestClient } from "../support/weriftClient.ts";
+import { sleep, TestClient } from "../../scripts/support/weriftClient.ts";
 
 const sends: string[] = [];
 const lookups: string[] = [];

@@ -5,10 +5,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { parrotBot } from "../../lib/bots/parrot.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
-import { decimate, findEcho, readWav, rms } from "../support/audio.ts";
-import { vadFixture } from "../support/media.ts";
+import { decimate, findEcho, readWav, rms } from "../../scripts/support/audio.ts";
+import { vadFixture } from "../../scripts/support/media.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { sleep, TestClient, withTimeout } from "../support/weriftClient.ts";
+import { sleep, TestClient, withTimeout } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer;
 let peer: TestClient;

@@ -12,7 +12,7 @@ import { SmallWebRTCTransport } from "../../lib/transport/smallWebRTCTransport.t
 import type { SmallWebRTCConnection } from "../../lib/webrtc/connection.ts";
 import type { ConnectionMedia } from "../../lib/webrtc/mediaPort.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { TestClient, withTimeout } from "../support/weriftClient.ts";
+import { TestClient, withTimeout } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer;
 const clients: TestClient[] = [];

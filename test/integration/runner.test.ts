@@ -4,9 +4,9 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { repoRoot } from "../support/paths.ts";
-import { type ServerProcess, startServerProcess } from "../e2e/support/serverProcess.ts";
-import { TestClient } from "../support/weriftClient.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
+import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
 
 let server: ServerProcess | undefined;
 const clients: TestClient[] = [];

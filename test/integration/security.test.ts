@@ -10,7 +10,7 @@ import { echoBot } from "../../lib/bots/echo.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { SmallWebRTCServer } from "../../lib/server/smallWebRTCServer.ts";
 import { startTestServer, type TestServer, testConfig } from "../support/testServer.ts";
-import { TestClient, withTimeout } from "../support/weriftClient.ts";
+import { TestClient, withTimeout } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer | undefined;
 let listening: SmallWebRTCServer | undefined;

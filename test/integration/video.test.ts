@@ -19,7 +19,7 @@ import type { TransportParams } from "../../lib/transport/transportParams.ts";
 import { accessUnits, h264Fixture } from "../support/h264Fixture.ts";
 import { psnrY, syntheticRgb } from "../support/syntheticVideo.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { sleep, TestClient, type VideoRtp } from "../support/weriftClient.ts";
+import { sleep, TestClient, type VideoRtp } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer;
 let peer: TestClient;

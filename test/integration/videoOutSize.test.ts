@@ -10,7 +10,7 @@ import { SmallWebRTCTransport } from "../../lib/transport/smallWebRTCTransport.t
 import type { TransportParams } from "../../lib/transport/transportParams.ts";
 import { syntheticRgb } from "../support/syntheticVideo.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { TestClient } from "../support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer;
 let peer: TestClient;

@@ -5,11 +5,11 @@
  * media like the pipecat-esp32 firmware (libpeer). Both must get their speech back and the server's RTVI messages.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type ServerProcess, startServerProcess } from "../e2e/support/serverProcess.ts";
-import { decimate, findEcho, readWav, rms } from "../support/audio.ts";
-import { speechWav } from "../support/media.ts";
+import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { decimate, findEcho, readWav, rms } from "../../scripts/support/audio.ts";
+import { speechWav } from "../../scripts/support/media.ts";
 import { join } from "node:path";
-import { repoRoot } from "../support/paths.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 import { createTwoHosts } from "../support/twoHosts.ts";
 import { type AiortcPeerReport, runAiortcPeer } from "./aiortcPeer.ts";
 

@@ -3,7 +3,7 @@
  * server and returns its one-line JSON report, typed.
  */
 import { join } from "node:path";
-import { cacheDir, repoRoot } from "../support/paths.ts";
+import { cacheDir, repoRoot } from "../../scripts/support/paths.ts";
 
 /** Debian's python3-aiortc lives here; the pyenv python3 on PATH has no aiortc. */
 const PYTHON = "/usr/bin/python3";

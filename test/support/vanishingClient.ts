@@ -3,7 +3,7 @@
  * sending `ping` keep-alives every second when `--ping` is given (as the JS client does) and nothing at all otherwise
  * (only ICE consent answers keep it visible). It prints "connected <pc_id>" and waits to be killed.
  */
-import { TestClient } from "./weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
 
 const [url, mode] = process.argv.slice(2);
 const client = new TestClient({ media: [{ kind: "audio", direction: "sendrecv" }] });

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { AudioSender, type OutgoingRtp } from "../../lib/media/audioSender.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
-import { rms } from "../support/audio.ts";
+import { rms } from "../../scripts/support/audio.ts";
 import { seededRandom, VirtualClock } from "../support/virtualClock.ts";
 
 const OPUS = { mimeType: "audio/opus", clockRate: 48000, channels: 2 };

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../support/paths.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 
 function run(args: string[], cwd = repoRoot, env: Record<string, string> = {}) {
   // The timeout ends a server that started when it should not have, so such a test fails instead of hanging.

@@ -8,7 +8,7 @@ import {
   shapeAnswerForLibpeer,
 } from "../../lib/webrtc/esp32.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { TestClient, withTimeout } from "../support/weriftClient.ts";
+import { TestClient, withTimeout } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer | undefined;
 let client: TestClient | undefined;

@@ -4,7 +4,7 @@ import { mintAccessToken } from "../../lib/server/accessTokens.ts";
 import { RateLimiter } from "../../lib/server/rateLimit.ts";
 import { candidateRefusal } from "../../lib/webrtc/remoteCandidates.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { TestClient } from "../support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer;
 const clients: TestClient[] = [];

@@ -1,7 +1,7 @@
 /** Every signalling route and error path, driven in-process with app.request(). */
 import { afterEach, describe, expect, test } from "bun:test";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { TestClient } from "../support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer;
 const clients: TestClient[] = [];

@@ -1,7 +1,7 @@
 /** The source type-checks under TypeScript (as Bun runs it) and under Deno (the other supported runtime). */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { repoRoot } from "../support/paths.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 
 function check(command: string[]) {
   const result = Bun.spawnSync(command, { cwd: repoRoot, env: { ...process.env, NO_COLOR: "1" } });

@@ -2,8 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { SileroVADAnalyzer } from "../../lib/audio/vad/sileroVadAnalyzer.ts";
 import type { VADState } from "../../lib/audio/vad/vadAnalyzer.ts";
-import { envelope, readWav } from "../support/audio.ts";
-import { vadFixture } from "../support/media.ts";
+import { envelope, readWav } from "../../scripts/support/audio.ts";
+import { vadFixture } from "../../scripts/support/media.ts";
 
 /** Feeds the file in 20 ms chunks (as the transport does) and returns the times the state entered speaking/quiet. */
 async function transitions(pcm: Int16Array, sampleRate: number, analyzer: SileroVADAnalyzer) {

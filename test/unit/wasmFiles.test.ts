@@ -23,7 +23,7 @@ import { OPUS_WASM } from "../../lib/media/opus.ts";
 import { SPEEX_WASM } from "../../lib/media/resampler.ts";
 import { checkCodecFiles } from "../../lib/media/warmUp.ts";
 import { loadSileroModel } from "../../lib/audio/vad/sileroModel.ts";
-import { repoRoot } from "../support/paths.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 
 afterEach(() => useBundledFileOverrides(undefined));
 

@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { speechWav, videoY4m } from "../../support/media.ts";
+import { speechWav, videoY4m } from "../../../scripts/support/media.ts";
 
 export interface LaunchOptions {
   /** WAV played by the fake mic (48 kHz mono). Default: the generated speech; `null`: Chromium's beep. */

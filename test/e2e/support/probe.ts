@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { cacheDir, repoRoot } from "../../support/paths.ts";
+import { cacheDir, repoRoot } from "../../../scripts/support/paths.ts";
 import type { ProbeControl, ProbeOptions, ProbeResult } from "./probeTypes.ts";
 
 export type { ProbeControl, ProbeOptions, ProbeResult } from "./probeTypes.ts";

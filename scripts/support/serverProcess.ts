@@ -3,7 +3,7 @@
  * itself (`--port 0`), read off its banner, so parallel runs never collide.
  */
 import { type Subprocess, spawn } from "bun";
-import { repoRoot } from "../../support/paths.ts";
+import { repoRoot } from "./paths.ts";
 
 export interface ServerProcess extends AsyncDisposable {
   url: string;

@@ -1,7 +1,7 @@
-/** Audio helpers for tests: WAV reading, levels, and finding an echo inside a recording. */
+/** Audio helpers for tests and benchmarks: WAV reading, levels, and finding an echo inside a recording. */
 import { readFileSync } from "node:fs";
 
-/** Samples of a 16-bit PCM mono WAV (the format test/e2e/support/media.ts writes). */
+/** Samples of a 16-bit PCM mono WAV (the format media.ts writes). */
 export function readWav(path: string): { pcm: Int16Array; sampleRate: number } {
   const bytes = readFileSync(path);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
