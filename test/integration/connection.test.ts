@@ -3,7 +3,11 @@
  * (driven with app.request, so no HTTP socket; media and data flow over UDP on 127.0.0.1).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { sleep, TestClient, withoutCandidates, withTimeout } from "../../scripts/support/weriftClient.ts";
+import { createSocket } from "node:dgram";
+import { echoBot } from "../../lib/bots/echo.ts";
+import { createLogger } from "../../lib/log/logger.ts";
+import { TestClient, withoutCandidates, withTimeout } from "../../scripts/support/weriftClient.ts";
+import { eventually } from "../support/eventually.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 import type { SmallWebRTCConnection } from "../../lib/webrtc/connection.ts";
 
@@ -70,7 +74,7 @@ describe("connection", () => {
     peer.send("ping: 1795496795875");
     peer.send({ type: "signalling", message: { type: "trackStatus", receiver_index: 1, enabled: false } });
     peer.send({ hello: "world" });
-    await withTimeout(waitUntil(() => messages.length === 1), 5000, "app message");
+    await eventually(() => messages.length === 1, 5000, "app message");
 
     expect(messages).toEqual([{ hello: "world" }]);
     expect(statuses).toEqual([[1, false]]);
@@ -88,7 +92,9 @@ describe("connection", () => {
     const connection = await connecting;
     await peer.channelOpen();
     for (let i = 0; i < 5; i++) peer.send({ n: i });
-    await sleep(300);
+    // Pings are never held, and the channel is ordered: once this one is seen, the five messages have arrived too.
+    peer.send(`ping: ${Date.now()}`);
+    await eventually(() => connection.lastPingAt !== undefined, 5000, "the ping after the messages");
 
     const messages: unknown[] = [];
     connection.on("appMessage", (message) => messages.push(message));
@@ -106,9 +112,11 @@ describe("connection", () => {
     for (let i = 0; i < 60; i++) connection.sendAppMessage({ n: i });
     await peer.accept((await answer).body);
 
-    await peer.waitFor((m) => (m as { n?: number }).n === 49);
-    await sleep(200);
-    expect(peer.received).toEqual(Array.from({ length: 50 }, (_, n) => ({ n })));
+    // The channel is ordered: once a message sent after the flush arrives, everything flushed before it has too.
+    await peer.channelOpen();
+    connection.sendAppMessage({ n: "after" });
+    await peer.waitFor((m) => (m as { n?: unknown }).n === "after");
+    expect(peer.received).toEqual([...Array.from({ length: 50 }, (_, n) => ({ n })), { n: "after" }]);
   });
 
   test("trickle: an offer without candidates connects through PATCHed candidates and end-of-candidates", async () => {
@@ -153,7 +161,7 @@ describe("connection", () => {
     const echoed: unknown[] = [];
     connection.on("appMessage", (m) => echoed.push(m));
     peer.send({ after: "renegotiation" });
-    await withTimeout(waitUntil(() => echoed.length === 1), 5000, "message after renegotiation");
+    await eventually(() => echoed.length === 1, 5000, "message after renegotiation");
   });
 
   test("restart_pc: a new peer connection and pc_id, and the old id still accepts PATCH", async () => {
@@ -180,7 +188,7 @@ describe("connection", () => {
     const received: unknown[] = [];
     connection.on("appMessage", (m) => received.push(m));
     second.send({ via: "restarted" });
-    await withTimeout(waitUntil(() => received.length === 1), 5000, "message after restart");
+    await eventually(() => received.length === 1, 5000, "message after restart");
     expect((await server.request("/status").then((r) => r.json())).sessions).toBe(1);
   });
 
@@ -205,30 +213,41 @@ describe("connection", () => {
     const connecting = server.nextConnection();
     await connect(noChannel);
     const connection: SmallWebRTCConnection = await connecting;
-    await withTimeout(waitUntil(() => connection.state === "connected"), 5000, "connected");
+    await eventually(() => connection.state === "connected", 5000, "connected");
     expect(connection.sendAppMessage({ early: true })).toBe(true);
-    await sleep(1300);
-    expect(connection.sendAppMessage({ late: true })).toBe(false);
+    // Each probe that is accepted is queued; probing every 100 ms keeps the probes far below the 50-message queue
+    // limit, so the refusal can only come from the data channel timeout.
+    let probes = 0;
+    await eventually(async () => {
+      await Bun.sleep(100);
+      probes++;
+      return !connection.sendAppMessage({ late: true });
+    }, 5000, "messages to be refused once the data channel timeout passed");
+    expect(probes).toBeLessThan(40);
   });
 
-  test("a vanished client's port-unreachable errors do not take the server down", async () => {
-    server = startTestServer({}, () => {});
-    const gone = client();
-    const connecting = server.nextConnection();
-    await connect(gone);
-    const connection = await connecting;
-    await gone.channelOpen();
-    // werift sends no close_notify: the client's sockets just close, and our packets now bounce with ICMP errors,
-    // which Bun reports as socket "error" events.
-    await gone.close();
-    for (let i = 0; i < 20; i++) {
-      connection.sendAppMessage({ i });
-      await sleep(25);
-    }
-    const next = client();
-    await connect(next);
-    await next.channelOpen();
-    next.send({ label: "rtvi-ai", type: "client-ready", id: "after", data: { version: "2.1.0" } });
+  test("port-unreachable errors from a vanished client do not take the server down", async () => {
+    const lines: string[] = [];
+    server = startTestServer({}, echoBot, createLogger({ level: "debug", write: (line) => lines.push(line) }));
+    const live = client();
+    const answer = await connect(live);
+    await live.channelOpen();
+    const [, serverPort] = answer.sdp.match(/a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host/)!;
+
+    // A client's last connectivity checks arrive after it is gone: each answer the server sends bounces with an ICMP
+    // port-unreachable, which Bun reports on the server's socket as an "error" event (recvmsg ECONNREFUSED). More
+    // checks than one read batch (8) make the socket read again after its first answers bounced.
+    const vanished = createSocket("udp4");
+    await new Promise<void>((resolve) => vanished.bind(0, "127.0.0.1", resolve));
+    await Promise.all(Array.from({ length: 64 }, () => new Promise((sent) => {
+      vanished.send(bindingRequest(), Number(serverPort), "127.0.0.1", sent);
+    })));
+    vanished.close();
+    const bounced = () => lines.some((line) => line.includes("UDP socket error ignored"));
+    await eventually(bounced, 10_000, "an ICMP error on the server's socket");
+
+    live.send({ label: "rtvi-ai", type: "client-ready", id: "after", data: { version: "2.1.0" } });
+    await live.waitFor(isType("bot-ready"));
   });
 
   test("disconnect() sends peerLeft to the client, then closes", async () => {
@@ -249,6 +268,18 @@ describe("connection", () => {
   });
 });
 
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(20);
+/** A STUN binding request (RFC 8489 section 5) carrying only a USERNAME, like a client's connectivity check. */
+function bindingRequest(): Uint8Array {
+  const username = new TextEncoder().encode("server:client");
+  const padded = Math.ceil(username.length / 4) * 4;
+  const request = new Uint8Array(24 + padded);
+  const view = new DataView(request.buffer);
+  view.setUint16(0, 0x0001); // Binding request
+  view.setUint16(2, 4 + padded);
+  view.setUint32(4, 0x2112a442); // magic cookie
+  crypto.getRandomValues(request.subarray(8, 20)); // transaction ID
+  view.setUint16(20, 0x0006); // USERNAME
+  view.setUint16(22, username.length);
+  request.set(username, 24);
+  return request;
 }

@@ -1,7 +1,7 @@
 /** A server assembled exactly as the runner does it, bound to loopback, for in-process tests. */
 import { echoBot } from "../../lib/bots/echo.ts";
 import { type Config, ConfigSchema, type ConfigInput } from "../../lib/config/schema.ts";
-import { createLogger } from "../../lib/log/logger.ts";
+import { createLogger, type Logger } from "../../lib/log/logger.ts";
 import type { RunnerArguments } from "../../lib/bots/bot.ts";
 import { launchBot } from "../../lib/runner/launchBot.ts";
 import { SmallWebRTCServer } from "../../lib/server/smallWebRTCServer.ts";
@@ -29,12 +29,13 @@ export interface TestServer {
 export function startTestServer(
   overrides: ConfigInput = {},
   bot: (args: RunnerArguments) => unknown = echoBot,
+  logger: Logger = createLogger({ level: process.env.TEST_LOG_LEVEL as never ?? "error" }),
 ): TestServer {
   const sessions: RunnerArguments[] = [];
   const waiting: ((connection: SmallWebRTCConnection) => void)[] = [];
   const server = new SmallWebRTCServer({
     config: testConfig(overrides),
-    logger: createLogger({ level: process.env.TEST_LOG_LEVEL as never ?? "error" }),
+    logger,
     onConnection: (connection, body) => {
       const args = { webrtcConnection: connection, body };
       sessions.push(args);
