@@ -19,7 +19,8 @@ import { SmallWebRTCTransport } from "../../lib/transport/smallWebRTCTransport.t
 import { speechWav } from "../../scripts/support/media.ts";
 import { decimate, findEcho, readWav, rms } from "../../scripts/support/audio.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { sleep, TestClient } from "../../scripts/support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
+import { eventually } from "../support/eventually.ts";
 
 let server: TestServer;
 let peer: TestClient;
@@ -58,9 +59,8 @@ describe("audio echo over real peers", () => {
 
     const speech = readWav(await speechWav()).pcm.subarray(0, 48000 * 3);
     await peer.sendAudio(speech);
-    await sleep(500);
+    await eventually(() => frames.length > 140, 5000, "the speech's 20 ms frames in the pipeline");
 
-    expect(frames.length).toBeGreaterThan(140);
     expect(frames.every((f) => f.sampleRate === 16000 && f.audio.length === 320 && f.numChannels === 1)).toBe(true);
     const heard = new Int16Array(frames.length * 320);
     frames.forEach((f, i) => heard.set(f.audio, i * 320));
@@ -68,16 +68,19 @@ describe("audio echo over real peers", () => {
     const inbound = findEcho(reference16k, heard, 16000);
     expect(inbound.envelopeCorrelation).toBeGreaterThan(0.9);
 
-    // What came back: decode the bot's packets in order and look for the speech in it.
-    const decoder = new OpusDecoder({ sampleRate: 16000, channels: 1 });
-    const packets = [...peer.audioIn].sort((a, b) => a.header.timestamp - b.header.timestamp);
-    const echoed = new Int16Array(packets.length * 320);
-    packets.forEach((p, i) => echoed.set(decoder.decode(p.payload), i * 320));
-    decoder.free();
-    expect(rms(echoed)).toBeGreaterThan(rms(reference16k) * 0.3);
-    const outbound = findEcho(reference16k, echoed, 16000);
-    expect(outbound.envelopeCorrelation).toBeGreaterThan(0.9);
-    expect(outbound.waveformCorrelation).toBeGreaterThan(0.6);
+    // What came back: decode the bot's packets in order and look for the speech in it, until all of it is there.
+    await eventually(() => {
+      const decoder = new OpusDecoder({ sampleRate: 16000, channels: 1 });
+      const packets = [...peer.audioIn].sort((a, b) => a.header.timestamp - b.header.timestamp);
+      const echoed = new Int16Array(packets.length * 320);
+      packets.forEach((p, i) => echoed.set(decoder.decode(p.payload), i * 320));
+      decoder.free();
+      expect(rms(echoed)).toBeGreaterThan(rms(reference16k) * 0.3);
+      const outbound = findEcho(reference16k, echoed, 16000);
+      expect(outbound.envelopeCorrelation).toBeGreaterThan(0.9);
+      expect(outbound.waveformCorrelation).toBeGreaterThan(0.6);
+      return true;
+    }, 5000, "the speech echoed back");
   }, 30_000);
 });
 
@@ -93,7 +96,8 @@ describe("output message ordering", () => {
     const { body: answer } = await server.post("/api/offer", await peer.offer());
     await peer.accept(answer);
     await peer.channelOpen();
-    await sleep(200);
+    // The bot's audio track sends silence from the start: once it arrives, the output is running.
+    await eventually(() => task && peer.audioIn.length > 0, 5000, "the bot's audio output to start");
 
     const second = Int16Array.from({ length: 24000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 24000)));
     const sentAt = performance.now();

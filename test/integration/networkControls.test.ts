@@ -9,7 +9,8 @@ import { type ServerProcess, startServerProcess } from "../../scripts/support/se
 import { repoRoot } from "../../scripts/support/paths.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 import { createTwoHosts, type TwoHosts } from "../support/twoHosts.ts";
-import { sleep, TestClient } from "../../scripts/support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
+import { consistently } from "../support/eventually.ts";
 
 let hosts: TwoHosts | undefined;
 let server: ServerProcess | undefined;
@@ -97,8 +98,8 @@ describe("network controls", () => {
     // Every session still has its own media: a message on one reaches only its own bot.
     clients[2].send({ only: "two" });
     await clients[2].waitFor((m) => (m as { only?: string }).only === "two");
-    await sleep(200);
-    expect(clients.filter((c) => c.received.some((m) => (m as { only?: string }).only === "two")).length).toBe(1);
+    const reached = () => clients.filter((c) => c.received.some((m) => (m as { only?: string }).only === "two")).length;
+    await consistently(() => reached() === 1, 200, "the message reaching only its own session");
   }, 60_000);
 
   test("NAT 1:1: a public address is offered beside each private host candidate", async () => {

@@ -53,6 +53,7 @@ export async function consistently(condition: () => unknown, windowMs: number, w
   }
 }
 
+/** The error's message on one line (an `expect` failure spans several). */
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
 }
