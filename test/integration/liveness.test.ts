@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { createLogger } from "../../lib/log/logger.ts";
 import { SmallWebRTCServer } from "../../lib/server/smallWebRTCServer.ts";
 import { repoRoot } from "../../scripts/support/paths.ts";
+import type { SmallWebRTCConnection } from "../../lib/webrtc/connection.ts";
+import { eventually } from "../support/eventually.ts";
 import { testConfig } from "../support/testServer.ts";
 
 let server: SmallWebRTCServer | undefined;
@@ -17,10 +19,12 @@ afterEach(async () => {
 
 async function killAndTime(mode: "--ping" | "--silent"): Promise<{ ms: number; disconnected: number }> {
   let disconnected = 0;
+  let session: SmallWebRTCConnection | undefined;
   server = new SmallWebRTCServer({
     config: testConfig(),
     logger: createLogger({ level: "error" }),
     onConnection: (connection) => {
+      session = connection;
       connection.connect();
       connection.on("closed", () => disconnected++);
     },
@@ -31,12 +35,12 @@ async function killAndTime(mode: "--ping" | "--silent"): Promise<{ ms: number; d
   const { value } = await reader.read();
   expect(new TextDecoder().decode(value)).toStartWith("connected ");
   expect(server.handler.size).toBe(1);
-  // Let the session settle into its steady state before the client disappears.
-  await Bun.sleep(2000);
+  // A pinging client is only judged by its pings once one has arrived.
+  if (mode === "--ping") await eventually(() => session?.lastPingAt !== undefined, 5000, "the first keep-alive ping");
 
   child.kill("SIGKILL");
   const killedAt = performance.now();
-  while (server.handler.size > 0 && performance.now() - killedAt < 20_000) await Bun.sleep(100);
+  await eventually(() => server!.handler.size === 0, 20_000, "the vanished client's session to be freed");
   return { ms: performance.now() - killedAt, disconnected };
 }
 

@@ -8,7 +8,8 @@ import { OpusDecoder } from "../../lib/media/opus.ts";
 import { decimate, findEcho, readWav, rms } from "../../scripts/support/audio.ts";
 import { vadFixture } from "../../scripts/support/media.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { sleep, TestClient, withTimeout } from "../../scripts/support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
+import { eventually } from "../support/eventually.ts";
 
 let server: TestServer;
 let peer: TestClient;
@@ -39,10 +40,6 @@ function botAudio(client: TestClient) {
   return pcm;
 }
 
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(50);
-}
-
 async function connectParrot() {
   server = startTestServer({}, parrotBot);
   peer = new TestClient();
@@ -57,6 +54,7 @@ describe("parrot bot", () => {
     const speech = await speech48k();
     // Speech (with its own leading and trailing silence), then 4 s of silence while the parrot answers.
     await peer.sendAudio(Int16Array.from({ length: speech.length + 48000 * 4 }, (_, i) => speech[i] ?? 0));
+    await eventually(() => rtviTypes(peer).includes("bot-stopped-speaking"), 10_000, "the answer to finish playing");
 
     const types = rtviTypes(peer);
     expect(types).toContain("user-started-speaking");
@@ -81,7 +79,8 @@ describe("parrot bot", () => {
     timeline.set(first, first.length + 48000 * 1.2);
     await peer.sendAudio(timeline);
     // Let the second answer finish playing.
-    await withTimeout(waitUntil(() => rtviTypes(peer).filter((t) => t === "bot-stopped-speaking").length >= 2), 10_000, "second answer");
+    const stopped = () => rtviTypes(peer).filter((t) => t === "bot-stopped-speaking").length;
+    await eventually(() => stopped() >= 2, 10_000, "the second answer to finish playing");
 
     const types = rtviTypes(peer);
     const starts = types.filter((t) => t === "bot-started-speaking").length;
