@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { AudioSender, type OutgoingRtp } from "../../lib/media/audioSender.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
 import { rms } from "../../scripts/support/audio.ts";
+import { consistently, eventually } from "../support/eventually.ts";
 import { seededRandom, VirtualClock } from "../support/virtualClock.ts";
 
 const OPUS = { mimeType: "audio/opus", clockRate: 48000, channels: 2 };
@@ -86,15 +87,13 @@ describe("AudioSender", () => {
     void sender.write(tone(1000), 16000).then(() => (written = true));
     let drained = false;
     void sender.drained().then(() => (drained = true));
-    await Bun.sleep(0);
-    expect(written).toBe(false);
+    // The clock is virtual: while it stands still, the sender cannot drain.
+    await consistently(() => !written, 50, "write() held back by 1 s of queued audio");
     clock.advance(950);
-    await Bun.sleep(0);
-    expect(written).toBe(true);
+    await eventually(() => written, 1000, "write() to resolve once the queue is below the mark");
     expect(drained).toBe(false);
     clock.advance(100);
-    await Bun.sleep(0);
-    expect(drained).toBe(true);
+    await eventually(() => drained, 1000, "drained() to resolve once the queue is empty");
     sender.close();
   });
 
@@ -119,9 +118,9 @@ describe("AudioSender", () => {
     void bulk.sender.write(speech, 16000).then(() => (done = true));
     for (let t = 0; t < 3400; t += 20) {
       bulk.clock.advance(20);
-      await Bun.sleep(0);
+      await Bun.sleep(0); // lets the producer, released by that tick, write on
     }
-    expect(done).toBe(true);
+    await eventually(() => done, 1000, "the bulk write to finish");
     const audible = bulk.sent.filter((p) => p.at > 0 && p.at <= 3020);
     expect(audible.length).toBeGreaterThanOrEqual(150);
     bulk.sender.close();

@@ -12,16 +12,20 @@ import {
 import { DOWNSTREAM, type FrameDirection, FrameProcessor, UPSTREAM } from "../../lib/pipeline/frameProcessor.ts";
 import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
+import { eventually } from "../support/eventually.ts";
 
 /** Records what it sees, optionally slowly, and passes everything on. */
 class Recorder extends FrameProcessor {
   readonly seen: string[] = [];
+  /** Text frames whose (slow) processing has begun. */
+  started = 0;
   cleanedUp = 0;
   constructor(private readonly delayMs = 0, name?: string) {
     super({ name, queueLimit: 4 });
   }
   protected override async processFrame(frame: Frame, direction: FrameDirection) {
     if (frame instanceof TextFrame) {
+      this.started++;
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       this.seen.push(frame.text);
     } else {
@@ -81,7 +85,7 @@ describe("pipeline", () => {
     const task = new PipelineTask(new Pipeline([slow]), { idleTimeoutSecs: 0 });
     const run = task.run();
     void task.queueFrames(texts(20));
-    await new Promise((r) => setTimeout(r, 120));
+    await eventually(() => slow.started > 0 && slow.queuedFrames === 4, 1000, "text frames queued behind a slow one");
     const started = performance.now();
     await task.cancel();
     expect(await run).toBe("cancelled");
@@ -95,7 +99,7 @@ describe("pipeline", () => {
     const task = new PipelineTask(new Pipeline([slow]), { idleTimeoutSecs: 0 });
     const run = task.run();
     void task.queueFrames([...texts(10), new EndFrame()]);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => slow.started > 0 && slow.queuedFrames === 4, 1000, "text frames queued behind a slow one");
     await task.queueFrame(new InterruptionFrame());
     expect(await run).toBe("ended");
     const processed = slow.seen.filter((s) => s.startsWith("t"));
@@ -105,11 +109,11 @@ describe("pipeline", () => {
   });
 
   test("system frames overtake queued data frames", async () => {
-    const slow = new Recorder(20);
+    const slow = new Recorder(100);
     const task = new PipelineTask(new Pipeline([slow]), { idleTimeoutSecs: 0 });
     const run = task.run();
     void task.queueFrames(texts(3));
-    await new Promise((r) => setTimeout(r, 5));
+    await eventually(() => slow.started > 0 && slow.queuedFrames > 0, 1000, "text frames queued behind a slow one");
     await task.queueFrame(new UserStartedSpeakingFrame());
     await task.queueFrame(new EndFrame());
     await run;

@@ -14,6 +14,7 @@ import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
 import { RTVIObserver } from "../../lib/rtvi/rtviObserver.ts";
 import { RTVIProcessor } from "../../lib/rtvi/rtviProcessor.ts";
+import { consistently, eventually } from "../support/eventually.ts";
 
 /** Stands in for the output transport: keeps what would be sent to the client. */
 class Outbox extends FrameProcessor {
@@ -67,7 +68,7 @@ describe("RTVI", () => {
     await withRtvi(async ({ rtvi, outbox, send }) => {
       rtvi.events.on("clientMessage", (request) => rtvi.sendServerResponse(request, { got: request.data }));
       await send({ label: "rtvi-ai", type: "client-message", id: "m1", data: { t: "hello", d: { n: 1 } } });
-      await Bun.sleep(0);
+      await eventually(() => outbox.sent.length > 0, 1000, "the server-response");
       expect(outbox.sent).toEqual([{ label: "rtvi-ai", type: "server-response", id: "m1", data: { t: "hello", d: { got: { n: 1 } } } }]);
       await rtvi.sendServerMessage({ any: "thing" });
       expect(outbox.sent.at(-1)).toEqual({ label: "rtvi-ai", type: "server-message", data: { any: "thing" } });
@@ -100,7 +101,8 @@ describe("RTVI", () => {
         new TranscriptionFrame("hello there", "pc-1", "2026-11-24T00:00:00.000Z"),
         new BotStartedSpeakingFrame(),
       ]);
-      await Bun.sleep(10);
+      await eventually(() => outbox.sent.length >= 4, 1000, "four reports");
+      await consistently(() => outbox.sent.length === 4, 50, "no report sent twice");
       expect(outbox.sent).toEqual([
         { label: "rtvi-ai", type: "user-started-speaking" },
         { label: "rtvi-ai", type: "user-stopped-speaking" },
