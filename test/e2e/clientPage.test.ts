@@ -10,6 +10,7 @@ import type { Page } from "playwright-core";
 import { repoRoot } from "../../scripts/support/paths.ts";
 import { captureConsoleErrors, launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { eventually } from "../support/eventually.ts";
 
 const ARTIFACTS = join(repoRoot, "test-artifacts");
 const DESKTOP = { width: 1280, height: 860 };
@@ -35,12 +36,11 @@ describe("test page with the echo bot", () => {
       await connect(page);
       expect(await logData(page, "bot-ready")).toMatchObject({ version: "2.1.0" });
 
-      const levels = await meterLevels(page, 5000);
       // Speech with pauses: the meters must both reach speech level and fall back, not sit still.
-      expect(Math.max(...levels.input)).toBeGreaterThan(0.4);
-      expect(Math.min(...levels.input)).toBeLessThan(0.25);
-      expect(Math.max(...levels.output)).toBeGreaterThan(0.4);
-      expect(Math.min(...levels.output)).toBeLessThan(0.25);
+      for (const meter of ["meter-in", "meter-out"]) {
+        await meterShows(page, meter, { above: 0.4 });
+        await meterShows(page, meter, { below: 0.25 });
+      }
 
       await page.waitForFunction(() => /^\d+\.\d ms$/.test(
         document.querySelector('[data-metric="rttMs"] output')?.textContent ?? ""), undefined, WAIT);
@@ -69,7 +69,7 @@ describe("test page with the echo bot", () => {
 
       await page.click("#connect");
       await page.waitForSelector('#state[data-state="disconnected"]', WAIT);
-      expect(await waitForSessions(server, 0)).toBe(0);
+      await waitForSessions(server, 0);
       expect(errors).toEqual([]);
     });
   }, 60_000);
@@ -99,7 +99,7 @@ describe("test page with the echo bot", () => {
       await connect(page);
       await page.waitForFunction(() => document.getElementById("codecs")?.textContent === "audio PCMU",
         undefined, WAIT);
-      expect(Math.max(...(await meterLevels(page, 3000)).output)).toBeGreaterThan(0.4);
+      await meterShows(page, "meter-out", { above: 0.4 });
       // Codec and flow shape the offer, so they are locked during a call.
       expect(await page.isDisabled("#audio-codec")).toBe(true);
       await hangUp(page, server);
@@ -112,18 +112,20 @@ describe("test page with the echo bot", () => {
       await connect(page);
       await page.click("#mic-toggle");
       expect(await page.getAttribute("#mic-toggle", "aria-pressed")).toBe("false");
-      await Bun.sleep(1000); // let the bars fall
+      await meterShows(page, "meter-in", { below: 0.05 });
+      await meterShows(page, "meter-out", { below: 0.05 });
+      // Fallen, they stay down; unmuted, the mic is heard again (the positive control).
       const muted = await meterLevels(page, 1500);
       expect(Math.max(...muted.input)).toBeLessThan(0.05);
       expect(Math.max(...muted.output)).toBeLessThan(0.05);
       await page.click("#mic-toggle");
-      expect(Math.max(...(await meterLevels(page, 3000)).input)).toBeGreaterThan(0.4);
+      await meterShows(page, "meter-in", { above: 0.4 });
 
       // The input meter's tooltip names the device it measures: the switch must reach the live track.
       expect(await page.getAttribute("#meter-in", "title")).toBe("Fake Default Audio Input");
       await page.selectOption("#mic-select", { label: "Fake Audio Input 1" });
       await page.waitForSelector('#meter-in[title="Fake Audio Input 1"]', WAIT);
-      expect(Math.max(...(await meterLevels(page, 3000)).input)).toBeGreaterThan(0.4);
+      await meterShows(page, "meter-in", { above: 0.4 });
       await hangUp(page, server);
     });
   }, 60_000);
@@ -131,9 +133,9 @@ describe("test page with the echo bot", () => {
   test("fits a phone screen: no sideways scrolling, large tap targets", async () => {
     await withPage(server, PHONE, async (page) => {
       await connect(page);
-      await page.waitForFunction(() => /\d/.test(
-        document.querySelector('[data-metric="rttMs"] output')?.textContent ?? ""), undefined, WAIT);
-      await Bun.sleep(2000);
+      // Measure the layout once every stat tile shows its number (the widest the page gets).
+      await page.waitForFunction(() => [...document.querySelectorAll(".stat output")].every((output) =>
+        /\d/.test(output.textContent ?? "")), undefined, WAIT);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
       for (const selector of ["#connect", "#mic-toggle", "#cam-toggle", "#mic-select", "#message-form button"]) {
         const box = await page.locator(selector).boundingBox();
@@ -161,7 +163,7 @@ describe("test page with the mirror bot", () => {
         undefined, WAIT);
       await page.waitForFunction(() => document.getElementById("codecs")?.textContent === "audio opus · video VP8",
         undefined, WAIT);
-      expect(Math.max(...(await meterLevels(page, 3000)).output)).toBeGreaterThan(0.4);
+      await meterShows(page, "meter-out", { above: 0.4 });
       await page.screenshot({ path: join(ARTIFACTS, "client-page-mirror.png") });
 
       await page.click("#cam-toggle");
@@ -195,13 +197,21 @@ async function connect(page: Page): Promise<void> {
 async function hangUp(page: Page, server: ServerProcess): Promise<void> {
   await page.click("#connect");
   await page.waitForSelector('#state[data-state="disconnected"]', WAIT);
-  expect(await waitForSessions(server, 0)).toBe(0);
+  await waitForSessions(server, 0);
 }
 
 /** The JSON shown with the last log entry of `type`. */
 async function logData(page: Page, type: string): Promise<unknown> {
   const text = await page.locator(`#log [data-type="${type}"] code`).last().textContent();
   return JSON.parse(text ?? "null");
+}
+
+/** Waits until the meter (`meter-in` or `meter-out`) shows a level above or below the given one. */
+async function meterShows(page: Page, meter: string, bound: { above: number } | { below: number }): Promise<void> {
+  await page.waitForFunction(([id, bound]) => {
+    const level = Number(document.getElementById(id)?.getAttribute("aria-valuenow"));
+    return "above" in bound ? level > bound.above : level < bound.below;
+  }, [meter, bound] as const, WAIT);
 }
 
 /** Both meters' aria-valuenow, sampled every 50 ms for `ms`. */
@@ -239,10 +249,6 @@ async function serverStatus(server: ServerProcess): Promise<{ version: string; s
   return (await fetch(`${server.url}/status`)).json();
 }
 
-async function waitForSessions(server: ServerProcess, wanted: number, timeoutMs = 5000): Promise<number> {
-  let sessions = (await serverStatus(server)).sessions;
-  for (const end = Date.now() + timeoutMs; sessions !== wanted && Date.now() < end; await Bun.sleep(100)) {
-    sessions = (await serverStatus(server)).sessions;
-  }
-  return sessions;
+function waitForSessions(server: ServerProcess, wanted: number): Promise<true> {
+  return eventually(async () => (await serverStatus(server)).sessions === wanted, 5000, `${wanted} sessions on the server`);
 }

@@ -6,9 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { speechWav, videoY4m } from "../../scripts/support/media.ts";
-import { openProbePage, type ProbeOptions, runProbe } from "./support/probe.ts";
+import { type CallUntil, openProbePage, type ProbeOptions, type ProbeResult, runProbe } from "./support/probe.ts";
 import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { expectSpeechEchoed, explainProbe } from "./support/servingChecks.ts";
+import { eventually } from "../support/eventually.ts";
 
 let server: ServerProcess;
 let browser: LaunchedBrowser;
@@ -23,18 +24,24 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function probe(options: Omit<ProbeOptions, "baseUrl">, crossOrigin = false) {
+async function probe(options: Omit<ProbeOptions, "baseUrl">, until?: CallUntil, crossOrigin = false) {
   const page = await openProbePage(browser.context, { baseUrl: server.url, crossOrigin });
   try {
-    return await runProbe(page.page, { baseUrl: server.url, seconds: 1, connectTimeoutMs: 10_000, ...options });
+    return await runProbe(page.page, { baseUrl: server.url, connectTimeoutMs: 10_000, ...options }, until);
   } finally {
     await page.close();
   }
 }
 
+/** Trickle ICE is done once a candidate was PATCHed and every request has its answer. */
+const trickled: CallUntil = {
+  what: "the trickled candidates to be answered",
+  holds: (call: ProbeResult) => call.requests.some((r) => r.method === "PATCH") && call.requests.every((r) => r.status !== null),
+};
+
 describe("official Pipecat client", () => {
   test("direct /api/offer flow with trickle ICE reaches bot-ready", async () => {
-    const result = await probe({ mode: "offer", waitForICEGathering: false });
+    const result = await probe({ mode: "offer", waitForICEGathering: false }, trickled);
     expect(result.errors).toEqual([]);
     expect(result.botReady, explainProbe(result)).toBe(true);
     expect(result.stats?.selectedPair).toContain("127.0.0.1");
@@ -63,17 +70,12 @@ describe("official Pipecat client", () => {
   test("a client that disconnects is freed on the server", async () => {
     const result = await probe({ mode: "offer" });
     expect(result.botReady, explainProbe(result)).toBe(true);
-    const deadline = Date.now() + 5000;
-    let sessions = -1;
-    while (Date.now() < deadline && sessions !== 0) {
-      sessions = (await (await fetch(`${server.url}/status`)).json()).sessions;
-      await Bun.sleep(100);
-    }
-    expect(sessions).toBe(0);
+    const sessions = async () => (await (await fetch(`${server.url}/status`)).json()).sessions;
+    await eventually(async () => (await sessions()) === 0, 5000, "the session to be freed");
   }, 60_000);
 
   test("cross-origin page from another loopback origin passes CORS", async () => {
-    const result = await probe({ mode: "offer" }, true);
+    const result = await probe({ mode: "offer" }, undefined, true);
     expect(result.botReady, explainProbe(result)).toBe(true);
   }, 60_000);
 });
@@ -90,8 +92,8 @@ describe("official Pipecat client with access tokens", () => {
     for (const mode of ["offer", "start"] as const) {
       const page = await openProbePage(browser.context, { baseUrl: secured.url });
       try {
-        const base = { baseUrl: secured.url, mode, seconds: 1, connectTimeoutMs: 8000 };
-        const allowed = await runProbe(page.page, { ...base, headers: { Authorization: `Bearer ${token}` } });
+        const base = { baseUrl: secured.url, mode, connectTimeoutMs: 8000 };
+        const allowed = await runProbe(page.page, { ...base, headers: { Authorization: `Bearer ${token}` } }, trickled);
         expect(allowed.botReady, explainProbe(allowed)).toBe(true);
         expect(allowed.requests.every((r) => r.status === 200)).toBe(true);
       } finally {

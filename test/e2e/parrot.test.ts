@@ -25,7 +25,12 @@ describe("parrot bot in the browser", () => {
   test("speech in; after it stops the same audio comes back, with RTVI speaking events", async () => {
     const page = await openProbePage(browser.context, { baseUrl: server.url });
     try {
-      const result = await runProbe(page.page, { baseUrl: server.url, seconds: 14, connectTimeoutMs: 10_000 });
+      const result = await runProbe(page.page, { baseUrl: server.url, connectTimeoutMs: 10_000 }, {
+        what: "the answer to be played",
+        holds: ({ rtviReceived, stats }) =>
+          rtviReceived.includes("bot-stopped-speaking") && (stats?.audioIn.totalAudioEnergy ?? 0) > 0.2,
+        timeoutMs: 30_000,
+      });
       expect(result.botReady).toBe(true);
       const events = result.rtviReceived;
       const started = events.indexOf("user-started-speaking");

@@ -29,9 +29,13 @@ describe("video through the mirror bot", () => {
         const result = await runProbe(page.page, {
           baseUrl: server.url,
           cam: true,
-          seconds: 4,
           connectTimeoutMs: 10_000,
           ...(videoCodec === "H264" ? { videoCodec } : {}),
+        }, {
+          what: "20 camera frames sent, bot video decoded (VP8) and the echoed speech",
+          holds: ({ stats }) =>
+            !!stats && stats.videoOut.framesEncoded > 20 && stats.audioIn.totalAudioEnergy > 0.05 &&
+            (videoCodec !== "VP8" || stats.videoIn.framesDecoded > 10),
         });
         expect(result.botReady).toBe(true);
         const stats = result.stats!;

@@ -218,11 +218,11 @@ describe("connection", () => {
     // Each probe that is accepted is queued; probing every 100 ms keeps the probes far below the 50-message queue
     // limit, so the refusal can only come from the data channel timeout.
     let probes = 0;
-    await eventually(async () => {
-      await Bun.sleep(100);
+    const refused = () => {
       probes++;
       return !connection.sendAppMessage({ late: true });
-    }, 5000, "messages to be refused once the data channel timeout passed");
+    };
+    await eventually(refused, 5000, "messages to be refused once the data channel timeout passed", { pollMs: 100 });
     expect(probes).toBeLessThan(40);
   });
 

@@ -11,6 +11,7 @@ import { speechWav } from "../../scripts/support/media.ts";
 import { join } from "node:path";
 import { repoRoot } from "../../scripts/support/paths.ts";
 import { createTwoHosts } from "../support/twoHosts.ts";
+import { eventually } from "../support/eventually.ts";
 import { type AiortcPeerReport, runAiortcPeer } from "./aiortcPeer.ts";
 
 const SECONDS = 6;
@@ -81,8 +82,7 @@ function expectConnected(report: AiortcPeerReport) {
  */
 async function expectClosedByClient(report: AiortcPeerReport) {
   const closed = `client closed its peer connection pcId=${JSON.stringify(report.pc_id)}`;
-  for (let waited = 0; waited < 2000 && !server.output().includes(closed); waited += 100) await Bun.sleep(100);
-  expect(server.output()).toContain(closed);
+  await eventually(() => server.output().includes(closed), 2000, `"${closed}" in the server's log`);
 }
 
 type Message = { type?: string; label?: string; id?: string; data?: unknown; [key: string]: unknown };

@@ -6,7 +6,10 @@
 
 type Falsy = false | 0 | "" | null | undefined;
 
-const POLL_MS = 20;
+export interface PollOptions {
+  /** Time between two checks; default 20 ms. Longer for costly checks, or ones that change what they observe. */
+  pollMs?: number;
+}
 
 /**
  * Polls `condition` (sync or async) until it returns a truthy value, and returns that value. A condition that throws
@@ -16,6 +19,7 @@ export async function eventually<T>(
   condition: () => T | Promise<T>,
   timeoutMs: number,
   what: string,
+  { pollMs = 20 }: PollOptions = {},
 ): Promise<Exclude<T, Falsy>> {
   const deadline = performance.now() + timeoutMs;
   let lastError: unknown;
@@ -28,7 +32,7 @@ export async function eventually<T>(
       lastError = error;
     }
     if (performance.now() >= deadline) break;
-    await Bun.sleep(Math.min(POLL_MS, Math.max(0, deadline - performance.now())));
+    await Bun.sleep(Math.min(pollMs, Math.max(0, deadline - performance.now())));
   }
   const cause = lastError === undefined ? "" : `: ${describe(lastError)}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
@@ -38,7 +42,12 @@ export async function eventually<T>(
  * Polls `condition` for `windowMs` and throws, naming `what`, the first time it is false (or throws). For "this never
  * happens" checks, which can only ever be bounded.
  */
-export async function consistently(condition: () => unknown, windowMs: number, what: string): Promise<void> {
+export async function consistently(
+  condition: () => unknown,
+  windowMs: number,
+  what: string,
+  { pollMs = 20 }: PollOptions = {},
+): Promise<void> {
   const end = performance.now() + windowMs;
   for (;;) {
     let held: unknown;
@@ -49,7 +58,7 @@ export async function consistently(condition: () => unknown, windowMs: number, w
     }
     if (!held) throw new Error(`${what} stopped holding after ${Math.round(windowMs - (end - performance.now()))} ms`);
     if (performance.now() >= end) return;
-    await Bun.sleep(Math.min(POLL_MS, Math.max(0, end - performance.now())));
+    await Bun.sleep(Math.min(pollMs, Math.max(0, end - performance.now())));
   }
 }
 

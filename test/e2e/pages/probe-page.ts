@@ -85,12 +85,6 @@ async function finishProbe(): Promise<ProbeResult> {
   return result(s);
 }
 
-async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
-  const started = await startProbe(options);
-  if (started.botReady) await sleep((options.seconds ?? 3) * 1000);
-  return finishProbe();
-}
-
 function createSession(options: ProbeOptions): Session {
   const mic = options.mic ?? true;
   const cam = options.cam ?? false;
@@ -253,4 +247,4 @@ const probeControl: ProbeControl = {
   reconnect: (restartPc) => current().transport.attemptReconnection(restartPc),
 };
 
-Object.assign(window, { runProbe, startProbe, finishProbe, probeControl });
+Object.assign(window, { startProbe, finishProbe, probeControl });

@@ -10,6 +10,7 @@ import { readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { cacheDir, repoRoot } from "../../../scripts/support/paths.ts";
+import { eventually } from "../../support/eventually.ts";
 import type { ProbeControl, ProbeOptions, ProbeResult } from "./probeTypes.ts";
 
 export type { ProbeControl, ProbeOptions, ProbeResult } from "./probeTypes.ts";
@@ -65,7 +66,7 @@ export function probeAssets(): Promise<ProbeAssets> {
   return assets;
 }
 
-/** Opens a new page with the probe loaded and `window.runProbe` ready. */
+/** Opens a new page with the probe loaded and `window.startProbe` ready. */
 export async function openProbePage(context: BrowserContext, options: OpenProbeOptions): Promise<ProbePage> {
   const files = await probeAssets();
   const page = await context.newPage();
@@ -89,7 +90,7 @@ export async function openProbePage(context: BrowserContext, options: OpenProbeO
   };
   try {
     await page.goto(url);
-    await page.waitForFunction(() => typeof window.runProbe === "function", undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => typeof window.startProbe === "function", undefined, { timeout: 10_000 });
   } catch (error) {
     await close();
     throw error;
@@ -97,9 +98,26 @@ export async function openProbePage(context: BrowserContext, options: OpenProbeO
   return { page, url, close, [Symbol.asyncDispose]: close };
 }
 
-/** Connects, stays `seconds` after bot-ready, then finishes: the whole call in one go. */
-export function runProbe(page: Page, options: ProbeOptions, timeoutMs = defaultTimeout(options)): Promise<ProbeResult> {
-  return withTimeout(evaluate(page, (o) => window.runProbe(o as ProbeOptions), options), timeoutMs, "runProbe");
+/** What a call waits for before it ends: a condition on the call so far. */
+export interface CallUntil {
+  /** Names the condition in the error at the deadline. */
+  what: string;
+  holds(call: ProbeResult): boolean;
+  /** Default 15 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * The whole call in one go: connects, stays until `until` holds for the call so far (checked on fresh snapshots), then
+ * finishes. Without `until` it finishes right after bot-ready.
+ */
+export async function runProbe(page: Page, options: ProbeOptions, until?: CallUntil): Promise<ProbeResult> {
+  const started = await startProbe(page, options);
+  if (started.botReady && until) {
+    const holds = async () => until.holds(await controlProbe(page, "snapshot"));
+    await eventually(holds, until.timeoutMs ?? 15_000, until.what, { pollMs: 100 });
+  }
+  return finishProbe(page);
 }
 
 /** Connects and returns once bot-ready arrived (or connecting failed or timed out). */
@@ -136,7 +154,7 @@ function asset(files: ProbeAssets, url: string): { status: number; contentType: 
 }
 
 function defaultTimeout(options: ProbeOptions): number {
-  return (options.connectTimeoutMs ?? 15_000) + (options.seconds ?? 3) * 1000 + 15_000;
+  return (options.connectTimeoutMs ?? 15_000) + 15_000;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -28,8 +28,6 @@ export interface ProbeOptions {
   cam?: boolean;
   /** Default: echo cancellation, noise suppression and AGC off, so received levels are predictable. */
   audioConstraints?: MediaTrackConstraints;
-  /** How long runProbe stays connected after bot-ready, in seconds (default 3). */
-  seconds?: number;
   /** Give up waiting for bot-ready after this many ms (default 15000). */
   connectTimeoutMs?: number;
   /** Sent right after bot-ready: an RTVI client-message, or with `request` a client request
@@ -151,7 +149,6 @@ export interface ProbeControl {
 }
 
 export interface ProbeWindow {
-  runProbe(options: ProbeOptions): Promise<ProbeResult>;
   startProbe(options: ProbeOptions): Promise<ProbeResult>;
   finishProbe(): Promise<ProbeResult>;
   probeControl: ProbeControl;

@@ -6,11 +6,14 @@ import { openProbePage, type ProbeResult, runProbe } from "./probe.ts";
 /** Silence alone scores ~0; echoed speech scores well above this. */
 const ECHOED_SPEECH_ENERGY = 0.05;
 
-/** The official client sends 3 s of speech from the fake microphone; the echo bot's Opus audio comes back with energy. */
+/** The official client sends speech from the fake microphone; the echo bot's Opus audio comes back with energy. */
 export async function expectSpeechEchoed(context: BrowserContext, baseUrl: string): Promise<ProbeResult> {
   const page = await openProbePage(context, { baseUrl });
   try {
-    const result = await runProbe(page.page, { baseUrl, mode: "offer", seconds: 3, connectTimeoutMs: 10_000 });
+    const result = await runProbe(page.page, { baseUrl, mode: "offer", connectTimeoutMs: 10_000 }, {
+      what: "100 audio packets carrying the echoed speech",
+      holds: ({ stats }) => (stats?.audioIn.packetsReceived ?? 0) > 100 && (stats?.audioIn.totalAudioEnergy ?? 0) > ECHOED_SPEECH_ENERGY,
+    });
     expect(result.botReady, explainProbe(result)).toBe(true);
     const audio = result.stats!.audioIn;
     expect(audio.codec?.toLowerCase()).toContain("opus");
