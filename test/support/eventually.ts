@@ -1,7 +1,8 @@
 /**
  * Waiting in tests: on a condition, never on a fixed time. `eventually` polls until what the test expects has
  * happened; `consistently` proves that something keeps holding for a bounded window (pair it with a positive
- * control in the same test, so a window in which nothing at all happened cannot pass for success).
+ * control in the same test, so a window in which nothing at all happened cannot pass for success). Plain timers
+ * only, so the browser probe page can use it too.
  */
 
 type Falsy = false | 0 | "" | null | undefined;
@@ -32,7 +33,7 @@ export async function eventually<T>(
       lastError = error;
     }
     if (performance.now() >= deadline) break;
-    await Bun.sleep(Math.min(pollMs, Math.max(0, deadline - performance.now())));
+    await pause(Math.min(pollMs, deadline - performance.now()));
   }
   const cause = lastError === undefined ? "" : `: ${describe(lastError)}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
@@ -58,8 +59,12 @@ export async function consistently(
     }
     if (!held) throw new Error(`${what} stopped holding after ${Math.round(windowMs - (end - performance.now()))} ms`);
     if (performance.now() >= end) return;
-    await Bun.sleep(Math.min(pollMs, Math.max(0, end - performance.now())));
+    await pause(Math.min(pollMs, end - performance.now()));
   }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
 /** The error's message on one line (an `expect` failure spans several). */

@@ -8,6 +8,7 @@ import type { DeviceList, DeviceSummary, Json, MediaStats, ProbeControl, ProbeOp
   ProbeResult } from "../support/probeTypes.ts";
 import { describe, elapsed, instrument, journal, resetJournal } from "./instrument.ts";
 import { mediaStats } from "./stats.ts";
+import { eventually } from "../../support/eventually.ts";
 
 // Raw capture keeps the fake mic's levels predictable; Chrome's AGC/NS/EC would reshape them.
 const RAW_AUDIO: MediaTrackConstraints = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
@@ -203,13 +204,6 @@ async function devices(client: PipecatClient): Promise<DeviceList> {
   };
 }
 
-/** The client's device setters return nothing, so wait for their effect to show. */
-async function until(done: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  for (const start = performance.now(); !done(); await sleep(50)) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-  }
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -237,12 +231,13 @@ const probeControl: ProbeControl = {
   updateMic: async (deviceId) => {
     const { client } = current();
     client.updateMic(deviceId);
-    await until(() => client.selectedMic.deviceId === deviceId, `mic ${deviceId} selected`);
+    // The client's device setters return nothing, so wait for their effect to show.
+    await eventually(() => client.selectedMic.deviceId === deviceId, 5000, `mic ${deviceId} selected`);
   },
   updateCam: async (deviceId) => {
     const { client } = current();
     client.updateCam(deviceId);
-    await until(() => client.selectedCam.deviceId === deviceId, `camera ${deviceId} selected`);
+    await eventually(() => client.selectedCam.deviceId === deviceId, 5000, `camera ${deviceId} selected`);
   },
   reconnect: (restartPc) => current().transport.attemptReconnection(restartPc),
 };

@@ -18,7 +18,8 @@ export type { ProbeControl, ProbeOptions, ProbeResult } from "./probeTypes.ts";
 const PROBE_PATH = "/__probe/";
 const ENTRY = join(repoRoot, "test/e2e/pages/probe-page.ts");
 // Everything the bundle is made of; any change here means a rebuild.
-const SOURCES = ["test/e2e/pages", "test/e2e/support/probeTypes.ts", "public/src", "package-lock.json"];
+const SOURCES = ["test/e2e/pages", "test/e2e/support/probeTypes.ts", "test/support/eventually.ts", "public/src",
+  "package-lock.json"];
 
 const INDEX_HTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>smallwebrtc probe</title><link rel="icon" href="data:,"></head>
