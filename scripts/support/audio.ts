@@ -81,3 +81,28 @@ export function findEcho(reference: Int16Array, recording: Int16Array, sampleRat
   }
   return { lag, envelopeCorrelation, waveformCorrelation };
 }
+
+/**
+ * `recording` realigned to `reference`, piece by piece. A live path (an echo) shifts its timeline by whole 20 ms
+ * frames wherever its sender had no input in time and sent a frame of silence instead, and one lag for the whole
+ * recording would count everything after such a shift as a mismatch. Starting from `lag` (from findEcho), each 250 ms
+ * piece with sound in it takes the best of the previous lag, one frame less, or up to two frames more; quiet pieces
+ * keep the previous lag. The result has the reference's length and lines up with it at lag 0.
+ */
+export function alignEcho(reference: Int16Array, recording: Int16Array, sampleRate: number, lag: number): Int16Array {
+  const piece = Math.round(sampleRate / 4);
+  const frame = Math.round(sampleRate / 50);
+  const quiet = rms(reference) / 4;
+  const aligned = new Int16Array(reference.length);
+  let shift = lag;
+  for (let start = 0; start < reference.length; start += piece) {
+    const part = reference.subarray(start, start + piece);
+    if (rms(part) >= quiet) {
+      const candidates = [-1, 0, 1, 2].map((frames) => shift + frames * frame).filter((c) => start + c >= 0);
+      const scores = candidates.map((candidate) => correlationAt(part, recording, start + candidate));
+      shift = candidates[scores.indexOf(Math.max(...scores))];
+    }
+    aligned.set(recording.subarray(start + shift, start + shift + part.length), start);
+  }
+  return aligned;
+}
