@@ -36,7 +36,8 @@ async function probe(options: Omit<ProbeOptions, "baseUrl">, until?: CallUntil, 
 /** Trickle ICE is done once a candidate was PATCHed and every request has its answer. */
 const trickled: CallUntil = {
   what: "the trickled candidates to be answered",
-  holds: (call: ProbeResult) => call.requests.some((r) => r.method === "PATCH") && call.requests.every((r) => r.status !== null),
+  holds: ({ requests }: ProbeResult) =>
+    requests.some((r) => r.method === "PATCH") && requests.every((r) => r.status !== null),
 };
 
 describe("official Pipecat client", () => {

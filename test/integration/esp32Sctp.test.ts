@@ -12,6 +12,7 @@ import { SCTP_SINGLE_CHUNK_BYTES } from "../../lib/webrtc/peerConfig.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 import { createTwoHosts, type TwoHosts } from "../support/twoHosts.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
+import { eventually } from "../support/eventually.ts";
 
 const SCTP_COMMON_HEADER = 12;
 const DATA = 0;
@@ -89,14 +90,6 @@ async function connectDevice(libpeer: boolean): Promise<{ client: TestClient; pa
 
 const received = (client: TestClient) => client.received.map((m) => (m as { size?: number }).size).filter(Boolean);
 
-async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
 describe("messages to an ESP32 session at the SCTP level", () => {
   test("one unfragmented DATA chunk per packet; larger messages are dropped, not fragmented", async () => {
     hosts = createTwoHosts();
@@ -107,7 +100,7 @@ describe("messages to an ESP32 session at the SCTP level", () => {
     const fitting = [40, 500, 1000, limit, ...Array.from({ length: 30 }, (_, i) => 50 + i)];
     client.send({ send: [...fitting, limit + 1, 4000] });
     // The last fitting message arrives after everything before it (one ordered stream).
-    await until(() => received(client).length === fitting.length, "every message that fits one chunk");
+    await eventually(() => received(client).length === fitting.length, 10_000, "every message that fits one chunk");
     expect(received(client)).toEqual(fitting);
     expect([sent.get(limit), sent.get(limit + 1), sent.get(4000)]).toEqual([true, false, false]);
 
@@ -126,7 +119,7 @@ describe("messages to an ESP32 session at the SCTP level", () => {
     server = startTestServer({ host: hosts.clientIp, esp32: true, ice: { interfaces: [hosts.clientIp] } }, sizedMessageBot);
     const { client, packets } = await connectDevice(false);
     client.send({ send: [4000] });
-    await until(() => received(client).length === 1, "the large message");
+    await eventually(() => received(client).length === 1, 10_000, "the large message");
     expect(sent.get(4000)).toBe(true);
     expect(packets.some((chunks) => chunks.some((chunk) => (chunk.flags & (BEGINNING | END)) !== (BEGINNING | END)))).toBe(true);
   });

@@ -12,7 +12,8 @@ import { SmallWebRTCTransport } from "../../lib/transport/smallWebRTCTransport.t
 import type { SmallWebRTCConnection } from "../../lib/webrtc/connection.ts";
 import type { ConnectionMedia } from "../../lib/webrtc/mediaPort.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
-import { TestClient, withTimeout } from "../../scripts/support/weriftClient.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
+import { eventually } from "../support/eventually.ts";
 
 let server: TestServer;
 const clients: TestClient[] = [];
@@ -56,14 +57,6 @@ function loopbackCandidate(port: number): string {
   return `candidate:${port} 1 udp 2130706431 127.0.0.1 ${port} typ host`;
 }
 
-async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
-
 /** The SSRC the answer announces for its `index`-th media section. */
 function answeredSsrc(sdp: string, index: number): number {
   const section = sdp.split(/\r\n(?=m=)/)[index + 1];
@@ -84,7 +77,7 @@ describe("peer state across re-offers and restarts", () => {
     const connecting = server.nextConnection();
     let answer = await connect(client());
     const connection = await connecting;
-    await until(() => transport?.media.videoSender !== undefined, "the bot's video sender");
+    await eventually(() => transport?.media.videoSender !== undefined, 5000, "the bot's video sender");
     const listenersAtStart = (connection.media as ConnectionMedia).listenerCounts;
 
     for (let restart = 0; restart < 3; restart++) {
@@ -102,9 +95,9 @@ describe("peer state across re-offers and restarts", () => {
     // The newest client asks for a keyframe of the bot's camera stream: the request arrives, once.
     const newest = clients.at(-1)!;
     await newest.pc.getTransceivers()[1].receiver.sendRtcpPLI(answeredSsrc(answer.sdp, 1));
-    await until(() => requests > 0, "the keyframe request");
+    await eventually(() => requests > 0, 5000, "the keyframe request");
     await newest.pc.getTransceivers()[1].receiver.sendRtcpPLI(answeredSsrc(answer.sdp, 1));
-    await until(() => requests > 1, "the second keyframe request");
+    await eventually(() => requests > 1, 5000, "the second keyframe request");
     expect(requests).toBe(2);
   });
 
@@ -112,13 +105,13 @@ describe("peer state across re-offers and restarts", () => {
     server = startTestServer();
     const first = client({ audioCodecs: ["OPUS"] });
     const initial = await connect(first);
-    await until(() => first.audioIn.length >= 10, "Opus bot audio");
+    await eventually(() => first.audioIn.length >= 10, 5000, "Opus bot audio");
     expect(first.audioIn.every((rtp) => rtp.header.payloadType === 111 || rtp.header.payloadType > 95)).toBe(true);
 
     // The client comes back offering G.711 only: 160-byte PCMU packets every 20 ms, not Opus bytes labelled PCMU.
     const second = client({ audioCodecs: ["PCMU"] });
     await connect(second, { pc_id: initial.pc_id, restart_pc: true });
-    await until(() => second.audioIn.length >= 25, "bot audio after the restart");
+    await eventually(() => second.audioIn.length >= 25, 5000, "bot audio after the restart");
     const packets = second.audioIn.slice(0, 25);
     expect(packets.map((rtp) => rtp.header.payloadType)).toEqual(Array(25).fill(0));
     expect(packets.map((rtp) => rtp.payload.length)).toEqual(Array(25).fill(160));
@@ -162,7 +155,7 @@ describe("peer state across re-offers and restarts", () => {
     const connection: SmallWebRTCConnection = await connecting;
     await peer.channelOpen();
     peer.send("ping");
-    await withTimeout(until(() => connection.lastPingAt !== undefined, "the ping"), 5000, "the ping");
+    await eventually(() => connection.lastPingAt !== undefined, 5000, "the ping");
     const pingedAt = connection.lastPingAt!;
     expect(connection.isAlive(pingedAt + 5_000)).toBe(true);
     expect(connection.isAlive(pingedAt + 10_500)).toBe(false);

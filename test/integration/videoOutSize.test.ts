@@ -11,6 +11,7 @@ import type { TransportParams } from "../../lib/transport/transportParams.ts";
 import { syntheticRgb } from "../support/syntheticVideo.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
+import { eventually } from "../support/eventually.ts";
 
 let server: TestServer;
 let peer: TestClient;
@@ -60,14 +61,12 @@ async function connectedClient(): Promise<TestClient> {
   return peer;
 }
 
-async function sizesOnceDecoded(client: TestClient, count: number): Promise<string[]> {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
+/** Decoding everything received so far is costly: checked every 100 ms. */
+function sizesOnceDecoded(client: TestClient, count: number): Promise<string[]> {
+  return eventually(async () => {
     const sizes = await decodedSizes(client);
-    if (sizes.length >= count) return sizes;
-    if (performance.now() > deadline) throw new Error(`only ${sizes.length} of ${count} pictures decoded in 10 s`);
-    await Bun.sleep(100);
-  }
+    return sizes.length >= count && sizes;
+  }, 10_000, `${count} decoded pictures`, { pollMs: 100 });
 }
 
 describe("bot video size", () => {
@@ -81,8 +80,8 @@ describe("bot video size", () => {
     server = startTestServer({}, pictureBot({}, [[320, 240], [200, 90]]));
     const client = await connectedClient();
     await sizesOnceDecoded(client, 1);
-    const deadline = performance.now() + 10_000;
-    while (!(await decodedSizes(client)).includes("200x90") && performance.now() < deadline) await Bun.sleep(100);
+    const shown = async () => (await decodedSizes(client)).includes("200x90");
+    await eventually(shown, 10_000, "the 200x90 picture", { pollMs: 100 });
     expect(new Set(await decodedSizes(client))).toEqual(new Set(["320x240", "200x90"]));
   });
 

@@ -12,7 +12,8 @@ export async function expectSpeechEchoed(context: BrowserContext, baseUrl: strin
   try {
     const result = await runProbe(page.page, { baseUrl, mode: "offer", connectTimeoutMs: 10_000 }, {
       what: "100 audio packets carrying the echoed speech",
-      holds: ({ stats }) => (stats?.audioIn.packetsReceived ?? 0) > 100 && (stats?.audioIn.totalAudioEnergy ?? 0) > ECHOED_SPEECH_ENERGY,
+      holds: ({ stats }) =>
+        !!stats && stats.audioIn.packetsReceived > 100 && stats.audioIn.totalAudioEnergy > ECHOED_SPEECH_ENERGY,
     });
     expect(result.botReady, explainProbe(result)).toBe(true);
     const audio = result.stats!.audioIn;
