@@ -20,15 +20,22 @@ export interface SileroModel {
   run(input: Float32Array, state: Float32Array, sampleRate: 8000 | 16000): Promise<{ probability: number; state: Float32Array }>;
 }
 
-let loading: Promise<SileroModel> | undefined;
+/** The model loaded from `path`: a different file (a replacement in `assetsDir`) is loaded, and checked, anew. */
+let loading: { path: string; model: Promise<SileroModel> } | undefined;
 
 export function loadSileroModel(): Promise<SileroModel> {
-  // A failed load is not kept: the error (e.g. a bad replacement model) is reported again to the next caller.
-  loading ??= create().catch((error: unknown) => {
-    loading = undefined;
-    throw error;
-  });
-  return loading;
+  const path = bundledFilePath(MODEL);
+  if (loading?.path === path) return loading.model;
+  const entry = {
+    path,
+    // A failed load is not kept: the error (e.g. a bad replacement model) is reported again to the next caller.
+    model: create().catch((error: unknown) => {
+      if (loading === entry) loading = undefined;
+      throw error;
+    }),
+  };
+  loading = entry;
+  return entry.model;
 }
 
 async function create(): Promise<SileroModel> {
