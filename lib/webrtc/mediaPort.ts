@@ -13,7 +13,7 @@ export const RECEIVER = { microphone: 0, camera: 1, screen: 2 } as const;
 export type MediaSlot = (typeof RECEIVER)[keyof typeof RECEIVER];
 export const MEDIA_SLOTS: readonly MediaSlot[] = [RECEIVER.microphone, RECEIVER.camera, RECEIVER.screen];
 
-/** A received RTP packet. Valid only during the listener call: copy what must outlive it. */
+/** A received RTP packet (werift makes a new one per datagram, so listeners may keep its payload). */
 export interface IncomingRtp {
   readonly header: {
     readonly payloadType: number;
