@@ -315,10 +315,8 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
       trackStarted: (slot, kind) => {
         if (current()) this.emit("trackStarted", slot, kind);
       },
-      gone: (reason) => {
-        if (!current()) return;
-        this.#logger.info("closing", { reason });
-        void this.close();
+      gone: () => {
+        if (current()) void this.close();
       },
     };
   }

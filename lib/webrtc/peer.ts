@@ -78,8 +78,8 @@ export interface PeerListener {
   inbound(message: InboundMessage): void;
   /** The first packet of the client's track on `slot` arrived. */
   trackStarted(slot: MediaSlot, kind: "audio" | "video"): void;
-  /** The client is gone for good (closed, vanished, failed or never connected); the owner closes. */
-  gone(reason: string): void;
+  /** The client is gone for good (closed, vanished, failed or never connected; the peer logged why): close. */
+  gone(): void;
 }
 
 /** A gatherer that never reports completion must not hold the answer forever. */
@@ -322,7 +322,7 @@ export class Peer implements PeerMedia {
       this.#armConnectTimer();
     }
     this.#listener.state(state);
-    if (state === "failed" || state === "closed") this.#listener.gone(`peer connection ${state}`);
+    if (state === "failed" || state === "closed") this.#gone("debug", `peer connection ${state}; closing`);
   }
 
   #adoptChannel(channel: RTCDataChannel): void {
@@ -363,14 +363,18 @@ export class Peer implements PeerMedia {
       if (this.#watched.has(dtls)) continue;
       this.#watched.add(dtls);
       const subscription = dtls.onStateChange.subscribe(() => {
-        if (pc.dtlsTransports.every((t) => t.state === "closed" || t.state === "failed")) this.#gone("DTLS close_notify");
+        if (pc.dtlsTransports.every((t) => t.state === "closed" || t.state === "failed")) {
+          this.#gone("debug", "client closed its peer connection", { reason: "DTLS close_notify" });
+        }
       });
       this.#unsubscribers.push(() => subscription.unSubscribe());
     }
     const sctp = pc.sctpTransport?.sctp;
     if (sctp && !this.#watched.has(sctp)) {
       this.#watched.add(sctp);
-      const subscription = sctp.stateChanged.closed.subscribe(() => this.#gone("SCTP association ended"));
+      const subscription = sctp.stateChanged.closed.subscribe(() => {
+        this.#gone("debug", "client closed its peer connection", { reason: "SCTP association ended" });
+      });
       this.#unsubscribers.push(() => subscription.unSubscribe());
     }
   }
@@ -381,7 +385,7 @@ export class Peer implements PeerMedia {
     const tracker = new LivenessTracker(this.#options.liveness);
     this.#livenessTimer = setInterval(() => {
       const sample = { now: performance.now(), lastPingAt: this.#lastPingAt, inboundCount: this.#inboundCount() };
-      if (!tracker.isAlive(sample)) this.#gone(this.#lastPingAt === undefined ? "client vanished" : "client stopped pinging");
+      if (!tracker.isAlive(sample)) this.#gone("info", "client vanished; closing", { pinged: this.#lastPingAt !== undefined });
     }, LIVENESS_CHECK_MS);
   }
 
@@ -398,7 +402,7 @@ export class Peer implements PeerMedia {
   #armConnectTimer(): void {
     if (this.#connectTimer) return;
     const timeoutMs = this.#options.connectTimeoutMs;
-    this.#connectTimer = setTimeout(() => this.#gone(`not connected within ${timeoutMs} ms`), timeoutMs);
+    this.#connectTimer = setTimeout(() => this.#gone("info", "closing: not connected in time", { timeoutMs }), timeoutMs);
   }
 
   #armDataChannelTimer(): void {
@@ -406,8 +410,10 @@ export class Peer implements PeerMedia {
     this.#dataChannelTimer = setTimeout(() => this.#listener.noChannel(), this.#options.dataChannelTimeoutMs);
   }
 
-  #gone(reason: string): void {
-    if (!this.#closed) this.#listener.gone(reason);
+  #gone(level: "debug" | "info", why: string, fields?: Record<string, unknown>): void {
+    if (this.#closed) return;
+    this.#logger[level](why, fields);
+    this.#listener.gone();
   }
 }
 
