@@ -1,5 +1,5 @@
 /** The bots that ship in the binary, by the name `--bot` and the `bot` config key use. */
-import type { BuiltInBotName } from "../config/schema.ts";
+import type { BuiltInBotName } from "../config/botSpec.ts";
 import type { Bot } from "./bot.ts";
 import { echoBot } from "./echo.ts";
 import { mirrorBot } from "./mirror.ts";

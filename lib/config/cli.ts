@@ -35,7 +35,12 @@ export const FLAGS: FlagSpec[] = [
     path: "allowedOrigins",
     help: "origins allowed to call the API cross-origin",
   },
-  { name: "bot", value: "NAME", path: "bot", help: "built-in bot: echo (default), parrot or mirror" },
+  {
+    name: "bot",
+    value: "BOT",
+    path: "bot",
+    help: "echo (default), parrot, mirror, a bot file (.ts/.js/.mjs) or a ws(s):// bot URL",
+  },
   { name: "esp32", path: "esp32", help: "answer ESP32 (libpeer) devices; needs --host set to a LAN IP" },
   { name: "log-level", value: "LEVEL", path: "logLevel", help: "error, warn, info, debug or trace" },
   { name: "verbose", short: "v", help: "more logging (-v debug, -vv trace)" },

@@ -6,9 +6,7 @@ import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger.ts";
 import { IceServerSchema } from "./iceServers.ts";
 
-/** Names of the bots in lib/bots, listed here so that config validation knows them without importing the bots. */
-export const BUILT_IN_BOTS = ["echo", "parrot", "mirror"] as const;
-export type BuiltInBotName = (typeof BUILT_IN_BOTS)[number];
+import { BOT_SPEC_HELP, parseBotSpec } from "./botSpec.ts";
 
 const turnUrls = z
   .array(z.string().trim().regex(/^turns?:\S+$/i, "must start with turn: or turns:"))
@@ -209,9 +207,15 @@ export const ConfigSchema = z
     turn: TurnSchema.optional().describe("A TURN server, with static or short-lived shared-secret credentials."),
     esp32: z.boolean().default(false).describe("Shape SDP answers for pipecat-esp32 (libpeer) devices."),
     bot: z
-      .enum(BUILT_IN_BOTS)
+      .string()
+      .trim()
       .default("echo")
-      .describe("Built-in bot run for each connection: echo (audio and messages back), parrot (says back what you said), mirror (camera and audio back)."),
+      .refine((value) => parseBotSpec(value) !== undefined, `must be ${BOT_SPEC_HELP}`)
+      .describe(
+        "What runs for each connection: a built-in bot (echo: audio and messages back; parrot: says back what you said; " +
+          "mirror: camera and audio back), a bot file exporting bot(args) (.ts, .js, .mjs, loaded at start-up), or " +
+          "the ws:// or wss:// URL of a remote Pipecat bot that each session is bridged to.",
+      ),
     allowedOrigins: z
       .array(z.string().min(1))
       .default([])

@@ -15,6 +15,8 @@ import type { AssetSource } from "../server/assets.ts";
 import { mintAccessToken } from "../server/accessTokens.ts";
 import { clientAssets } from "../server/clientAssets.ts";
 import { launchBot } from "./launchBot.ts";
+import { resolveBot } from "./resolveBot.ts";
+import { parseBotSpec } from "../config/botSpec.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpVideo } from "../media/vp8.ts";
 import { checkCodecFiles, warmUpAudio } from "../media/warmUp.ts";
@@ -22,7 +24,6 @@ import { VERSION } from "../version.ts";
 import type { Bot } from "../bots/bot.ts";
 import { BundledFileError, useBundledFileOverrides } from "../assets/bundledFiles.ts";
 import { WeriftDriftError } from "../webrtc/weriftPatches.ts";
-import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 
 export interface RunMainOptions {
   args?: string[];
@@ -62,7 +63,8 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     if (file) logger.info("config loaded", { file });
     if (replaced.length > 0) logger.info("bundled files replaced from assetsDir", { files: replaced.join(",") });
 
-    const runBot = bot ?? BUILT_IN_BOT_FUNCTIONS[config.bot];
+    const spec = parseBotSpec(config.bot)!;
+    const runBot = bot ?? (await resolveBot(spec, config));
     const server = new SmallWebRTCServer({
       config,
       assets: options.assets ?? clientAssets(),
@@ -73,7 +75,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url, bot: bot ? "custom" : config.bot });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
-    void warmUpCodecs(!bot && config.bot === "mirror", logger).catch((error: BundledFileError) => exit(program, error));
+    void warmUpCodecs(!bot && spec.kind === "builtIn" && spec.name === "mirror", logger).catch((error: BundledFileError) => exit(program, error));
     return server;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError) {
