@@ -210,7 +210,9 @@ export const ConfigSchema = z
       .string()
       .trim()
       .default("echo")
-      .refine((value) => parseBotSpec(value) !== undefined, `must be ${BOT_SPEC_HELP}`)
+      .refine((value) => parseBotSpec(value) !== undefined, {
+        error: (issue) => `${JSON.stringify(issue.input)} is not ${BOT_SPEC_HELP}`,
+      })
       .describe(
         "What runs for each connection: a built-in bot (echo: audio and messages back; parrot: says back what you said; " +
           "mirror: camera and audio back), a bot file exporting bot(args) (.ts, .js, .mjs, loaded at start-up), or " +

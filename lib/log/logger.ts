@@ -14,6 +14,8 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   debug(message: string, fields?: LogFields): void;
   trace(message: string, fields?: LogFields): void;
+  /** An error line with `error`'s message as the `error` field, then its stack frames, each on an indented line. */
+  exception(message: string, error: unknown, fields?: LogFields): void;
   enabled(level: LogLevel): boolean;
   /** A logger that adds `fields` (for example the `pcId`) to every line. */
   child(fields: LogFields): Logger;
@@ -28,6 +30,8 @@ export interface LoggerOptions {
 
 const MAX_FIELD_CHARS = 200;
 const BARE_VALUE = /^[\w.:/@+-]{1,200}$/;
+const MAX_STACK_FRAMES = 40;
+const MAX_FRAME_CHARS = 300;
 
 /** Renders one field value so that it cannot break the line format: bare when harmless, JSON-quoted otherwise. */
 export function formatLogValue(value: unknown): string {
@@ -38,6 +42,19 @@ export function formatLogValue(value: unknown): string {
   let text = typeof value === "string" ? value : safeJson(value);
   if (text.length > MAX_FIELD_CHARS) text = `${text.slice(0, MAX_FIELD_CHARS)}…(${text.length} chars)`;
   return BARE_VALUE.test(text) ? text : JSON.stringify(text);
+}
+
+/**
+ * The "at ..." lines of an error's stack, indented, so that no frame can pass for a log line of its own. The message
+ * lines are left out: the message is already on the error line, escaped, and it may carry a client's words.
+ */
+function stackFrames(error: unknown): string[] {
+  const stack = error instanceof Error ? error.stack ?? "" : "";
+  return stack
+    .split("\n")
+    .filter((line) => /^\s+at /.test(line))
+    .slice(0, MAX_STACK_FRAMES)
+    .map((line) => `    ${line.trim().replace(/\p{Cc}/gu, "?").slice(0, MAX_FRAME_CHARS)}`);
 }
 
 function safeJson(value: unknown): string {
@@ -61,6 +78,10 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
     for (const [key, value] of Object.entries(all)) line += ` ${key}=${formatLogValue(value)}`;
     write(line);
   };
+  const exception = (message: string, error: unknown, fields?: LogFields) => {
+    emit("error", message, { ...fields, error: error instanceof Error ? error.message : String(error) });
+    for (const frame of stackFrames(error)) write(frame);
+  };
 
   return {
     level,
@@ -69,6 +90,7 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
     info: (m, f) => emit("info", m, f),
     debug: (m, f) => emit("debug", m, f),
     trace: (m, f) => emit("trace", m, f),
+    exception,
     enabled: (at) => LOG_LEVELS.indexOf(at) <= threshold,
     child: (fields) => createLogger(options, { ...bound, ...fields }),
   };

@@ -7,14 +7,14 @@ import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 import type { BotSpec } from "../config/botSpec.ts";
 import { ConfigError } from "../config/layers.ts";
 import type { Config } from "../config/schema.ts";
+import { loadBotFile } from "./botFile.ts";
 
 export async function resolveBot(spec: BotSpec, _config: Config): Promise<Bot> {
   switch (spec.kind) {
     case "builtIn":
       return BUILT_IN_BOT_FUNCTIONS[spec.name];
     case "file":
-      // PLACEHOLDER (branch issue15 only): the bot-file loader replaces this.
-      throw new ConfigError(`bot files are not supported yet: ${spec.path}`);
+      return loadBotFile(spec.path);
     case "bridge":
       // PLACEHOLDER (branch issue15 only): the bridge replaces this.
       throw new ConfigError(`the bridge is not supported yet: ${spec.url}`);
