@@ -1,12 +1,14 @@
 /**
  * Builds the single-file executables: dist/smallwebrtc-linux-x64 and dist/smallwebrtc-linux-arm64. Everything the
  * server reads at run time is embedded: the bundled WASM modules and VAD model (lib/assets/bundledFiles.ts, each
- * checked against its pinned SHA-256 first) under /$bunfs/root/assets, and the built test client under
- * /$bunfs/root/client. The arm64 runtime comes from the npm registry (bun fetches it on first use).
+ * checked against its pinned SHA-256 first) under /$bunfs/root/assets, the built test client under
+ * /$bunfs/root/client, and the API's type declarations that `smallwebrtc types` writes under /$bunfs/root/types.
+ * The arm64 runtime comes from the npm registry (bun fetches it on first use).
  */
 import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUNDLED_FILES, type BundledFile, bundledFile } from "../lib/assets/bundledFiles.ts";
+import { DECLARATIONS_FILE, generateApiDeclarations } from "../lib/runner/apiDeclarations.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const DIST = join(ROOT, "dist");
@@ -24,13 +26,16 @@ function stage(): void {
   const client = join(ROOT, "public/dist");
   if (!existsSync(join(client, "index.html"))) throw new Error("the test client is not built: run scripts/build-client");
   cpSync(client, join(STAGE, "client"), { recursive: true });
+  mkdirSync(join(STAGE, "types"));
+  writeFileSync(join(STAGE, "types", DECLARATIONS_FILE), generateApiDeclarations(ROOT));
 }
 
 function compile(arch: Arch): string {
   const outfile = join(DIST, `smallwebrtc-linux-${arch}`);
   const command = [
     process.execPath, "build", "--compile", "--minify", `--target=${TARGETS[arch]}`, join(ROOT, "main.ts"),
-    "--asset", join(STAGE, "assets"), "--asset", join(STAGE, "client"), "--outfile", outfile,
+    "--asset", join(STAGE, "assets"), "--asset", join(STAGE, "client"), "--asset", join(STAGE, "types"),
+    "--outfile", outfile,
   ];
   const result = Bun.spawnSync(command, { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
   if (!result.success) throw new Error(`bun build for ${arch} failed`);

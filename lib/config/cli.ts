@@ -54,6 +54,8 @@ export const FLAGS: FlagSpec[] = [
 export interface CommandLine {
   /** A leading positional word such as `init`, if any. */
   command?: string;
+  /** The directory after `types`, if given. */
+  directory?: string;
   configPath?: string;
   /** `--ttl` for `token`. */
   ttlSecs?: number;
@@ -103,7 +105,10 @@ export function parseCommandLine(args: string[], flags: FlagSpec[] = FLAGS): Com
     }
   }
 
-  if (positionals.length > 1) throw new ConfigError(`unexpected argument "${positionals[1]}" (see --help)`);
+  const allowed = positionals[0] === "types" ? 2 : 1;
+  if (positionals.length > allowed) {
+    throw new ConfigError(`unexpected argument "${positionals[allowed]}" (see --help)`);
+  }
   const transport = values.get("transport")?.at(-1);
   if (transport !== undefined && transport !== "webrtc") {
     throw new ConfigError(`--transport ${transport} is not available: this server speaks only webrtc`);
@@ -132,6 +137,7 @@ export function parseCommandLine(args: string[], flags: FlagSpec[] = FLAGS): Com
 
   return {
     command: positionals[0],
+    directory: positionals[1],
     configPath: values.get("config")?.at(-1),
     ttlSecs: parseTtl(values.get("ttl")?.at(-1)),
     help: switches.has("help"),

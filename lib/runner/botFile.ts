@@ -15,9 +15,7 @@ import { pathToFileURL } from "node:url";
 import type { Bot, RunnerArguments } from "../bots/bot.ts";
 import { ConfigError } from "../config/layers.ts";
 import * as api from "../mod.ts";
-
-/** The name bot files import the API by. */
-export const API_MODULE = "smallwebrtc";
+import { API_MODULE } from "./apiDeclarations.ts";
 
 /** The part of Bun's plugin API used here, typed locally so that this file type-checks under Deno too. */
 interface BunPlugins {

@@ -16,6 +16,7 @@ import { mintAccessToken } from "../server/accessTokens.ts";
 import { clientAssets } from "../server/clientAssets.ts";
 import { launchBot } from "./launchBot.ts";
 import { resolveBot } from "./resolveBot.ts";
+import { writeApiTypes, writeStarterBot } from "./botScaffold.ts";
 import { parseBotSpec } from "../config/botSpec.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpVideo } from "../media/vp8.ts";
@@ -49,7 +50,12 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     if (commandLine.help) return print(usage(program));
     if (commandLine.version) return print(`${program} ${VERSION}`);
     if (commandLine.printConfigSchema) return print(JSON.stringify(configJsonSchema(), null, 2));
-    if (commandLine.command === "init") return writeExampleConfig(commandLine.configPath ?? DEFAULT_CONFIG_FILE);
+    if (commandLine.command === "init") {
+      const starter = commandLine.layer.values.bot;
+      if (typeof starter === "string") return print(writeStarterBot(starter));
+      return writeExampleConfig(commandLine.configPath ?? DEFAULT_CONFIG_FILE);
+    }
+    if (commandLine.command === "types") return print(writeApiTypes(commandLine.directory ?? "."));
     if (commandLine.command && commandLine.command !== "token") {
       throw new ConfigError(`unknown command "${commandLine.command}" (see --help)`);
     }
@@ -128,6 +134,9 @@ function usage(program: string): string {
   return `Usage: ${program} [options]
        ${program} init [--config PATH]   write a commented example config (default ./smallwebrtc.json)
        ${program} token [--ttl SECONDS]  print an access token signed with auth.secret
+       ${program} init --bot bot.ts      write a commented starter bot; run it with --bot bot.ts
+       ${program} types [DIR]            write the API's type declarations and a tsconfig.json (default: here),
+                                         so that editors check bot files with no npm install
 
 Serves Pipecat SmallWebRTC clients (browsers, native apps, ESP32 devices) and runs a bot for each connection.
 

@@ -18,4 +18,19 @@ describe("logger", () => {
     logger.child({ pcId: "pc-1" }).warn("careful", { n: 2 });
     expect(lines).toEqual(["1970-01-01T00:00:00.000Z WARN  careful pcId=pc-1 n=2"]);
   });
+
+  test("exception: the message escaped on the error line, then the stack frames, indented, one per line", () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "error", write: (line) => lines.push(line), clock: () => new Date(0) });
+    const error = new Error("bad\n2026-01-01T00:00:00.000Z INFO  forged");
+    error.stack = `Error: ${error.message}\n    at bot (/srv/bot.ts:3:9)\n    at run (/srv/x\u001b[31m.ts:1:1)`;
+    logger.child({ pcId: "pc-1" }).exception("bot failed", error);
+    expect(lines).toEqual([
+      '1970-01-01T00:00:00.000Z ERROR bot failed pcId=pc-1 error="bad\\n2026-01-01T00:00:00.000Z INFO  forged"',
+      "    at bot (/srv/bot.ts:3:9)",
+      "    at run (/srv/x?[31m.ts:1:1)",
+    ]);
+    logger.exception("thrown", "a string");
+    expect(lines.at(-1)).toBe('1970-01-01T00:00:00.000Z ERROR thrown error="a string"');
+  });
 });
