@@ -1,39 +1,20 @@
 /**
  * The single binary is the whole product. The x64 build runs from an empty directory with the repository's
- * node_modules, lib and public hidden (a private mount namespace covers them with empty tmpfs), so a file read from a
- * build-machine path fails; it must still serve the test page and pass the official client's echo test. The arm64
- * build runs under qemu-user. Both binaries come from scripts/build (scripts/test builds them first).
+ * node_modules, lib and public hidden (support/isolatedBinary.ts), so a file read from a build-machine path fails; it
+ * must still serve the test page and pass the official client's echo test. The arm64 build runs under qemu-user.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUNDLED_FILES } from "../../lib/assets/bundledFiles.ts";
 import { repoRoot } from "../../scripts/support/paths.ts";
+import { ARM64, hidingSources, isolatedCopy, X64 } from "./support/isolatedBinary.ts";
 import { speechWav, videoY4m } from "../../scripts/support/media.ts";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { expectSpeechEchoed, expectTestPageServed } from "./support/servingChecks.ts";
 import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
-
-const X64 = join(repoRoot, "dist/smallwebrtc-linux-x64");
-const ARM64 = join(repoRoot, "dist/smallwebrtc-linux-arm64");
-
-/** A copy of the binary in an empty directory. */
-function isolatedCopy(binary: string): { dir: string; binary: string } {
-  if (!existsSync(binary)) throw new Error(`${binary} is missing: run scripts/build`);
-  const dir = mkdtempSync(join(tmpdir(), "swrtc-binary-"));
-  const copy = join(dir, "smallwebrtc");
-  copyFileSync(binary, copy);
-  Bun.spawnSync(["chmod", "+x", copy]);
-  return { dir, binary: copy };
-}
-
-/** Runs `binary args` with the repository's sources and packages out of reach. */
-function hidingSources(binary: string): string[] {
-  const hide = ["node_modules", "lib", "public", "scripts"].map((d) => `mount -t tmpfs none ${join(repoRoot, d)}`).join(" && ");
-  return ["unshare", "--mount", "sh", "-c", `${hide} && exec "$0" "$@"`, binary];
-}
 
 function run(command: string[], cwd: string, env: Record<string, string> = {}) {
   const result = Bun.spawnSync(command, { cwd, env: { PATH: process.env.PATH!, ...env }, stderr: "pipe" });
