@@ -36,6 +36,17 @@ export function apiDeclarations(): string {
 export function generateApiDeclarations(root: string = REPO_ROOT): string {
   const tsc = join(root, "node_modules/.bin/tsc");
   if (!existsSync(tsc)) throw new DeclarationsError(`cannot generate the type declarations: ${tsc} is missing`);
+  try {
+    return bundleDeclarations(emitDeclarations(tsc, root), ENTRY);
+  } catch (error) {
+    // Deno without --allow-write or --allow-run lands here too (NotCapable), with a message that says which.
+    if (error instanceof DeclarationsError) throw error;
+    throw new DeclarationsError(`cannot generate the type declarations: ${(error as Error).message}`);
+  }
+}
+
+/** tsc's declaration files for lib/mod.ts and what it imports, by path relative to `root`. */
+function emitDeclarations(tsc: string, root: string): Map<string, string> {
   const out = mkdtempSync(join(tmpdir(), "smallwebrtc-types-"));
   try {
     // The repository's own tsconfig.json is ignored: it is for checking, and emits nothing.
@@ -45,7 +56,9 @@ export function generateApiDeclarations(root: string = REPO_ROOT): string {
       "--lib", "ES2023,DOM,DOM.Iterable", "--types", "bun", "--strict", "--allowImportingTsExtensions",
       "--skipLibCheck",
     ], { cwd: root, encoding: "utf8" });
-    if (result.error) throw new DeclarationsError(`cannot run ${tsc}: ${result.error.message}`);
+    if (result.error) throw result.error;
+    // Deno without --allow-run hands back an empty result rather than an error.
+    if (typeof result.status !== "number") throw new DeclarationsError(`cannot run ${tsc} (Deno needs --allow-run)`);
     if (result.status !== 0) {
       const first = `${result.stdout}${result.stderr}`.split("\n").find((line) => line.trim()) ?? `exit ${result.status}`;
       throw new DeclarationsError(`tsc could not emit the type declarations: ${first.trim()}`);
@@ -54,7 +67,7 @@ export function generateApiDeclarations(root: string = REPO_ROOT): string {
     for (const path of readdirSync(out, { recursive: true, encoding: "utf8" })) {
       if (path.endsWith(".d.ts")) files.set(path.split("\\").join("/"), readFileSync(join(out, path), "utf8"));
     }
-    return bundleDeclarations(files, ENTRY);
+    return files;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
