@@ -215,7 +215,8 @@ export const ConfigSchema = z
       })
       .describe(
         "What runs for each connection: a built-in bot (echo: audio and messages back; parrot: says back what you said; " +
-          "mirror: camera and audio back), a bot file exporting bot(args) (.ts, .js, .mjs, loaded at start-up), or " +
+          "mirror: camera and audio back), a bot file exporting bot(args) (.ts, .js or .mjs, relative to the current " +
+          'directory, loaded at start-up; it imports the API as "smallwebrtc"), or ' +
           "the ws:// or wss:// URL of a remote Pipecat bot that each session is bridged to.",
       ),
     allowedOrigins: z

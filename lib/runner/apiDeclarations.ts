@@ -60,8 +60,8 @@ function emitDeclarations(tsc: string, root: string): Map<string, string> {
     // Deno without --allow-run hands back an empty result rather than an error.
     if (typeof result.status !== "number") throw new DeclarationsError(`cannot run ${tsc} (Deno needs --allow-run)`);
     if (result.status !== 0) {
-      const first = `${result.stdout}${result.stderr}`.split("\n").find((line) => line.trim()) ?? `exit ${result.status}`;
-      throw new DeclarationsError(`tsc could not emit the type declarations: ${first.trim()}`);
+      const first = `${result.stdout}${result.stderr}`.split("\n").find((line) => line.trim())?.trim();
+      throw new DeclarationsError(`tsc could not emit the type declarations: ${first ?? `exit ${result.status}`}`);
     }
     const files = new Map<string, string>();
     for (const path of readdirSync(out, { recursive: true, encoding: "utf8" })) {
@@ -95,7 +95,9 @@ export function bundleDeclarations(files: ReadonlyMap<string, string>, entry: st
       return `${before}"${moduleName(target)}"`;
     };
     // Doc comments keep their examples as written.
-    const body = text.split("\n").map((line) => COMMENT_LINE.test(line) ? line : line.replace(RELATIVE_SPECIFIER, rename));
+    const body = text
+      .split("\n")
+      .map((line) => (COMMENT_LINE.test(line) ? line : line.replace(RELATIVE_SPECIFIER, rename)));
     blocks.push(`declare module "${moduleName(path)}" {\n${ambient(body)}\n}`);
   }
   const header = [

@@ -31,7 +31,7 @@ const TSCONFIG = `{
 }
 `;
 
-/** `types [dir]`: writes the declarations (always, so they follow the server's version) and, if absent, tsconfig.json. */
+/** `types [dir]`: the declarations (always, so that they follow the server's version) and, if absent, tsconfig.json. */
 export function writeApiTypes(dir: string): string {
   let declarations: string;
   try {
@@ -42,15 +42,14 @@ export function writeApiTypes(dir: string): string {
   }
   const tsconfig = join(dir, "tsconfig.json");
   const keepTsconfig = existsSync(tsconfig);
-  attempt(join(dir, DECLARATIONS_FILE), () => {
+  const declarationsFile = join(dir, DECLARATIONS_FILE);
+  attempt(declarationsFile, () => {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, DECLARATIONS_FILE), declarations);
+    writeFileSync(declarationsFile, declarations);
   });
-  if (keepTsconfig) {
-    return `wrote ${join(dir, DECLARATIONS_FILE)}; kept the existing ${tsconfig} (it must include ${DECLARATIONS_FILE})`;
-  }
+  if (keepTsconfig) return `wrote ${declarationsFile}; kept ${tsconfig} (it must include ${DECLARATIONS_FILE})`;
   attempt(tsconfig, () => writeFileSync(tsconfig, TSCONFIG));
-  return `wrote ${join(dir, DECLARATIONS_FILE)} and ${tsconfig}: editors now check bot files in ${dir}`;
+  return `wrote ${declarationsFile} and ${tsconfig}: editors now check bot files in ${dir}`;
 }
 
 /** `init --bot FILE`: the starter bot, never over an existing file. */

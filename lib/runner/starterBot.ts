@@ -35,7 +35,10 @@ export async function bot(args: RunnerArguments): Promise<void> {
   const transport = new SmallWebRTCTransport(args.webrtcConnection, { audioInEnabled: true, audioOutEnabled: true });
   const rtvi = new RTVIProcessor(); // speaks RTVI with the client: client-ready, client messages, ...
   const pipeline = new Pipeline([transport.input(), rtvi, new Echo(), transport.output()]);
-  const task = new PipelineTask(pipeline, { logger: args.webrtcConnection.logger, observers: [new RTVIObserver(rtvi)] });
+  const task = new PipelineTask(pipeline, {
+    logger: args.webrtcConnection.logger, // pipeline errors go to the server log, with this session's pcId
+    observers: [new RTVIObserver(rtvi)], // tells the client when the user and the bot start and stop speaking
+  });
 
   rtvi.events.on("clientReady", () => rtvi.sendServerMessage({ text: "Hello from bot.ts!" }));
   rtvi.events.on("clientMessage", (request) => rtvi.sendServerResponse(request, { received: request.data }));

@@ -76,14 +76,17 @@ describe("a bot file beside the x64 binary", () => {
     const { dir, binary } = isolatedCopy(X64);
     writeFileSync(join(dir, "bot.ts"), `import "./helper.ts";\nexport async function bot() {}\n`);
     writeFileSync(join(dir, "helper.ts"), `export const broken = [;\n`);
-    writeFileSync(join(dir, "nobot.ts"), `import { Pipeline } from "smallwebrtc";\nexport const pipeline = Pipeline;\n`);
+    writeFileSync(join(dir, "nobot.ts"), 'import { Pipeline } from "smallwebrtc";\nexport const pipe = Pipeline;\n');
     const syntax = run([...hidingSources(binary), "--bot", "bot.ts"], dir);
     expect(syntax.code).toBe(2);
     expect(syntax.stdout).toBe("");
-    expect(syntax.stderr).toMatch(new RegExp(`^smallwebrtc: bot file bot\\.ts: .+ \\(${join(dir, "helper.ts")}:1:\\d+\\)\\n$`));
+    const where = `${join(dir, "helper.ts")}:1:\\d+`;
+    expect(syntax.stderr).toMatch(new RegExp(`^smallwebrtc: bot file bot\\.ts: .+ \\(${where}\\)\\n$`));
     const noBot = run([...hidingSources(binary), "--bot", "nobot.ts"], dir);
     expect(noBot.code).toBe(2);
-    expect(noBot.stderr).toBe("smallwebrtc: bot file nobot.ts: exports no bot function (export async function bot(args) { ... })\n");
+    expect(noBot.stderr).toBe(
+      "smallwebrtc: bot file nobot.ts: exports no bot function (export async function bot(args) { ... })\n",
+    );
   }, 60_000);
 });
 
@@ -129,7 +132,8 @@ describe("the same bot file from source", () => {
   test("under Bun: bun main.ts --bot", async () => {
     const dir = withBot();
     expect(run([BUN, join(repoRoot, "main.ts"), "types"], dir).code).toBe(0);
-    server = await startServerProcess({ command: [BUN, join(repoRoot, "main.ts")], cwd: dir, args: ["--bot", "./bot.ts"] });
+    const command = [BUN, join(repoRoot, "main.ts")];
+    server = await startServerProcess({ command, cwd: dir, args: ["--bot", "./bot.ts"] });
     await expectToneAndGreeting(server.url);
   }, 60_000);
 

@@ -72,4 +72,10 @@ describe("layering", () => {
     );
     expect(violations).toEqual([]);
   });
+
+  test("nothing imports lib/runner but the runner itself and lib/mod.ts, which exports runMain", () => {
+    const importers = files.filter((file) => localImports(file).some((target) => target.startsWith("lib/runner/")));
+    expect(importers).toContain("lib/mod.ts");
+    expect(importers.filter((file) => file !== "lib/mod.ts" && !file.startsWith("lib/runner/"))).toEqual([]);
+  });
 });
