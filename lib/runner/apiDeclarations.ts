@@ -16,7 +16,7 @@ import { VERSION } from "../version.ts";
 export const API_MODULE = "smallwebrtc";
 export const DECLARATIONS_FILE = "smallwebrtc.d.ts";
 /** Where `scripts/build` embeds the generated file (`--asset <stage>/types`). */
-export const EMBEDDED_DECLARATIONS = `/$bunfs/root/types/${DECLARATIONS_FILE}`;
+const EMBEDDED_DECLARATIONS = `/$bunfs/root/types/${DECLARATIONS_FILE}`;
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ENTRY = "lib/mod.d.ts";

@@ -38,7 +38,8 @@ export interface RunMainOptions {
 const SHUTDOWN_DEADLINE_MS = 3000;
 
 /**
- * Runs `bot` for every connection; without one, the built-in bot named by `--bot` (or the `bot` config key).
+ * Runs `bot` for every connection; without one, what `--bot` (or the `bot` config key) names: a built-in bot or a
+ * bot file, loaded before the server listens.
  * Resolves with the running server, or undefined when the command line only asked for help, a version or a schema.
  */
 export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<SmallWebRTCServer | undefined> {
@@ -133,10 +134,9 @@ function installShutdown(server: SmallWebRTCServer, logger: Logger): void {
 function usage(program: string): string {
   return `Usage: ${program} [options]
        ${program} init [--config PATH]   write a commented example config (default ./smallwebrtc.json)
-       ${program} token [--ttl SECONDS]  print an access token signed with auth.secret
        ${program} init --bot bot.ts      write a commented starter bot; run it with --bot bot.ts
-       ${program} types [DIR]            write the API's type declarations and a tsconfig.json (default: here),
-                                         so that editors check bot files with no npm install
+       ${program} token [--ttl SECONDS]  print an access token signed with auth.secret
+       ${program} types [DIR]            write the API's types for editors: smallwebrtc.d.ts and tsconfig.json
 
 Serves Pipecat SmallWebRTC clients (browsers, native apps, ESP32 devices) and runs a bot for each connection.
 
