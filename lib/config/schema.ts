@@ -191,6 +191,51 @@ const AudioSchema = z
   })
   .describe("Bot audio encoding.");
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Visible ASCII and spaces: what every WebSocket client accepts in a header value. */
+const HEADER_VALUE = /^[\x20-\x7e]*$/;
+
+const BridgeSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .trim()
+      .regex(/^wss?:\/\/\S+$/i, "must be a ws:// or wss:// URL")
+      .optional()
+      .describe("WebSocket URL of the remote Pipecat bot every session is bridged to (--bot ws://... is the same)."),
+    headers: z
+      .record(
+        z.string().regex(HEADER_NAME, "must be an HTTP header name"),
+        z.string().regex(HEADER_VALUE, "must be printable ASCII"),
+      )
+      .default({})
+      .describe("HTTP headers sent with every WebSocket upgrade to the bot, for its auth. Never logged."),
+    connectTimeoutSecs: z
+      .number()
+      .min(1)
+      .max(120)
+      .default(10)
+      .describe("A bot that has not accepted the WebSocket this long after the client connected ends the session."),
+    audioInSampleRate: z
+      .number()
+      .int()
+      .min(8000)
+      .max(48000)
+      .default(16000)
+      .describe("Sample rate of the client audio sent to the bot (PCM s16le, mono, 20 ms frames)."),
+    maxQueuedMs: z
+      .number()
+      .int()
+      .min(200)
+      .max(120_000)
+      .default(10_000)
+      .describe(
+        "Most audio queued each way (for a bot that stalls, and for bot speech, which Pipecat sends at twice real " +
+          "time); the oldest is dropped beyond it and counted in /metrics.",
+      ),
+  })
+  .describe("The bridge to a remote Pipecat bot that speaks Pipecat's protobuf frames over a WebSocket.");
+
 export const ConfigSchema = z
   .strictObject({
     host: z
@@ -209,15 +254,16 @@ export const ConfigSchema = z
     bot: z
       .string()
       .trim()
-      .default("echo")
       .refine((value) => parseBotSpec(value) !== undefined, {
         error: (issue) => `${JSON.stringify(issue.input)} is not ${BOT_SPEC_HELP}`,
       })
+      .optional()
       .describe(
-        "What runs for each connection: a built-in bot (echo: audio and messages back; parrot: says back what you said; " +
-          "mirror: camera and audio back), a bot file exporting bot(args) (.ts, .js or .mjs, relative to the current " +
-          'directory, loaded at start-up; it imports the API as "smallwebrtc"), or ' +
-          "the ws:// or wss:// URL of a remote Pipecat bot that each session is bridged to.",
+        "What runs for each connection: a built-in bot (echo, the default when neither this nor bridge.url is set: " +
+          "audio and messages back; parrot: says back what you said; mirror: camera and audio back), a bot file " +
+          "exporting bot(args) (.ts, .js or .mjs, relative to the current directory, loaded at start-up; it imports " +
+          'the API as "smallwebrtc"), or the ws:// or wss:// URL of a remote Pipecat bot that each session is ' +
+          "bridged to (the same as bridge.url; set one or the other).",
       ),
     allowedOrigins: z
       .array(z.string().min(1))
@@ -236,6 +282,7 @@ export const ConfigSchema = z
     ice: IceSchema.prefault({}),
     limits: LimitsSchema.prefault({}),
     audio: AudioSchema.prefault({}),
+    bridge: BridgeSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.esp32 && /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|::)$/i.test(config.host)) {
@@ -245,7 +292,16 @@ export const ConfigSchema = z
         message: "ESP32 mode needs the host set to this machine's LAN IP that the device can reach, not " + config.host,
       });
     }
+    if (config.bot !== undefined && config.bridge.url !== undefined && config.bot !== config.bridge.url) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bot"],
+        message: `names ${config.bot} while bridge.url names ${config.bridge.url}: set only one of them`,
+      });
+    }
   })
+  // Unset, the bot is the bridge when bridge.url is set, else the echo bot.
+  .transform((config) => ({ ...config, bot: config.bot ?? config.bridge.url ?? "echo" }))
   .describe("smallwebrtc configuration");
 
 /** A fully validated configuration with every default filled in. */

@@ -7,16 +7,18 @@ import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
 import type { BotSpec } from "../config/botSpec.ts";
 import { ConfigError } from "../config/layers.ts";
 import type { Config } from "../config/schema.ts";
+import { bridgeBot } from "../bridge/bridgeBot.ts";
+import { loggableUrl } from "../bridge/botSocket.ts";
 import { loadBotFile } from "./botFile.ts";
 
-export async function resolveBot(spec: BotSpec, _config: Config): Promise<Bot> {
+export async function resolveBot(spec: BotSpec, config: Config): Promise<Bot> {
   switch (spec.kind) {
     case "builtIn":
       return BUILT_IN_BOT_FUNCTIONS[spec.name];
     case "file":
       return loadBotFile(spec.path);
     case "bridge":
-      // PLACEHOLDER (branch issue15 only): the bridge replaces this.
-      throw new ConfigError(`the bridge is not supported yet: ${spec.url}`);
+      if (!URL.canParse(spec.url)) throw new ConfigError(`bot: ${loggableUrl(spec.url)} is not a valid WebSocket URL`);
+      return bridgeBot({ ...config.bridge, url: spec.url });
   }
 }

@@ -18,6 +18,7 @@ import { launchBot } from "./launchBot.ts";
 import { resolveBot } from "./resolveBot.ts";
 import { writeApiTypes, writeStarterBot } from "./botScaffold.ts";
 import { parseBotSpec } from "../config/botSpec.ts";
+import { loggableUrl } from "../bridge/botSocket.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
 import { warmUpVideo } from "../media/vp8.ts";
 import { checkCodecFiles, warmUpAudio } from "../media/warmUp.ts";
@@ -79,7 +80,10 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
       onConnection: (connection, body) => launchBot(runBot, connection, body),
     });
     const listener = await server.listen();
-    logger.info(`smallwebrtc ${VERSION} listening`, { url: listener.url, bot: bot ? "custom" : config.bot });
+    logger.info(`smallwebrtc ${VERSION} listening`, {
+      url: listener.url,
+      bot: bot ? "custom" : spec.kind === "bridge" ? `bridge to ${loggableUrl(spec.url)}` : config.bot,
+    });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
     void warmUpCodecs(!bot && spec.kind === "builtIn" && spec.name === "mirror", logger).catch((error: BundledFileError) => exit(program, error));

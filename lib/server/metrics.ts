@@ -1,8 +1,9 @@
 /**
  * /metrics in the Prometheus text format: sessions, offers by result, packets and bytes, codec CPU time, event-loop
- * lag and memory. Gauges are read at scrape time; only counters are kept.
+ * lag, the bridge's sockets and queues, and memory. Gauges are read at scrape time; only counters are kept.
  */
 import process from "node:process";
+import { bridgeStats } from "../bridge/bridgeStats.ts";
 import { codecSeconds } from "../media/codecTime.ts";
 import { encoderComplexity } from "../media/encoderComplexity.ts";
 import type { SmallWebRTCConnection, Traffic } from "../webrtc/connection.ts";
@@ -85,6 +86,18 @@ export class Metrics {
     }
     metric("smallwebrtc_opus_complexity", "gauge", "Opus complexity bot audio is encoded with now (lower under load).",
       [["", encoderComplexity.current]]);
+    metric("smallwebrtc_bridge_sockets", "gauge", "Open WebSockets to a remote bot.", [["", bridgeStats.openSockets]]);
+    metric("smallwebrtc_bridge_connect_failures_total", "counter", "Sessions whose remote bot could not be reached.",
+      [["", bridgeStats.failedConnects]]);
+    metric("smallwebrtc_bridge_queued_audio_seconds", "gauge", "Audio the bridge holds: for the bot, for the client.", [
+      ['{direction="to_bot"}', bridgeStats.queuedSeconds("toBot")],
+      ['{direction="to_client"}', bridgeStats.queuedSeconds("toClient")],
+    ]);
+    metric("smallwebrtc_bridge_dropped_audio_seconds_total", "counter",
+      "Audio the bridge dropped, oldest first, because more than bridge.maxQueuedMs waited.", [
+        ['{direction="to_bot"}', bridgeStats.droppedSeconds("toBot")],
+        ['{direction="to_client"}', bridgeStats.droppedSeconds("toClient")],
+      ]);
     metric("process_resident_memory_bytes", "gauge", "Resident set size.", [["", process.memoryUsage().rss]]);
     return `${lines.join("\n")}\n`;
   }
