@@ -25,6 +25,10 @@ export interface BridgeOptions {
   connectTimeoutSecs: number;
   /** Rate of the client audio sent to the bot. */
   audioInSampleRate: number;
+  /** Rate the bot's audio mostly has: the encoder runs at it when the codec allows, saving a resampler. */
+  audioOutSampleRate: number;
+  /** The bot streams audio in real time rather than ahead of playback (TransportParams.audioOutLive). */
+  audioOutLive: boolean;
   /** Most audio queued each way. */
   maxQueuedMs: number;
 }
@@ -39,16 +43,14 @@ export interface BridgeSessionArguments {
 /** What the client is told; the reason stays in the server log, which may name hosts the client should not see. */
 export const BOT_UNREACHABLE_MESSAGE = "The bot could not be reached; the server log has the details.";
 
-/** Pipecat's own default output rate (TTS), at which bot audio needs no resampling before it is encoded. */
-const BOT_AUDIO_RATE = 24000;
-
 export function bridgeBot(options: BridgeOptions): (args: BridgeSessionArguments) => Promise<void> {
   return async ({ webrtcConnection, body }) => {
     const transport = new SmallWebRTCTransport(webrtcConnection, {
       audioInEnabled: true,
       audioInSampleRate: options.audioInSampleRate,
       audioOutEnabled: true,
-      audioOutSampleRate: BOT_AUDIO_RATE,
+      audioOutSampleRate: options.audioOutSampleRate,
+      audioOutLive: options.audioOutLive,
     });
     const logger = transport.logger;
     const bridge = new BridgeProcessor({

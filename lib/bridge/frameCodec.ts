@@ -46,8 +46,14 @@ export function decodeFrame(bytes: Uint8Array): BotFrame {
       if (audio.byteLength % (2 * numChannels) !== 0) {
         throw new FrameDecodeError(`audio frame of ${audio.byteLength} bytes is not whole s16 samples of ${numChannels} channels`);
       }
-      // Copied: the bytes sit at any offset in the message, and an Int16Array needs an even one.
-      return { kind: "audio", audio: new Int16Array(audio.slice().buffer), sampleRate, numChannels };
+      // A view of the message when the samples sit at an even offset in it; a copy otherwise (Int16Array needs one).
+      const aligned = audio.byteOffset % 2 === 0 ? audio : audio.slice();
+      return {
+        kind: "audio",
+        audio: new Int16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2),
+        sampleRate,
+        numChannels,
+      };
     }
     case "message":
       try {

@@ -223,6 +223,24 @@ const BridgeSchema = z
       .max(48000)
       .default(16000)
       .describe("Sample rate of the client audio sent to the bot (PCM s16le, mono, 20 ms frames)."),
+    audioOutSampleRate: z
+      .number()
+      .int()
+      .min(8000)
+      .max(48000)
+      .default(24000)
+      .describe(
+        "Sample rate the bot's audio mostly has (Pipecat's default output rate is 24000): bot audio at this rate " +
+          "is encoded as it comes, audio at other rates is resampled first.",
+      ),
+    audioOutLive: z
+      .boolean()
+      .default(false)
+      .describe(
+        "The bot streams its audio in real time (an echo, a relay of a call) instead of sending speech ahead as " +
+          "Pipecat bots do: bot audio is then sent with the least latency, quiet frames skipped when jitter has " +
+          "built a backlog, as the built-in echo does.",
+      ),
     maxQueuedMs: z
       .number()
       .int()

@@ -7,24 +7,29 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { benchAudioPath } from "./audioPath.ts";
+import { benchBridge } from "./bridge.ts";
 import { measureConnect } from "./connectTime.ts";
 import { measureDataChannel } from "./dataChannel.ts";
 import { measureRuntimes, type Range } from "./runtimes.ts";
 import { type BenchServer, rssMb, type ServerName, startServer } from "./servers.ts";
 import { sweepSessions } from "./sessionsPerCore.ts";
 
-const BENCHES = ["audio-path", "connect", "data-channel", "sessions", "runtimes"] as const;
+const BENCHES = ["audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge"] as const;
 type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
 const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
 const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--rounds 20]
-                    [--starts 5] [--server smallwebrtc|aiortc|both] [--out bench-results.json]
+                    [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--server smallwebrtc|aiortc|both]
+                    [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
 benchmark (smallwebrtc, the aiortc reference, and their ratio), then one JSON line, also written to --out.
 --server measures one server alone (no ratios): quicker while working on one of them.
 runtimes starts smallwebrtc --starts times each as the binary, with Bun and with Deno (no aiortc), and gives the
-range over the starts of its start time and of each start's connect-time p50 (--rounds connects).`;
+range over the starts of its start time and of each start's connect-time p50 (--rounds connects).
+bridge runs --bridge-sessions echo sessions against the binary's built-in echo and against the binary bridged to a
+local WebSocket echo bot, alternating, --bridge-rounds times (no aiortc), and gives the worst round's extra echo
+latency (p50) and CPU ratio per session.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -32,6 +37,8 @@ const { values, positionals } = parseArgs({
     steps: { type: "string", default: DEFAULT_STEPS },
     rounds: { type: "string", default: "20" },
     starts: { type: "string", default: "5" },
+    "bridge-rounds": { type: "string", default: "3" },
+    "bridge-sessions": { type: "string", default: "10" },
     out: { type: "string", default: "bench-results.json" },
     server: { type: "string", default: "both" },
     help: { type: "boolean", short: "h" },
@@ -72,6 +79,29 @@ if (runs("runtimes") && servers.includes("smallwebrtc")) {
     "POST to answer p50 (ms)": span(row.answerP50Ms),
     "POST to DTLS connected p50 (ms)": span(row.connectedP50Ms),
   })));
+}
+
+if (runs("bridge") && servers.includes("smallwebrtc")) {
+  const result = await benchBridge({
+    rounds: Number(values["bridge-rounds"]),
+    sessions: Number(values["bridge-sessions"]),
+    log,
+  });
+  results.bridge = result;
+  console.log(`\nbridge: ${result.sessions} echo sessions, built-in echo against the bridged echo bot (targets: at most ` +
+    "5 ms more at p50, at most 1.3x the CPU)");
+  console.table(result.rounds.map((r, i) => ({
+    round: i + 1,
+    "built-in p50 (ms)": round(r.builtIn.echoP50Ms),
+    "bridged p50 (ms)": round(r.bridged.echoP50Ms),
+    "extra p50 (ms)": round(r.extraP50Ms),
+    "built-in CPU %/session": round(r.builtIn.cpuPctPerSession),
+    "bridged CPU %/session": round(r.bridged.cpuPctPerSession),
+    "CPU ratio": round(r.cpuRatio),
+    "late+missing % (built-in, bridged)": `${round(r.builtIn.latePct)}, ${round(r.bridged.latePct)}`,
+  })));
+  console.log(`worst of ${result.rounds.length}: ${round(result.worstExtraP50Ms)} ms more at p50, ` +
+    `${round(result.worstCpuRatio)}x the CPU`);
 }
 
 for (const name of servers) {

@@ -40,14 +40,20 @@ const OPEN_LIMITS = {
   SMALLWEBRTC_LOG_LEVEL: "warn",
 };
 
-export async function startServer(name: ServerName, run: SmallWebRTCRun = "binary"): Promise<BenchServer> {
-  return name === "smallwebrtc" ? await startOurs(run) : await startAiortc();
+/** `args` and `env` go to smallwebrtc (`--bot ...`, SMALLWEBRTC_*); the aiortc reference takes neither. */
+export async function startServer(
+  name: ServerName,
+  run: SmallWebRTCRun = "binary",
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<BenchServer> {
+  return name === "smallwebrtc" ? await startOurs(run, args, env) : await startAiortc();
 }
 
 /** `pid` is the command's process: under `deno task` that is the task runner, whose CPU and RSS are not the server's. */
-async function startOurs(run: SmallWebRTCRun): Promise<BenchServer> {
+async function startOurs(run: SmallWebRTCRun, args: string[], env: Record<string, string>): Promise<BenchServer> {
   const command = ["taskset", "-c", SERVER_CORE, ...SMALLWEBRTC_RUNS[run]];
-  const server = await startServerProcess({ command, env: OPEN_LIMITS });
+  const server = await startServerProcess({ command, args, env: { ...OPEN_LIMITS, ...env } });
   return { name: "smallwebrtc", url: server.url, pid: server.process.pid, stop: async () => void (await server.stop()) };
 }
 

@@ -42,6 +42,8 @@ async function bridgeTo(behaviour: TestBotBehaviour, options: Partial<BridgeOpti
     headers: { Authorization: "Bearer bot-secret" },
     connectTimeoutSecs: 5,
     audioInSampleRate: 16000,
+    audioOutSampleRate: 24000,
+    audioOutLive: false,
     maxQueuedMs: 10_000,
     ...options,
   });
