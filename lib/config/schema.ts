@@ -204,10 +204,12 @@ const BridgeSchema = z
       .optional()
       .describe("WebSocket URL of the remote Pipecat bot every session is bridged to (--bot ws://... is the same)."),
     headers: z
-      .record(
-        z.string().regex(HEADER_NAME, "must be an HTTP header name"),
-        z.string().regex(HEADER_VALUE, "must be printable ASCII"),
-      )
+      .record(z.string(), z.string().regex(HEADER_VALUE, "must be printable ASCII"))
+      .superRefine((headers, ctx) => {
+        for (const name of Object.keys(headers).filter((name) => !HEADER_NAME.test(name))) {
+          ctx.addIssue({ code: "custom", path: [name], message: "is not an HTTP header name" });
+        }
+      })
       .default({})
       .describe("HTTP headers sent with every WebSocket upgrade to the bot, for its auth. Never logged."),
     connectTimeoutSecs: z

@@ -1,6 +1,7 @@
 /**
  * The layering rules of the library (DESIGN.md), checked on the import statements themselves so they cannot drift:
- * only lib/webrtc reaches werift, the transport's modules form no cycle, and lower layers never import higher ones.
+ * only lib/webrtc reaches werift, the transport's modules form no cycle, lower layers never import higher ones, and the
+ * bridge stays above the transport.
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -58,10 +59,12 @@ describe("layering", () => {
 
   test("lower layers do not import higher ones", () => {
     const rules: [layer: string, forbidden: string[]][] = [
-      ["lib/pipeline/", ["lib/webrtc/", "lib/transport/", "lib/server/", "lib/runner/", "lib/media/"]],
-      ["lib/media/", ["lib/webrtc/", "lib/transport/", "lib/server/", "lib/runner/"]],
-      ["lib/webrtc/", ["lib/transport/", "lib/server/", "lib/runner/", "lib/bots/"]],
-      ["lib/transport/", ["lib/server/", "lib/runner/", "lib/bots/"]],
+      ["lib/pipeline/", ["lib/webrtc/", "lib/transport/", "lib/server/", "lib/runner/", "lib/media/", "lib/bridge/"]],
+      ["lib/media/", ["lib/webrtc/", "lib/transport/", "lib/server/", "lib/runner/", "lib/bridge/"]],
+      ["lib/webrtc/", ["lib/transport/", "lib/server/", "lib/runner/", "lib/bots/", "lib/bridge/"]],
+      ["lib/transport/", ["lib/server/", "lib/runner/", "lib/bots/", "lib/bridge/"]],
+      // The bridge knows the pipeline and the transport, never WebRTC or the media underneath.
+      ["lib/bridge/", ["lib/webrtc/", "lib/media/", "lib/server/", "lib/runner/", "lib/bots/"]],
     ];
     const violations = files.flatMap((file) =>
       rules
