@@ -58,6 +58,7 @@ export function bridgeBot(options: BridgeOptions): (args: BridgeSessionArguments
       connectTimeoutMs: options.connectTimeoutSecs * 1000,
       maxQueuedMs: options.maxQueuedMs,
       logger,
+      ...(options.audioOutLive ? { outputQueuedMs: () => transport.media.audioSender?.queuedMs ?? 0 } : {}),
     });
     // The remote bot decides when a quiet session is over, not an idle timer here.
     const task = new PipelineTask(new Pipeline([transport.input(), bridge, transport.output()]), {

@@ -6,7 +6,7 @@
  * - Client audio leaves as the transport delivers it: 20 ms mono frames at the bridge's input rate.
  * - Bot audio arrives faster than real time (Pipecat sends at about twice that). It waits here, and is handed to the
  *   output a little ahead of playback, so that what is queued is bounded and counted in one place and an
- *   interruption has little to discard downstream.
+ *   interruption has little to discard downstream. A live bot's audio arrives in real time and goes straight on.
  * - Each way, at most `maxQueuedMs` of audio waits; the oldest goes first (audioBacklog.ts).
  */
 import type { Logger } from "../log/logger.ts";
@@ -31,6 +31,12 @@ export interface BridgeProcessorOptions {
   connectTimeoutMs: number;
   maxQueuedMs: number;
   logger: Logger;
+  /**
+   * Bot audio the output holds right now, in ms, for a live output: its sender skips quiet frames to keep latency
+   * low, so what it holds falls faster than it plays, and only it knows by how much. Without it, the output plays
+   * every frame, and what it holds follows from what was handed over and the time since.
+   */
+  outputQueuedMs?: () => number;
 }
 
 export interface BridgeEvents {
@@ -62,7 +68,7 @@ export class BridgeProcessor extends FrameProcessor {
   #socket?: BotSocket;
   #retryTimer?: ReturnType<typeof setTimeout>;
   #pumpTimer?: ReturnType<typeof setTimeout>;
-  /** When the bot audio handed to the output so far will have been played. */
+  /** When the bot audio handed to the output so far will have been played (for an output that plays all of it). */
   #playhead = 0;
   #decodeErrors = 0;
 
@@ -196,7 +202,7 @@ export class BridgeProcessor extends FrameProcessor {
       const next = this.#toClient.peek();
       if (!next) return;
       const now = performance.now();
-      const ahead = this.#playhead - now;
+      const ahead = this.#options.outputQueuedMs?.() ?? this.#playhead - now;
       if (ahead > LEAD_MS) {
         this.#pumpTimer = setTimeout(() => this.#pumpBotAudio(), ahead - LEAD_MS);
         return;
@@ -204,6 +210,11 @@ export class BridgeProcessor extends FrameProcessor {
       const { audio, sampleRate, numChannels } = this.#toClient.shift()!;
       this.#playhead = Math.max(this.#playhead, now) + next.ms;
       void this.#push(new OutputAudioRawFrame(audio, sampleRate, numChannels));
+      // A live output counts a frame once it has taken it, a moment after the push: look again then.
+      if (this.#options.outputQueuedMs && !this.#toClient.isEmpty) {
+        this.#pumpTimer = setTimeout(() => this.#pumpBotAudio(), 0);
+        return;
+      }
     }
   }
 

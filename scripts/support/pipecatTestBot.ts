@@ -29,8 +29,11 @@ export interface BotSession {
   messages: unknown[];
   /** Resolves with the close code once the bridge closes the socket. */
   closed: Promise<number>;
-  /** Sends `ms` of a loud 24 kHz tone in 40 ms frames at `speed` times real time (Pipecat's bots send at 2x). */
-  speak(ms: number, speed?: number): Promise<void>;
+  /**
+   * Sends `ms` of a 24 kHz tone in 40 ms frames at `speed` times real time (Pipecat's bots send at 2x), loud unless
+   * `amplitude` says otherwise (0: silence).
+   */
+  speak(ms: number, speed?: number, amplitude?: number): Promise<void>;
   /** Stops speaking and sends an InterruptionFrame; returns Date.now() just before it was sent. */
   interrupt(): number;
   /** Sends raw bytes (a frame built by the test). */
@@ -143,13 +146,13 @@ function newSession(headers: Record<string, string>, path: string, echo: boolean
           data: { version: "2.1.0", about: { library: "pipecat-test-bot" } } });
       }
     },
-    async speak(ms: number, speed = 2) {
+    async speak(ms: number, speed = 2, amplitude = 12000) {
       const turn = ++speaking;
       const frameMs = 40;
       const samples = (TEST_BOT_RATE * frameMs) / 1000;
       for (let sent = 0; sent < ms && turn === speaking; sent += frameMs) {
         const tone = Int16Array.from({ length: samples }, (_, i) =>
-          Math.round(12000 * Math.sin((2 * Math.PI * 440 * ((sent / 1000) * TEST_BOT_RATE + i)) / TEST_BOT_RATE)));
+          Math.round(amplitude * Math.sin((2 * Math.PI * 440 * ((sent / 1000) * TEST_BOT_RATE + i)) / TEST_BOT_RATE)));
         send(serializer.serializeAudio(tone.buffer, TEST_BOT_RATE, 1));
         await Bun.sleep(frameMs / speed);
       }

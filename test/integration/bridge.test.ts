@@ -121,6 +121,18 @@ describe("bridge to a remote Pipecat bot", () => {
     expect(bridgeStats.queuedSeconds("toClient")).toBe(0);
   }, 30_000);
 
+  test("a live bot's burst of quiet audio drains faster than it plays, instead of becoming lasting latency", async () => {
+    const testBot = await bridgeTo({ kind: "pipecat", echo: false }, { audioOutLive: true });
+    await connectClient();
+    const session = await testBot.nextSession();
+    await session.speak(3000, 50, 0);
+    await eventually(() => bridgeStats.queuedSeconds("toClient") > 2.5, 2000, "the burst queued");
+    const start = performance.now();
+    // The live sender skips quiet frames once a backlog has lasted 200 ms: 3 s of silence go in about 1.7 s.
+    await eventually(() => bridgeStats.queuedSeconds("toClient") === 0, 2500, "the burst drained");
+    expect(performance.now() - start).toBeLessThan(2500);
+  }, 30_000);
+
   test("the bot's bare transcription and text frames reach the client as user-transcription and bot-output", async () => {
     const testBot = await bridgeTo({ kind: "pipecat" });
     const client = await connectClient();
