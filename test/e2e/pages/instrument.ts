@@ -1,6 +1,6 @@
 // Records what the official client does on the wire, by wrapping the page's fetch and
 // RTCPeerConnection before the client is built. Tests assert on this journal, not on logs.
-import type { BodySummary, DataChannelMessage, HttpExchange, Json, PeerConnectionLog,
+import type { AudioFrameArrival, BodySummary, DataChannelMessage, HttpExchange, Json, PeerConnectionLog,
   SdpSummary } from "../support/probeTypes.ts";
 
 export interface Journal {
@@ -11,6 +11,7 @@ export interface Journal {
   received: DataChannelMessage[];
   pingsSent: number;
   peerConnections: PeerConnectionLog[];
+  audioFramesIn: AudioFrameArrival[];
   errors: string[];
 }
 
@@ -18,6 +19,37 @@ export const journal: Journal = emptyJournal();
 
 export function resetJournal(): void {
   Object.assign(journal, emptyJournal());
+}
+
+let recordingAudioFrames = false;
+
+/**
+ * For peer connections created from now on: receive bot audio through an encoded transform that notes each frame's
+ * arrival and size and passes it on unchanged. Such connections carry every sender's frames through one too, as
+ * Chromium sends nothing on a sender whose encoded streams are never read.
+ */
+export function recordAudioFrames(on: boolean): void {
+  recordingAudioFrames = on;
+}
+
+interface EncodedStreams {
+  readable: ReadableStream<{ data: ArrayBuffer }>;
+  writable: WritableStream<{ data: ArrayBuffer }>;
+}
+
+function encodedStreams(endpoint: RTCRtpSender | RTCRtpReceiver): EncodedStreams {
+  return (endpoint as unknown as { createEncodedStreams(): EncodedStreams }).createEncodedStreams();
+}
+
+function passThrough(endpoint: RTCRtpSender | RTCRtpReceiver, onFrame?: (bytes: number) => void): void {
+  const { readable, writable } = encodedStreams(endpoint);
+  const transform = new TransformStream<{ data: ArrayBuffer }, { data: ArrayBuffer }>({
+    transform(frame, controller) {
+      onFrame?.(frame.data.byteLength);
+      controller.enqueue(frame);
+    },
+  });
+  void readable.pipeThrough(transform).pipeTo(writable).catch(() => {});
 }
 
 export function elapsed(): number {
@@ -108,13 +140,36 @@ function recordPeerConnections(onRemoteTrack: (track: MediaStreamTrack) => void)
   const Real = globalThis.RTCPeerConnection;
   // The transport does `new RTCPeerConnection()` at call time, so replacing the global is enough.
   globalThis.RTCPeerConnection = class RecordedPeerConnection extends Real {
+    readonly #encoded = recordingAudioFrames;
+
     constructor(config?: RTCConfiguration) {
-      super(config);
+      const encoded = recordingAudioFrames;
+      super(encoded ? ({ ...config, encodedInsertableStreams: true } as RTCConfiguration) : config);
       const log: PeerConnectionLog = { atMs: elapsed(), connectionStates: [], iceConnectionStates: [] };
       journal.peerConnections.push(log);
       this.addEventListener("connectionstatechange", () => log.connectionStates.push(this.connectionState));
       this.addEventListener("iceconnectionstatechange", () => log.iceConnectionStates.push(this.iceConnectionState));
-      this.addEventListener("track", (event) => onRemoteTrack(event.track));
+      this.addEventListener("track", (event) => {
+        if (encoded) {
+          const record = event.track.kind === "audio"
+            ? (bytes: number) => journal.audioFramesIn.push({ at: performance.timeOrigin + performance.now(), bytes })
+            : undefined;
+          passThrough(event.receiver, record);
+        }
+        onRemoteTrack(event.track);
+      });
+    }
+
+    override addTransceiver(trackOrKind: MediaStreamTrack | string, init?: RTCRtpTransceiverInit): RTCRtpTransceiver {
+      const transceiver = super.addTransceiver(trackOrKind, init);
+      if (this.#encoded) passThrough(transceiver.sender);
+      return transceiver;
+    }
+
+    override addTrack(track: MediaStreamTrack, ...streams: MediaStream[]): RTCRtpSender {
+      const sender = super.addTrack(track, ...streams);
+      if (this.#encoded) passThrough(sender);
+      return sender;
     }
 
     override createDataChannel(label: string, init?: RTCDataChannelInit): RTCDataChannel {
@@ -147,5 +202,5 @@ function message(data: unknown): DataChannelMessage {
 
 function emptyJournal(): Journal {
   return { origin: performance.now(), requests: [], sent: [], received: [], pingsSent: 0, peerConnections: [],
-    errors: [] };
+    audioFramesIn: [], errors: [] };
 }

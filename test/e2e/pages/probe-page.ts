@@ -6,7 +6,7 @@ import { SmallWebRTCTransport } from "@pipecat-ai/small-webrtc-transport";
 import { UserMediaManager, type PeerConnectionOwner } from "../../../public/src/userMediaManager.ts";
 import type { DeviceList, DeviceSummary, Json, MediaStats, ProbeControl, ProbeOptions,
   ProbeResult } from "../support/probeTypes.ts";
-import { describe, elapsed, instrument, journal, resetJournal } from "./instrument.ts";
+import { describe, elapsed, instrument, journal, recordAudioFrames, resetJournal } from "./instrument.ts";
 import { mediaStats } from "./stats.ts";
 import { eventually } from "../../support/eventually.ts";
 
@@ -47,6 +47,7 @@ instrument(play);
 async function startProbe(options: ProbeOptions): Promise<ProbeResult> {
   if (session && !session.closing) throw new Error("a probe is already running; call finishProbe() first");
   resetJournal();
+  recordAudioFrames(options.recordAudioFrames ?? false);
   const s = createSession(options);
   session = s;
 
@@ -178,6 +179,7 @@ function result(s: Session): ProbeResult {
     dataChannel: { sent: [...journal.sent], received: [...journal.received], pingsSent: journal.pingsSent },
     requests: structuredClone(journal.requests),
     clientResponse: s.clientResponse,
+    audioFramesIn: [...journal.audioFramesIn],
     errors: [...journal.errors],
   };
 }

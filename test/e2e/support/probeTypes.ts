@@ -35,6 +35,16 @@ export interface ProbeOptions {
   sendClientMessage?: { t: string; d?: Json; request?: boolean; timeoutMs?: number };
   /** Disconnect when finishing (default true); false leaves the call up for the test to end. */
   disconnectAtEnd?: boolean;
+  /** Record every encoded bot audio frame as it arrives, before the jitter buffer (see `audioFramesIn`). */
+  recordAudioFrames?: boolean;
+}
+
+/** One encoded bot audio frame as the browser received it. */
+export interface AudioFrameArrival {
+  /** Wall-clock time of arrival (ms since the epoch, as Date.now() counts), comparable across processes. */
+  at: number;
+  /** Size of the encoded frame: Opus speech is tens of bytes, silence a few. */
+  bytes: number;
 }
 
 export interface SdpSummary {
@@ -107,6 +117,8 @@ export interface ProbeResult {
   /** Every fetch() the page made: offers, PATCHes, /start. */
   requests: HttpExchange[];
   clientResponse: Json | null;
+  /** With `recordAudioFrames`: every bot audio frame received, in order. */
+  audioFramesIn: AudioFrameArrival[];
   errors: string[];
 }
 
