@@ -38,11 +38,13 @@ type WebSocketWithHeaders = new (url: string, options: { headers: Record<string,
 
 export class BotSocket extends TypedEmitter<BotSocketEvents> {
   readonly #socket: WebSocket;
+  readonly #logger: Logger;
   #closing = false;
 
   private constructor(socket: WebSocket, logger: Logger) {
     super(logger);
     this.#socket = socket;
+    this.#logger = logger;
   }
 
   /** Opens the socket; rejects with BotUnreachableError when it does not open within the timeout. */
@@ -98,7 +100,7 @@ export class BotSocket extends TypedEmitter<BotSocketEvents> {
   #listen(): void {
     this.#socket.onmessage = (event) => {
       if (event.data instanceof ArrayBuffer) this.emit("message", new Uint8Array(event.data));
-      else this.emit("message", new TextEncoder().encode(String(event.data)));
+      else this.#logger.debug("ignored a text message from the bot: its frames are binary");
     };
     this.#socket.onerror = null;
     this.#socket.onclose = (event) => {

@@ -69,7 +69,8 @@ export function bridgeBot(options: BridgeOptions): (args: BridgeSessionArguments
     /** Ends a session that cannot be bridged: one log line, a fatal RTVI error for the client, then peerLeft. */
     const fail = async (reason: string, clientMessage: string) => {
       logger.error(`bridge: ${reason}`);
-      await task.queueFrame(new OutputTransportMessageUrgentFrame(rtviMessage("error", { error: clientMessage, fatal: true })));
+      const error = rtviMessage("error", { error: clientMessage, fatal: true });
+      await task.queueFrame(new OutputTransportMessageUrgentFrame(error));
       await task.cancel("bridge failed");
     };
     transport.on("clientConnected", async () => {

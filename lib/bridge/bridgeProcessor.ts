@@ -1,7 +1,6 @@
 /**
  * The bot of a bridged session, as a processor between the transport's input and output: client audio and messages
- * go to the remote bot over its WebSocket, and what the bot sends comes back into the pipeline (docs/protocol.md,
- * "Remote bots").
+ * go to the remote bot over its WebSocket, and what the bot sends comes back into the pipeline (docs/protocol.md §7).
  *
  * - Client audio leaves as the transport delivers it: 20 ms mono frames at the bridge's input rate.
  * - Bot audio arrives faster than real time (Pipecat sends at about twice that). It waits here, and is handed to the
@@ -152,7 +151,9 @@ export class BridgeProcessor extends FrameProcessor {
       frame = decodeFrame(bytes);
     } catch (error) {
       if (!(error instanceof FrameDecodeError)) throw error;
-      if (this.#decodeErrors++ % 100 === 0) this.logger.warn("ignored a message from the bot", { reason: error.message });
+      if (this.#decodeErrors++ % 100 === 0) {
+        this.logger.warn("ignored a message from the bot", { reason: error.message });
+      }
       return;
     }
     switch (frame.kind) {

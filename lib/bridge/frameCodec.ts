@@ -21,7 +21,8 @@ export class FrameDecodeError extends Error {
 export function encodeAudio(pcm: Int16Array, sampleRate: number, numChannels = 1): Uint8Array<ArrayBuffer> {
   // Typed arrays use the platform's byte order, and every platform the server ships for is little-endian (s16le).
   const audio = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
-  return toBinary(FrameSchema, create(FrameSchema, { frame: { case: "audio", value: { audio, sampleRate, numChannels } } }));
+  const frame = create(FrameSchema, { frame: { case: "audio", value: { audio, sampleRate, numChannels } } });
+  return toBinary(FrameSchema, frame);
 }
 
 /** A MessageFrame carrying `message` as JSON text. */
@@ -44,7 +45,9 @@ export function decodeFrame(bytes: Uint8Array): BotFrame {
       if (sampleRate === 0) throw new FrameDecodeError("audio frame without sample_rate");
       if (numChannels === 0) throw new FrameDecodeError("audio frame without num_channels");
       if (audio.byteLength % (2 * numChannels) !== 0) {
-        throw new FrameDecodeError(`audio frame of ${audio.byteLength} bytes is not whole s16 samples of ${numChannels} channels`);
+        throw new FrameDecodeError(
+          `audio frame of ${audio.byteLength} bytes is not whole s16 samples of ${numChannels} channels`,
+        );
       }
       // A view of the message when the samples sit at an even offset in it; a copy otherwise (Int16Array needs one).
       const aligned = audio.byteOffset % 2 === 0 ? audio : audio.slice();

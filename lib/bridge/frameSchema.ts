@@ -1,10 +1,10 @@
 /**
  * The schema of Pipecat's WebSocket frames (package `pipecat`, proto3), as `ProtobufFrameSerializer` and the
- * official `@pipecat-ai/websocket-transport` client speak it (docs/protocol.md, "Remote bots"). Each WebSocket message
+ * official `@pipecat-ai/websocket-transport` client speak it (docs/protocol.md §7). Each WebSocket message
  * is one `Frame`, whose `frame` oneof holds one of five messages. The descriptor is built here, field by field, so that
  * @bufbuild/protobuf does the encoding without a code generator in the build.
  */
-import { createFileRegistry, type Message } from "@bufbuild/protobuf";
+import { create, createFileRegistry, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import {
   type DescriptorProto,
@@ -12,7 +12,6 @@ import {
   FieldDescriptorProto_Type,
   FileDescriptorProtoSchema,
 } from "@bufbuild/protobuf/wkt/google/protobuf/descriptor_pb.js";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
 
 export type TextFrame = Message<"pipecat.TextFrame"> & { id: bigint; name: string; text: string };
 

@@ -1,7 +1,7 @@
 /**
  * The headers of a session's WebSocket upgrade: the configured ones (the bot's auth), then the session's id and its
  * request data (the offer's `request_data`, or the `/start` body), which a Pipecat bot reads from the upgrade request
- * (docs/protocol.md, "Remote bots"). Ours win over a configured header of the same name.
+ * (docs/protocol.md §7). Ours win over a configured header of the same name.
  */
 
 export const SESSION_ID_HEADER = "X-Smallwebrtc-Session-Id";
@@ -33,7 +33,8 @@ export function upgradeHeaders(
  * any JSON parser reads back as they were (json.loads(header) on the bot's side).
  */
 function asciiJson(value: unknown): string {
-  const text = JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const escape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  const text = JSON.stringify(value).replace(/[\u007f-\uffff]/g, escape);
   if (text.length > MAX_REQUEST_DATA_BYTES) throw new RequestDataTooLargeError(text.length);
   return text;
 }

@@ -88,8 +88,8 @@ if (runs("bridge") && servers.includes("smallwebrtc")) {
     log,
   });
   results.bridge = result;
-  console.log(`\nbridge: ${result.sessions} echo sessions, built-in echo against the bridged echo bot (targets: at most ` +
-    "5 ms more at p50, at most 1.3x the CPU)");
+  console.log(`\nbridge: ${result.sessions} echo sessions, built-in echo against the bridged echo bot ` +
+    "(targets: at most 5 ms more at p50, at most 1.3x the CPU)");
   console.table(result.rounds.map((r, i) => ({
     round: i + 1,
     "built-in p50 (ms)": round(r.builtIn.echoP50Ms),

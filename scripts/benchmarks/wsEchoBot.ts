@@ -8,7 +8,8 @@ import type { ServerWebSocket } from "bun";
 const server = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
-  fetch: (request, server) => (server.upgrade(request, { data: undefined }) ? undefined : new Response(null, { status: 400 })),
+  fetch: (request, server) =>
+    server.upgrade(request, { data: undefined }) ? undefined : new Response(null, { status: 400 }),
   websocket: {
     message(ws: ServerWebSocket<undefined>, message) {
       if (typeof message !== "string") ws.send(message);

@@ -52,8 +52,12 @@ export interface TestBot {
 }
 
 export const TEST_BOT_RATE = 24000;
-/** An InterruptionFrame (Frame field 5) whose id is 7 and name "interrupt", written out byte by byte from the schema. */
-export const INTERRUPTION_BYTES = Uint8Array.of(0x2a, 0x0d, 0x08, 0x07, 0x12, 0x09, ...new TextEncoder().encode("interrupt"));
+/** An InterruptionFrame (Frame field 5) with id 7 and name "interrupt", written out byte by byte from the schema. */
+export const INTERRUPTION_BYTES = Uint8Array.of(0x2a, 0x0d, 0x08, 0x07, 0x12, 0x09, ...utf8("interrupt"));
+
+function utf8(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
 
 interface SocketData {
   session: ReturnType<typeof newSession>;
@@ -136,7 +140,8 @@ function newSession(headers: Record<string, string>, path: string, echo: boolean
       if (frame.type === "audio") {
         session.audioFrames++;
         session.audioSamples += frame.audio.length;
-        if (echo) send(serializer.serializeAudio(upsample16kTo24k(frame.audio).buffer as ArrayBuffer, TEST_BOT_RATE, 1));
+        const echoed = upsample16kTo24k(frame.audio).buffer as ArrayBuffer;
+        if (echo) send(serializer.serializeAudio(echoed, TEST_BOT_RATE, 1));
         return;
       }
       session.messages.push(frame.message);

@@ -55,7 +55,7 @@ async function expectBridged(command: readonly string[], cwd?: string): Promise<
   client.send({ label: "rtvi-ai", type: "client-ready", id: "r1", data: { version: "2.1.0" } });
   await client.waitFor((m) => (m as { type?: string }).type === "bot-ready");
 
-  const tone = Int16Array.from({ length: 48000 }, (_, i) => Math.round(10000 * Math.sin((2 * Math.PI * 300 * i) / 48000)));
+  const tone = Int16Array.from({ length: 48000 }, (_, i) => Math.round(1e4 * Math.sin((2 * Math.PI * 300 * i) / 48e3)));
   await client.sendAudio(tone);
   await eventually(() => session.audioFrames >= 45, 5000, "the client's audio at the bot");
   const loudPackets = () => {

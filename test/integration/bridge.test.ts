@@ -63,7 +63,8 @@ async function connectClient(body: Record<string, unknown> = {}): Promise<TestCl
 
 /** A 48 kHz tone, loud: what the client's microphone says. */
 function tone48k(ms: number): Int16Array {
-  return Int16Array.from({ length: (48 * ms) | 0 }, (_, i) => Math.round(10000 * Math.sin((2 * Math.PI * 300 * i) / 48000)));
+  const sample = (i: number) => Math.round(10000 * Math.sin((2 * Math.PI * 300 * i) / 48000));
+  return Int16Array.from({ length: (48 * ms) | 0 }, (_, i) => sample(i));
 }
 
 /** The bot audio a client received, decoded in order at 24 kHz, and the RMS of each 20 ms packet. */
@@ -77,7 +78,7 @@ function packetLevels(client: TestClient): number[] {
 }
 
 describe("bridge to a remote Pipecat bot", () => {
-  test("client audio reaches the bot as 20 ms 16 kHz frames, the bot answers client-ready, its echo comes back", async () => {
+  test("client audio goes to the bot in 20 ms 16 kHz frames, the bot answers client-ready, echo returns", async () => {
     const testBot = await bridgeTo({ kind: "pipecat" });
     const client = await connectClient({ request_data: { user: "Zoë", plan: 3 } });
     const session = await testBot.nextSession();
@@ -91,7 +92,8 @@ describe("bridge to a remote Pipecat bot", () => {
     client.send({ label: "rtvi-ai", type: "client-ready", id: "r1", data: { version: "2.1.0" } });
     const ready = await client.waitFor(rtvi("bot-ready"));
     expect(ready).toMatchObject({ id: "r1", data: { about: { library: "pipecat-test-bot" } } });
-    expect(session.messages).toContainEqual({ label: "rtvi-ai", type: "client-ready", id: "r1", data: { version: "2.1.0" } });
+    const clientReady = { label: "rtvi-ai", type: "client-ready", id: "r1", data: { version: "2.1.0" } };
+    expect(session.messages).toContainEqual(clientReady);
 
     const quietBefore = client.audioIn.length;
     await client.sendAudio(tone48k(1000));
@@ -101,7 +103,7 @@ describe("bridge to a remote Pipecat bot", () => {
       "the echoed tone at the client");
   }, 30_000);
 
-  test("the bot's interruption silences the client within one packet, though seconds of its speech were queued", async () => {
+  test("the bot's interruption silences the client within one packet, with seconds of speech queued", async () => {
     const testBot = await bridgeTo({ kind: "pipecat", echo: false });
     const client = await connectClient();
     const session = await testBot.nextSession();
@@ -115,13 +117,14 @@ describe("bridge to a remote Pipecat bot", () => {
 
     const levels = packetLevels(client);
     const loudAfter = levels.filter((level, i) => level > 2000 && arrivals[i] > interruptedAt);
-    const loudBefore = levels.filter((level, i) => level > 2000 && arrivals[i] > interruptedAt - 200 && arrivals[i] <= interruptedAt);
+    const justBefore = (i: number) => arrivals[i] > interruptedAt - 200 && arrivals[i] <= interruptedAt;
+    const loudBefore = levels.filter((level, i) => level > 2000 && justBefore(i));
     expect(loudBefore.length).toBeGreaterThanOrEqual(8);
     expect(loudAfter.length).toBeLessThanOrEqual(1);
     expect(bridgeStats.queuedSeconds("toClient")).toBe(0);
   }, 30_000);
 
-  test("a live bot's burst of quiet audio drains faster than it plays, instead of becoming lasting latency", async () => {
+  test("a live bot's burst of quiet audio drains faster than it plays, not into lasting latency", async () => {
     const testBot = await bridgeTo({ kind: "pipecat", echo: false }, { audioOutLive: true });
     await connectClient();
     const session = await testBot.nextSession();
@@ -133,7 +136,7 @@ describe("bridge to a remote Pipecat bot", () => {
     expect(performance.now() - start).toBeLessThan(2500);
   }, 30_000);
 
-  test("the bot's bare transcription and text frames reach the client as user-transcription and bot-output", async () => {
+  test("bare transcription and text frames reach the client as user-transcription and bot-output", async () => {
     const testBot = await bridgeTo({ kind: "pipecat" });
     const client = await connectClient();
     const session = await testBot.nextSession();
@@ -216,9 +219,11 @@ describe("a bot that cannot be reached", () => {
  */
 function smallTcpBuffers(): () => void {
   // /proc/self/net/dev lists this namespace's devices (unlike /sys, which shows the host's without a remount).
-  const devices = readFileSync("/proc/self/net/dev", "utf8").split("\n").slice(2).map((line) => line.split(":")[0].trim())
-    .filter(Boolean);
-  if (devices.join() !== "lo") throw new Error(`run this test inside scripts/netns (network devices: ${devices.join(", ")})`);
+  const devices = readFileSync("/proc/self/net/dev", "utf8").split("\n").slice(2)
+    .map((line) => line.split(":")[0].trim()).filter(Boolean);
+  if (devices.join() !== "lo") {
+    throw new Error(`run this test inside scripts/netns (network devices: ${devices.join(", ")})`);
+  }
   const files = ["/proc/sys/net/ipv4/tcp_rmem", "/proc/sys/net/ipv4/tcp_wmem"];
   const saved = files.map((file) => readFileSync(file, "utf8"));
   for (const file of files) writeFileSync(file, "4096 8192 16384");
@@ -226,7 +231,7 @@ function smallTcpBuffers(): () => void {
 }
 
 describe("bounded queues", () => {
-  test("a bot that stops reading: client audio queued stays within maxQueuedMs, the oldest is dropped and counted", async () => {
+  test("a bot that stops reading: at most maxQueuedMs of client audio waits, the oldest dropped", async () => {
     const restoreBuffers = smallTcpBuffers();
     let sending = true;
     let talking: Promise<void> | undefined;
@@ -252,7 +257,7 @@ describe("bounded queues", () => {
     }
   }, 45_000);
 
-  test("a bot that floods its speech: at most maxQueuedMs waits for the client, the oldest is dropped and counted", async () => {
+  test("a bot that floods its speech: at most maxQueuedMs of it waits, the oldest dropped and counted", async () => {
     const testBot = await bridgeTo({ kind: "pipecat", echo: false }, { maxQueuedMs: 1000 });
     await connectClient();
     const session = await testBot.nextSession();

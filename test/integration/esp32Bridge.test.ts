@@ -55,12 +55,14 @@ describe("ESP32 mode through the bridge", () => {
     const candidates = answer.sdp.split("\r\n").filter((line: string) => line.startsWith("a=candidate:"));
     expect(candidates.length).toBeGreaterThan(0);
     expect(answer.sdp).not.toContain(" 127.0.0.1 ");
-    expect(candidates.every((line: string) => line.includes(` ${hosts!.clientIp} `) && line.includes(" typ host"))).toBe(true);
+    const onHostIp = (line: string) => line.includes(` ${hosts!.clientIp} `) && line.includes(" typ host");
+    expect(candidates.every(onHostIp)).toBe(true);
     await device.accept(answer);
     await device.connected();
 
     const session = await bot.nextSession();
-    const tone = Int16Array.from({ length: 48000 }, (_, i) => Math.round(10000 * Math.sin((2 * Math.PI * 300 * i) / 48000)));
+    const sample = (i: number) => Math.round(1e4 * Math.sin((2 * Math.PI * 300 * i) / 48e3));
+    const tone = Int16Array.from({ length: 48000 }, (_, i) => sample(i));
     await device.sendAudio(tone);
     await eventually(() => session.audioFrames >= 45, 5000, "the device's audio at the bot");
     expect(session.audioSamples / session.audioFrames).toBe(320);

@@ -50,14 +50,18 @@ describe("bridge config", () => {
     expect(load(["--bot", url], { SMALLWEBRTC_BRIDGE_URL: url }).bot).toBe(url);
     for (const bot of ["echo", "parrot", "ws://127.0.0.1:9999/other"]) {
       const message = loadError(["--bot", bot], { SMALLWEBRTC_BRIDGE_URL: url });
-      expect(message).toBe(`invalid config: bot from flag --bot: names ${bot} while bridge.url names ${url}: set only one of them`);
+      expect(message).toBe(
+        `invalid config: bot from flag --bot: names ${bot} while bridge.url names ${url}: set only one of them`,
+      );
     }
   });
 
   test("headers come as a JSON object (from env too) and are checked", () => {
     const env = { SMALLWEBRTC_BRIDGE_HEADERS: '{"Authorization": "Bearer abc", "X-Bot": "1"}' };
     expect(load([], env).bridge.headers).toEqual({ Authorization: "Bearer abc", "X-Bot": "1" });
-    expect(loadError([], { SMALLWEBRTC_BRIDGE_HEADERS: '{"Bad Name": "x"}' })).toContain("bridge.headers.Bad Name from env SMALLWEBRTC_BRIDGE_HEADERS: is not an HTTP header name");
+    expect(loadError([], { SMALLWEBRTC_BRIDGE_HEADERS: '{"Bad Name": "x"}' })).toContain(
+      "bridge.headers.Bad Name from env SMALLWEBRTC_BRIDGE_HEADERS: is not an HTTP header name",
+    );
     expect(loadError([], { SMALLWEBRTC_BRIDGE_HEADERS: '{"X": "line\\nbreak"}' })).toContain("must be printable ASCII");
     expect(loadError([], { SMALLWEBRTC_BRIDGE_URL: "http://bot/ws" })).toContain("must be a ws:// or wss:// URL");
     expect(loadError([], { SMALLWEBRTC_BRIDGE_MAX_QUEUED_MS: "50" })).toContain("bridge.maxQueuedMs");
@@ -65,12 +69,14 @@ describe("bridge config", () => {
 
   test("a bot URL that cannot be parsed stops the start with one line", async () => {
     const config = load([]);
-    await expect(resolveBot({ kind: "bridge", url: "ws://[::1" }, config)).rejects.toThrow(ConfigError);
-    await expect(resolveBot({ kind: "bridge", url: "ws://[::1" }, config)).rejects.toThrow("is not a valid WebSocket URL");
+    const spec = { kind: "bridge", url: "ws://[::1" } as const;
+    await expect(resolveBot(spec, config)).rejects.toThrow(ConfigError);
+    await expect(resolveBot(spec, config)).rejects.toThrow("is not a valid WebSocket URL");
   });
 
   test("log lines name the bot without its credentials or query", () => {
-    expect(loggableUrl("wss://user:pw@bots.example.com:8443/ws/x?token=secret#f")).toBe("wss://bots.example.com:8443/ws/x");
+    const url = "wss://user:pw@bots.example.com:8443/ws/x?token=secret#f";
+    expect(loggableUrl(url)).toBe("wss://bots.example.com:8443/ws/x");
   });
 });
 
