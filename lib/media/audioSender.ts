@@ -36,6 +36,9 @@ export interface AudioSenderOptions {
   live?: boolean;
 }
 
+/** Process-wide, for /metrics: bot audio packets never sent because the process stalled past the pacer's limit. */
+export const audioSenderStats = { skippedPackets: 0 };
+
 /** Silent frames encoded before the cached silence packet is reused (the encoder settles within a few frames). */
 const SILENCE_SETTLE_FRAMES = 5;
 /**
@@ -132,6 +135,7 @@ export class AudioSender {
     this.#playing = frame !== undefined;
     if (this.#playing !== wasPlaying) this.#options.onPlaying?.(this.#playing);
     const payload = frame ? this.#encodeAudio(frame) : this.#encodeSilence();
+    audioSenderStats.skippedPackets += tick.skipped;
     this.#sequenceNumber = (this.#sequenceNumber + 1 + tick.skipped) & 0xffff;
     this.#options.send({
       payload,

@@ -4,6 +4,7 @@
  */
 import process from "node:process";
 import { bridgeStats } from "../bridge/bridgeStats.ts";
+import { audioSenderStats } from "../media/audioSender.ts";
 import { codecSeconds } from "../media/codecTime.ts";
 import { encoderComplexity } from "../media/encoderComplexity.ts";
 import type { SmallWebRTCConnection, Traffic } from "../webrtc/connection.ts";
@@ -76,6 +77,9 @@ export class Metrics {
     ]);
     metric("smallwebrtc_codec_seconds_total", "counter", "CPU time spent encoding and decoding media.",
       codecSeconds().map(({ codec, operation, seconds }) => [`{codec="${codec}",operation="${operation}"}`, seconds]));
+    metric("smallwebrtc_audio_packets_skipped_total", "counter",
+      "Bot audio packets never sent (a timestamp gap) because the server stalled for more than 60 ms.",
+      [["", audioSenderStats.skippedPackets]]);
     metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
       [["", this.#lagMs / 1000]]);
     if (this.#heap) {

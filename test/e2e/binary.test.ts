@@ -56,7 +56,7 @@ describe("x64 binary, isolated", () => {
     expect(run(hidingSources(binary).concat("init"), workdir).code).toBe(0);
     const text = readFileSync(join(workdir, "smallwebrtc.json"), "utf8");
     expect(text).toContain('"port": 7860');
-    writeFileSync(join(workdir, "smallwebrtc.json"), text.replace('"bot": "echo"', '"bot": "parrot"'));
+    writeFileSync(join(workdir, "smallwebrtc.json"), text.replace('// "bot": "echo"', '"bot": "parrot"'));
     const fromFile = await startServerProcess({ command: hidingSources(binary), cwd: workdir });
     await fromFile.stop();
     expect(fromFile.output()).toContain("config loaded");

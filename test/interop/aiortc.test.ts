@@ -60,7 +60,13 @@ function expectSpeechEchoed(report: AiortcPeerReport) {
   return echo;
 }
 
-function expectConnected(report: AiortcPeerReport) {
+/** Bot audio packets the server skipped so far because it stalled (each one is a timestamp gap by design). */
+async function packetsSkippedByStalls(): Promise<number> {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(/^smallwebrtc_audio_packets_skipped_total (\d+)$/m.exec(metrics)![1]);
+}
+
+async function expectConnected(report: AiortcPeerReport) {
   expect(report.errors).toEqual([]);
   expect(report.http_status).toBe(200);
   expect(report.connected).toBe(true);
@@ -70,8 +76,9 @@ function expectConnected(report: AiortcPeerReport) {
   // Media flows both ways for the whole call: 50 frames a second, a little lost to start-up.
   expect(report.audio_frames_sent).toBeGreaterThan(SECONDS * 50 * 0.8);
   expect(report.audio_frames_received).toBeGreaterThan(SECONDS * 50 * 0.8);
-  // Like Pipecat, the server sends silence when it has nothing to say: RTP timestamps never jump.
-  expect(report.audio_timestamp_gaps).toBe(0);
+  // Like Pipecat, the server sends silence when it has nothing to say: RTP timestamps never jump, except where the
+  // server itself stalled for more than 60 ms (a loaded machine) and skipped the packets it could not send in time.
+  expect(report.audio_timestamp_gaps).toBeLessThanOrEqual(await packetsSkippedByStalls());
   // Pipecat clients JSON.parse every message: the server must never send anything else (nor echo the pings).
   expect(report.dc_received_non_json).toEqual([]);
 }
@@ -90,7 +97,7 @@ type Message = { type?: string; label?: string; id?: string; data?: unknown; [ke
 describe("aiortc as a Pipecat-style client", () => {
   test("connects, gets bot-ready for its client-ready, its app messages echoed, and its speech back", async () => {
     const report = await runAiortcPeer({ baseUrl: server.url, wav: speech, seconds: SECONDS });
-    expectConnected(report);
+    await expectConnected(report);
     const received = report.dc_received as Message[];
     const sent = report.dc_sent as Message[];
 
@@ -126,7 +133,7 @@ describe("aiortc shaped like the pipecat-esp32 firmware (server without --esp32)
   test("a libpeer-style offer is answered so libpeer could use it, audio echoes, RTVI events arrive", async () => {
     const report = await runAiortcPeer({ baseUrl: server.url, wav: speech, seconds: SECONDS, esp32: true });
     expect(report.offer_sdp).toContain("a=setup:passive");
-    expectConnected(report);
+    await expectConnected(report);
 
     // The peer already refused what libpeer cannot read (setup, fingerprint, CRLF, candidates, 4 KiB; see
     // libpeer_answer_problems). Beyond that: libpeer named its mids and sent one Opus payload type, and it offered
@@ -170,7 +177,7 @@ describe("aiortc as a pipecat-esp32 device against a server in ESP32 mode", () =
       const baseUrl = esp32Server.url.replace("127.0.0.1", hosts.serverIp);
       const report = await runAiortcPeer({ baseUrl, wav: speech, seconds: SECONDS, esp32: true, iceAddress: hosts.clientIp });
       // The peer itself refuses an answer libpeer could not read (setup, fingerprint, CRLF, candidates, size).
-      expectConnected(report);
+      await expectConnected(report);
       expect(report.http_body_bytes).toBeLessThanOrEqual(4096);
       expect(report.http_chunked).toBe(false);
       const candidates = report.answer_sdp.split("\r\n").filter((line) => line.startsWith("a=candidate:"));
