@@ -4,8 +4,12 @@
  * System frames are handled the moment they arrive. Data and control frames wait in a bounded queue and are handled
  * one at a time, in order; when the queue is full the sender waits, which is how back-pressure reaches the producer.
  * An InterruptionFrame discards queued frames (except uninterruptible ones), and a CancelFrame discards everything.
+ * Both also cancel the frame being processed, unless it is uninterruptible: the queue moves on at once, the work's
+ * `interruptSignal` aborts (services pass it to their requests), and whatever data or control frames that work still
+ * pushes are dropped, so a slow service cannot deliver stale output after the user spoke.
  * A processor that throws does not break the chain: the error is logged and sent upstream as an ErrorFrame.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import {
   CancelFrame,
@@ -48,6 +52,14 @@ interface Queued {
 
 const DEFAULT_QUEUE_LIMIT = 256;
 
+/**
+ * The interruption signal of the work in progress. An async context rather than a field, because after a cancel the
+ * stale work and the next frame's work run side by side in the same processor, and only the context tells their
+ * pushes apart.
+ */
+const currentWork = new AsyncLocalStorage<AbortSignal>();
+const NEVER_ABORTED = new AbortController().signal;
+
 function isStop(frame: Frame, direction: FrameDirection): boolean {
   return direction === DOWNSTREAM && (frame instanceof EndFrame || frame instanceof CancelFrame);
 }
@@ -64,6 +76,8 @@ export abstract class FrameProcessor {
   /** Senders waiting for queue space; told `true` when an interruption dropped what they hold. */
   #spaceWaiters: ((interrupted: boolean) => void)[] = [];
   #draining = false;
+  /** Aborted by the next interruption or cancel; the work on queued frames runs under it. */
+  #generation = new AbortController();
   #started = false;
   #stopped = false;
 
@@ -90,6 +104,14 @@ export abstract class FrameProcessor {
     return this.#queue.length;
   }
 
+  /**
+   * Aborts when the user interrupts (or the pipeline is cancelled) while this work is running: pass it to requests
+   * and long waits made while processing a frame, and to work started from there.
+   */
+  protected get interruptSignal(): AbortSignal {
+    return currentWork.getStore() ?? NEVER_ABORTED;
+  }
+
   /** Links `next` after this processor and returns it, so links can be chained. */
   link(next: FrameProcessor): FrameProcessor {
     this.#next = next;
@@ -106,8 +128,8 @@ export abstract class FrameProcessor {
   /** Entry point for neighbours: delivers `frame` by the rules above. */
   async queueFrame(frame: Frame, direction: FrameDirection = DOWNSTREAM): Promise<void> {
     if (frame instanceof SystemFrame) {
-      if (frame instanceof CancelFrame) this.#discardQueue(() => true);
-      else if (frame instanceof InterruptionFrame) this.#discardQueue((queued) => !isUninterruptible(queued.frame));
+      if (frame instanceof CancelFrame) this.#interrupt(() => true);
+      else if (frame instanceof InterruptionFrame) this.#interrupt((queued) => !isUninterruptible(queued.frame));
       await this.#handle(frame, direction);
       return;
     }
@@ -122,6 +144,8 @@ export abstract class FrameProcessor {
 
   /** Sends `frame` to the next processor (downstream) or the previous one (upstream). */
   async pushFrame(frame: Frame, direction: FrameDirection = DOWNSTREAM): Promise<void> {
+    // Output of work that an interruption cancelled is stale; system frames (errors, metrics) still count.
+    if (currentWork.getStore()?.aborted && !(frame instanceof SystemFrame)) return;
     // Clean up before passing the end on, so that once it reaches the end of the pipeline every stage is released.
     if (isStop(frame, direction)) await this.#stop();
     const destination = direction === DOWNSTREAM ? this.#next : this.#prev;
@@ -154,9 +178,23 @@ export abstract class FrameProcessor {
     while (this.#queue.length > 0) {
       const { frame, direction } = this.#queue.shift()!;
       this.#spaceWaiters.shift()?.(false);
-      await this.#handle(frame, direction);
+      if (isUninterruptible(frame)) await this.#handle(frame, direction);
+      else await this.#handleInterruptibly(frame, direction);
     }
     this.#draining = false;
+  }
+
+  /** Handles a queued frame under the current generation, and stops waiting for it when that is aborted. */
+  async #handleInterruptibly(frame: Frame, direction: FrameDirection): Promise<void> {
+    const signal = this.#generation.signal;
+    const interrupted = Promise.withResolvers<void>();
+    const onAbort = () => interrupted.resolve();
+    signal.addEventListener("abort", onAbort);
+    try {
+      await Promise.race([currentWork.run(signal, () => this.#handle(frame, direction)), interrupted.promise]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   async #handle(frame: Frame, direction: FrameDirection): Promise<void> {
@@ -164,6 +202,8 @@ export abstract class FrameProcessor {
     try {
       await this.processFrame(frame, direction);
     } catch (error) {
+      // Work cut short by an interruption fails by design (aborted requests); that is not an error.
+      if (currentWork.getStore()?.aborted) return;
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error("frame processing failed", { frame: frame.name, error: message });
       await this.pushError(message).catch(() => {});
@@ -177,6 +217,12 @@ export abstract class FrameProcessor {
     this.#stopped = true;
     this.#discardQueue(() => true);
     await this.cleanup().catch((error) => this.logger.error("cleanup failed", { error }));
+  }
+
+  #interrupt(matches: (queued: Queued) => boolean): void {
+    this.#generation.abort();
+    this.#generation = new AbortController();
+    this.#discardQueue(matches);
   }
 
   #discardQueue(matches: (queued: Queued) => boolean): void {

@@ -220,6 +220,66 @@ export class TranscriptionFrame extends TextFrame {
   }
 }
 
+// ---- conversation: LLM and TTS ----
+
+/** One message of an LLM conversation, in the shape of OpenAI's chat completions API. */
+export interface LLMMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/** A token (or a few) streamed by an LLM. `skipTts`: the reply is shown, not spoken (RTVI send-text without audio). */
+export class LLMTextFrame extends TextFrame {
+  constructor(
+    text: string,
+    readonly skipTts = false,
+  ) {
+    super(text);
+  }
+}
+
+/** An LLM reply begins; its LLMTextFrames follow, then LLMFullResponseEndFrame. */
+export class LLMFullResponseStartFrame extends ControlFrame {}
+
+/** An LLM reply is complete (or was cut short by an error). */
+export class LLMFullResponseEndFrame extends ControlFrame {}
+
+/** Run the LLM on this context now. The user aggregator sends it when a user turn is complete. */
+export class LLMContextFrame extends DataFrame {
+  constructor(
+    readonly messages: readonly LLMMessage[],
+    /** Show the reply without speaking it. */
+    readonly skipTts = false,
+  ) {
+    super();
+  }
+}
+
+/** Add messages to the conversation, and run the LLM on it when `runLlm` (RTVI send-text and append-to-context). */
+export class LLMMessagesAppendFrame extends DataFrame {
+  constructor(
+    readonly messages: readonly LLMMessage[],
+    readonly runLlm = true,
+    readonly skipTts = false,
+  ) {
+    super();
+  }
+}
+
+/** Text the TTS service is about to speak (a sentence): captions, and what the context records as said. */
+export class TTSTextFrame extends TextFrame {}
+
+/** Speak this text as it is, with no LLM (a greeting). */
+export class TTSSpeakFrame extends DataFrame {
+  constructor(readonly text: string) {
+    super();
+  }
+}
+
+/** The TTS service starts speaking a reply; its audio and TTSTextFrames follow, then TTSStoppedFrame. */
+export class TTSStartedFrame extends ControlFrame {}
+export class TTSStoppedFrame extends ControlFrame {}
+
 // ---- transport state ----
 
 /** The client connected and media can flow. */

@@ -108,6 +108,37 @@ describe("pipeline", () => {
     expect(slow.seen.at(-1)).toBe("EndFrame");
   });
 
+  test("an interruption cancels the frame being processed: its signal aborts and its late output is dropped", async () => {
+    /** A slow service: answers each text after a wait it cannot shorten, unless its signal aborts. */
+    class SlowService extends FrameProcessor {
+      aborted = 0;
+      finishedLate = 0;
+      protected override async processFrame(frame: Frame, direction: FrameDirection) {
+        if (!(frame instanceof TextFrame)) return this.pushFrame(frame, direction);
+        const signal = this.interruptSignal;
+        signal.addEventListener("abort", () => this.aborted++);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        if (signal.aborted) this.finishedLate++;
+        await this.pushFrame(new TextFrame(`answer to ${frame.text}`), direction);
+      }
+    }
+    const service = new SlowService();
+    const after = new Recorder();
+    const task = new PipelineTask(new Pipeline([service, after]), { idleTimeoutSecs: 0 });
+    const run = task.run();
+    await task.queueFrame(new TextFrame("old"));
+    await eventually(() => service.queuedFrames === 0, 1000, "the slow frame taken off the queue");
+    await task.queueFrame(new InterruptionFrame());
+    // The queue moved on at once: the next frame is answered while the cancelled one still waits.
+    await task.queueFrame(new TextFrame("new"));
+    await eventually(() => service.finishedLate === 1 && after.seen.includes("answer to new"), 2000, "both done");
+    await task.queueFrame(new EndFrame());
+    await run;
+    expect(service.aborted).toBe(1);
+    expect(after.seen).not.toContain("answer to old");
+    expect(after.seen.filter((s) => s.startsWith("answer"))).toEqual(["answer to new"]);
+  });
+
   test("system frames overtake queued data frames", async () => {
     const slow = new Recorder(100);
     const task = new PipelineTask(new Pipeline([slow]), { idleTimeoutSecs: 0 });
