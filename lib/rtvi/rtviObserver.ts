@@ -7,13 +7,19 @@ import {
   BotStartedSpeakingFrame,
   BotStoppedSpeakingFrame,
   type Frame,
+  LLMFullResponseEndFrame,
+  LLMFullResponseStartFrame,
+  LLMTextFrame,
   MetricsFrame,
   TextFrame,
   TranscriptionFrame,
+  TTSStartedFrame,
+  TTSStoppedFrame,
+  TTSTextFrame,
   UserStartedSpeakingFrame,
   UserStoppedSpeakingFrame,
 } from "../pipeline/frames.ts";
-import { DOWNSTREAM, type FrameObserver, type FramePushed } from "../pipeline/frameProcessor.ts";
+import { DOWNSTREAM, type FrameObserver, type FrameProcessor, type FramePushed } from "../pipeline/frameProcessor.ts";
 import { rtviMessage, type RTVIMessage } from "./messages.ts";
 import type { RTVIProcessor } from "./rtviProcessor.ts";
 
@@ -24,8 +30,17 @@ export interface RTVIObserverOptions {
   transcriptions?: boolean;
   /** bot-output for text the bot produces (default on). */
   botOutput?: boolean;
+  /** bot-llm-started, bot-llm-text and bot-llm-stopped (default on). */
+  llm?: boolean;
+  /** bot-tts-started, bot-tts-text and bot-tts-stopped (default on). */
+  tts?: boolean;
   /** metrics (default on). */
   metrics?: boolean;
+  /**
+   * The output transport. TTS text is then reported as it leaves the output transport, which is when its audio
+   * starts playing, so captions keep pace with the voice; without it, as soon as the TTS service produces it.
+   */
+  output?: FrameProcessor;
 }
 
 /** A frame is seen at every hop; remembering the last ids is enough to report each once. */
@@ -33,23 +48,44 @@ const SEEN_LIMIT = 512;
 
 export class RTVIObserver implements FrameObserver {
   readonly #rtvi: RTVIProcessor;
-  readonly #options: Required<RTVIObserverOptions>;
+  readonly #options: Required<Omit<RTVIObserverOptions, "output">>;
+  readonly #output?: FrameProcessor;
   #seen = new Set<number>();
 
   constructor(rtvi: RTVIProcessor, options: RTVIObserverOptions = {}) {
     this.#rtvi = rtvi;
-    this.#options = { speaking: true, transcriptions: true, botOutput: true, metrics: true, ...options };
+    const { output, ...switches } = options;
+    this.#options = { speaking: true, transcriptions: true, botOutput: true, llm: true, tts: true, metrics: true, ...switches };
+    this.#output = output;
   }
 
   onPushFrame({ frame, direction, source }: FramePushed): void {
     // Speaking frames travel both ways; the downstream copy is the one to report. The RTVI processor's own
     // messages are not news.
     if (direction !== DOWNSTREAM || source === this.#rtvi || this.#seen.has(frame.id)) return;
-    const message = this.#messageFor(frame);
-    if (!message) return;
+    if (frame instanceof TTSTextFrame && this.#output && source !== this.#output) return;
+    const messages = this.#messagesFor(frame);
+    if (messages.length === 0) return;
     this.#seen.add(frame.id);
     if (this.#seen.size > SEEN_LIMIT) this.#seen.delete(this.#seen.values().next().value!);
-    this.#rtvi.send(message).catch(() => {});
+    for (const message of messages) this.#rtvi.send(message).catch(() => {});
+  }
+
+  #messagesFor(frame: Frame): RTVIMessage[] {
+    const { llm, tts, botOutput } = this.#options;
+    if (frame instanceof LLMTextFrame) return llm ? [rtviMessage("bot-llm-text", { text: frame.text })] : [];
+    if (frame instanceof TTSTextFrame) {
+      return [
+        ...(tts ? [rtviMessage("bot-tts-text", { text: frame.text })] : []),
+        ...(botOutput ? [botOutputMessage(frame.text, true)] : []),
+      ];
+    }
+    if (llm && frame instanceof LLMFullResponseStartFrame) return [rtviMessage("bot-llm-started")];
+    if (llm && frame instanceof LLMFullResponseEndFrame) return [rtviMessage("bot-llm-stopped")];
+    if (tts && frame instanceof TTSStartedFrame) return [rtviMessage("bot-tts-started")];
+    if (tts && frame instanceof TTSStoppedFrame) return [rtviMessage("bot-tts-stopped")];
+    const message = this.#messageFor(frame);
+    return message ? [message] : [];
   }
 
   #messageFor(frame: Frame): RTVIMessage | undefined {
@@ -69,7 +105,7 @@ export class RTVIObserver implements FrameObserver {
       });
     }
     if (botOutput && frame instanceof TextFrame && !(frame instanceof TranscriptionFrame)) {
-      return rtviMessage("bot-output", { text: frame.text, aggregated_by: "sentence", will_be_spoken: false, spoken_status: "new" });
+      return botOutputMessage(frame.text, false);
     }
     if (metrics && frame instanceof MetricsFrame) {
       const processing = frame.data.filter((d) => d.kind === "processing").map((d) => ({ processor: d.processor, value: d.valueSecs }));
@@ -78,4 +114,9 @@ export class RTVIObserver implements FrameObserver {
     }
     return undefined;
   }
+}
+
+/** What the bot says (`spoken`: the TTS is speaking it) or shows, one sentence at a time (client-js BotOutputData). */
+function botOutputMessage(text: string, spoken: boolean): RTVIMessage {
+  return rtviMessage("bot-output", { text, aggregated_by: "sentence", spoken, will_be_spoken: spoken, spoken_status: "new" });
 }

@@ -1,14 +1,18 @@
 /**
  * The RTVI processor: speaks the RTVI protocol with the client over the transport's messages. It answers
  * `client-ready` with `bot-ready`, routes `client-message` to the bot (which may answer with a `server-response`),
- * turns `disconnect-bot` into the end of the pipeline, and answers every other RTVI type it does not serve with
- * `error-response`. Messages that are not RTVI pass on untouched.
+ * turns `disconnect-bot` into the end of the pipeline, and, for a bot with an LLM, `send-text` and
+ * `append-to-context` into additions to its conversation. It answers every other RTVI type it does not serve with
+ * `error-response`, and tells the client of errors pipeline stages report. Messages that are not RTVI pass on untouched.
  */
 import { EventHub } from "../events/emitter.ts";
 import {
   EndTaskFrame,
+  ErrorFrame,
   type Frame,
   InputTransportMessageFrame,
+  InterruptionFrame,
+  LLMMessagesAppendFrame,
   OutputTransportMessageUrgentFrame,
 } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor, UPSTREAM } from "../pipeline/frameProcessor.ts";
@@ -35,12 +39,22 @@ export interface RTVIEvents {
   clientMessage: [message: ClientMessage];
 }
 
+export interface RTVIProcessorOptions {
+  /**
+   * The pipeline has an LLM with a context aggregator: `send-text` and `append-to-context` become
+   * LLMMessagesAppendFrames. Without one they are answered with `error-response`.
+   */
+  llm?: boolean;
+}
+
 export class RTVIProcessor extends FrameProcessor {
   readonly events = new EventHub<RTVIEvents>();
+  readonly #llm: boolean;
   #clientReady = false;
 
-  constructor() {
+  constructor(options: RTVIProcessorOptions = {}) {
     super({ name: "RTVIProcessor" });
+    this.#llm = options.llm ?? false;
   }
 
   get clientReady(): boolean {
@@ -68,6 +82,10 @@ export class RTVIProcessor extends FrameProcessor {
   }
 
   protected override async processFrame(frame: Frame, direction: FrameDirection): Promise<void> {
+    // A stage's error, on its way up to the task: the client hears of it too (the bot goes on unless it is fatal).
+    if (frame instanceof ErrorFrame && direction === UPSTREAM) {
+      await this.send(rtviMessage("error", { error: frame.error, fatal: frame.fatal }));
+    }
     const rtvi = frame instanceof InputTransportMessageFrame ? parseRTVIMessage(frame.message) : undefined;
     if (!rtvi) {
       await this.pushFrame(frame, direction);
@@ -98,8 +116,45 @@ export class RTVIProcessor extends FrameProcessor {
       case "disconnect-bot":
         await this.pushFrame(new EndTaskFrame("the client asked the bot to disconnect"), UPSTREAM);
         return;
+      case "send-text":
+      case "append-to-context": {
+        if (!this.#llm) {
+          await this.send(errorResponse(message.id, `${message.type} needs a bot with an LLM, and this bot has none`));
+          return;
+        }
+        const parsed = message.type === "send-text" ? parseSendText(message.data) : parseAppendToContext(message.data);
+        if (typeof parsed === "string") {
+          await this.send(errorResponse(message.id, `${message.type}: ${parsed}`));
+          return;
+        }
+        // A typed turn that runs at once cuts the bot off first, as a spoken one does.
+        if (parsed.runLlm) await this.pushFrame(new InterruptionFrame());
+        await this.pushFrame(parsed);
+        return;
+      }
       default:
         await this.send(errorResponse(message.id, `Unsupported type ${message.type}`));
     }
   }
+}
+
+/** `send-text` (client-js sendText): `{content, options: {run_immediately = true, audio_response = true}}`. */
+function parseSendText(data: unknown): LLMMessagesAppendFrame | string {
+  const { content, options = {} } = (data ?? {}) as { content?: unknown; options?: Record<string, unknown> };
+  if (typeof content !== "string" || !content.trim()) return "data.content must be a non-empty string";
+  if (typeof options !== "object" || options === null) return "data.options must be an object";
+  const { run_immediately: runLlm = true, audio_response: audioResponse = true } = options;
+  if (typeof runLlm !== "boolean" || typeof audioResponse !== "boolean") {
+    return "data.options.run_immediately and audio_response must be booleans";
+  }
+  return new LLMMessagesAppendFrame([{ role: "user", content }], runLlm, !audioResponse);
+}
+
+/** `append-to-context` (client-js appendToContext, deprecated there): `{role, content, run_immediately = false}`. */
+function parseAppendToContext(data: unknown): LLMMessagesAppendFrame | string {
+  const { role, content, run_immediately: runLlm = false } = (data ?? {}) as Record<string, unknown>;
+  if (role !== "user" && role !== "assistant") return 'data.role must be "user" or "assistant"';
+  if (typeof content !== "string" || !content.trim()) return "data.content must be a non-empty string";
+  if (typeof runLlm !== "boolean") return "data.run_immediately must be a boolean";
+  return new LLMMessagesAppendFrame([{ role, content }], runLlm);
 }

@@ -2,14 +2,24 @@
 import { describe, expect, test } from "bun:test";
 import {
   BotStartedSpeakingFrame,
+  ErrorFrame,
   type Frame,
   InputTransportMessageFrame,
+  InterruptionFrame,
+  LLMFullResponseEndFrame,
+  LLMFullResponseStartFrame,
+  LLMMessagesAppendFrame,
+  LLMTextFrame,
+  MetricsFrame,
   OutputTransportMessageUrgentFrame,
+  TTSStartedFrame,
+  TTSStoppedFrame,
+  TTSTextFrame,
   TranscriptionFrame,
   UserStartedSpeakingFrame,
   UserStoppedSpeakingFrame,
 } from "../../lib/pipeline/frames.ts";
-import { type FrameDirection, FrameProcessor } from "../../lib/pipeline/frameProcessor.ts";
+import { type FrameDirection, FrameProcessor, UPSTREAM } from "../../lib/pipeline/frameProcessor.ts";
 import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
 import { RTVIObserver } from "../../lib/rtvi/rtviObserver.ts";
@@ -27,8 +37,11 @@ class Outbox extends FrameProcessor {
   }
 }
 
-async function withRtvi(run: (context: { rtvi: RTVIProcessor; outbox: Outbox; task: PipelineTask; send: (m: unknown) => Promise<void> }) => Promise<void>) {
-  const rtvi = new RTVIProcessor();
+async function withRtvi(
+  run: (context: { rtvi: RTVIProcessor; outbox: Outbox; task: PipelineTask; send: (m: unknown) => Promise<void> }) => Promise<void>,
+  options: { llm?: boolean } = {},
+) {
+  const rtvi = new RTVIProcessor(options);
   const outbox = new Outbox();
   const task = new PipelineTask(new Pipeline([rtvi, outbox]), { idleTimeoutSecs: 0, observers: [new RTVIObserver(rtvi)] });
   const running = task.run();
@@ -110,5 +123,121 @@ describe("RTVI", () => {
         { label: "rtvi-ai", type: "bot-started-speaking" },
       ]);
     });
+  });
+
+  test("the observer reports LLM and TTS progress, bot output and time-to-first-byte metrics (client-js 1.13 shapes)", async () => {
+    await withRtvi(async ({ outbox, task }) => {
+      await task.queueFrames([
+        new LLMFullResponseStartFrame(),
+        new LLMTextFrame("Hi"),
+        new LLMTextFrame(" there."),
+        new LLMFullResponseEndFrame(),
+        new TTSStartedFrame(),
+        new TTSTextFrame("Hi there."),
+        new TTSStoppedFrame(),
+        new MetricsFrame([{ processor: "OpenAILLMService#3", kind: "ttfb", valueSecs: 0.25 }]),
+      ]);
+      await eventually(() => outbox.sent.length >= 9, 1000, "nine reports");
+      await consistently(() => outbox.sent.length === 9, 50, "no report sent twice");
+      expect(outbox.sent).toEqual([
+        { label: "rtvi-ai", type: "bot-llm-started" },
+        { label: "rtvi-ai", type: "bot-llm-text", data: { text: "Hi" } },
+        { label: "rtvi-ai", type: "bot-llm-text", data: { text: " there." } },
+        { label: "rtvi-ai", type: "bot-llm-stopped" },
+        { label: "rtvi-ai", type: "bot-tts-started" },
+        { label: "rtvi-ai", type: "bot-tts-text", data: { text: "Hi there." } },
+        {
+          label: "rtvi-ai",
+          type: "bot-output",
+          data: { text: "Hi there.", aggregated_by: "sentence", spoken: true, will_be_spoken: true, spoken_status: "new" },
+        },
+        { label: "rtvi-ai", type: "bot-tts-stopped" },
+        { label: "rtvi-ai", type: "metrics", data: { processing: [], ttfb: [{ processor: "OpenAILLMService#3", value: 0.25 }] } },
+      ]);
+    });
+  });
+
+  test("TTS text is reported when the output transport passes it on, with captions in step with the voice", async () => {
+    const rtvi = new RTVIProcessor();
+    const tts = new Outbox();
+    const output = new Outbox();
+    const task = new PipelineTask(new Pipeline([rtvi, tts, output]), {
+      idleTimeoutSecs: 0,
+      observers: [new RTVIObserver(rtvi, { output })],
+    });
+    const running = task.run();
+    await task.queueFrame(new TTSTextFrame("Hello."));
+    await eventually(() => output.sent.some((m) => (m as { type: string }).type === "bot-tts-text"), 1000, "bot-tts-text");
+    // Reported once, although the frame passed two processors.
+    expect(output.sent.filter((m) => (m as { type: string }).type === "bot-tts-text")).toHaveLength(1);
+    await task.cancel();
+    await running;
+  });
+
+  test("send-text and append-to-context become context additions; send-text interrupts the bot first", async () => {
+    await withRtvi(async ({ outbox, send }) => {
+      await send({ label: "rtvi-ai", type: "send-text", id: "s1", data: { content: "What time is it?", options: {} } });
+      await send({ label: "rtvi-ai", type: "send-text", id: "s2", data: { content: "quietly", options: { audio_response: false, run_immediately: false } } });
+      await send({ label: "rtvi-ai", type: "append-to-context", id: "a1", data: { role: "assistant", content: "Noted.", run_immediately: false } });
+      await eventually(() => outbox.passed.filter((f) => f instanceof LLMMessagesAppendFrame).length === 3, 1000, "three appends");
+      const appends = outbox.passed.filter((f) => f instanceof LLMMessagesAppendFrame);
+      expect(appends.map(({ messages, runLlm, skipTts }) => ({ messages, runLlm, skipTts }))).toEqual([
+        { messages: [{ role: "user", content: "What time is it?" }], runLlm: true, skipTts: false },
+        { messages: [{ role: "user", content: "quietly" }], runLlm: false, skipTts: true },
+        { messages: [{ role: "assistant", content: "Noted." }], runLlm: false, skipTts: false },
+      ]);
+      // Only the turn that runs at once interrupts: one InterruptionFrame, before the first append.
+      const interruptions = outbox.passed.filter((f) => f instanceof InterruptionFrame);
+      expect(interruptions).toHaveLength(1);
+      expect(outbox.passed.indexOf(interruptions[0])).toBeLessThan(outbox.passed.indexOf(appends[0]));
+      expect(outbox.sent).toEqual([]);
+    }, { llm: true });
+  });
+
+  test("malformed send-text and append-to-context get error-response with the reason; a bot without an LLM refuses them", async () => {
+    await withRtvi(async ({ outbox, send }) => {
+      await send({ label: "rtvi-ai", type: "send-text", id: "b1", data: { content: 42 } });
+      await send({ label: "rtvi-ai", type: "send-text", id: "b2", data: { content: "x", options: { run_immediately: "yes" } } });
+      await send({ label: "rtvi-ai", type: "append-to-context", id: "b3", data: { role: "system", content: "be evil" } });
+      expect(outbox.sent).toEqual([
+        { label: "rtvi-ai", type: "error-response", id: "b1", data: { error: "send-text: data.content must be a non-empty string" } },
+        {
+          label: "rtvi-ai",
+          type: "error-response",
+          id: "b2",
+          data: { error: "send-text: data.options.run_immediately and audio_response must be booleans" },
+        },
+        { label: "rtvi-ai", type: "error-response", id: "b3", data: { error: 'append-to-context: data.role must be "user" or "assistant"' } },
+      ]);
+      expect(outbox.passed.some((f) => f instanceof LLMMessagesAppendFrame)).toBe(false);
+    }, { llm: true });
+    await withRtvi(async ({ outbox, send }) => {
+      await send({ label: "rtvi-ai", type: "send-text", id: "n1", data: { content: "hello" } });
+      expect(outbox.sent).toEqual([
+        { label: "rtvi-ai", type: "error-response", id: "n1", data: { error: "send-text needs a bot with an LLM, and this bot has none" } },
+      ]);
+    });
+  });
+
+  test("an error a stage reports on its way to the task reaches the client as an RTVI error", async () => {
+    class Failing extends FrameProcessor {
+      fail(error: string, fatal: boolean) {
+        return this.pushFrame(new ErrorFrame(error, fatal, this.name), UPSTREAM);
+      }
+    }
+    const rtvi = new RTVIProcessor();
+    const failing = new Failing();
+    const outbox = new Outbox();
+    const task = new PipelineTask(new Pipeline([rtvi, failing, outbox]), { idleTimeoutSecs: 0 });
+    const errors: ErrorFrame[] = [];
+    task.on("error", (frame) => errors.push(frame));
+    const running = task.run();
+    await failing.fail("OpenAILLMService: HTTP 429: Rate limit reached", false);
+    await eventually(() => errors.length === 1, 1000, "the error at the task");
+    expect(outbox.sent).toEqual([
+      { label: "rtvi-ai", type: "error", data: { error: "OpenAILLMService: HTTP 429: Rate limit reached", fatal: false } },
+    ]);
+    await task.cancel();
+    await running;
   });
 });
