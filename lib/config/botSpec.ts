@@ -5,7 +5,7 @@
  */
 
 /** Names of the bots in lib/bots, listed here so that config validation knows them without importing the bots. */
-export const BUILT_IN_BOTS = ["echo", "parrot", "mirror"] as const;
+export const BUILT_IN_BOTS = ["echo", "parrot", "mirror", "assistant"] as const;
 export type BuiltInBotName = (typeof BUILT_IN_BOTS)[number];
 
 /** File extensions a bot file may have. */

@@ -256,6 +256,83 @@ const BridgeSchema = z
   })
   .describe("The bridge to a remote Pipecat bot that speaks Pipecat's protobuf frames over a WebSocket.");
 
+/** OpenAI's own API: its services always need a key. */
+export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+
+/** One OpenAI-compatible service of the assistant (OpenAI itself, or Ollama, llama.cpp, vLLM, speaches, Kokoro...). */
+function serviceSchema(what: string, model: string) {
+  return z.strictObject({
+    baseUrl: z
+      .string()
+      .trim()
+      .regex(/^https?:\/\/\S+$/i, "must be an http:// or https:// URL")
+      .transform((url) => url.replace(/\/+$/, ""))
+      .default(OPENAI_BASE_URL)
+      .describe(`Base URL of the ${what} API (OpenAI's, or a server of yours speaking the same API).`),
+    model: z.string().trim().min(1).default(model).describe(`Model the ${what} requests name.`),
+    apiKey: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("API key, sent as a Bearer token whenever it is set. Never logged. Unset: read from apiKeyEnv."),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an env variable name")
+      .optional()
+      .describe(
+        "Env variable holding the API key when apiKey is unset. Default: OPENAI_API_KEY for OpenAI's own URL, " +
+          "none for any other server, so your OpenAI key never goes to a server on your LAN unless you say so.",
+      ),
+    timeoutSecs: z
+      .number()
+      .min(1)
+      .max(300)
+      .default(30)
+      .describe("A request that has not answered, or whose stream went quiet, this long fails (the next turn retries)."),
+  });
+}
+
+const AssistantSchema = z
+  .strictObject({
+    systemPrompt: z
+      .string()
+      .default(
+        "You are a friendly voice assistant. Your replies are spoken aloud: answer in one to three short sentences " +
+          "of plain text, with no lists, markdown or emoji.",
+      )
+      .describe("The LLM's system prompt."),
+    greeting: z
+      .string()
+      .default("Hello! How can I help you?")
+      .describe('What the assistant says when a client connects ("" for nothing).'),
+    stt: serviceSchema("speech-to-text (/audio/transcriptions)", "gpt-4o-mini-transcribe")
+      .extend({
+        language: z
+          .string()
+          .regex(/^[a-z]{2,3}$/, "must be an ISO-639-1 code such as en")
+          .optional()
+          .describe("Language of the user's speech (ISO-639-1); unset, the service detects it."),
+      })
+      .prefault({}),
+    llm: serviceSchema("LLM (/chat/completions, streamed)", "gpt-4.1-mini").prefault({}),
+    tts: serviceSchema("text-to-speech (/audio/speech, pcm)", "gpt-4o-mini-tts")
+      .extend({ voice: z.string().trim().min(1).default("alloy").describe("Voice the speech is made with.") })
+      .prefault({}),
+    vad: z
+      .strictObject({
+        stopSecs: z
+          .number()
+          .min(0.1)
+          .max(5)
+          .default(0.8)
+          .describe("Silence after speech that ends the user's turn (shorter answers sooner, and cuts pauses)."),
+      })
+      .prefault({}),
+  })
+  .describe(
+    "The assistant bot (--bot assistant): speech to text, an LLM and text to speech over OpenAI-compatible APIs.",
+  );
+
 export const ConfigSchema = z
   .strictObject({
     host: z
@@ -280,7 +357,8 @@ export const ConfigSchema = z
       .optional()
       .describe(
         "What runs for each connection: a built-in bot (echo, the default when neither this nor bridge.url is set: " +
-          "audio and messages back; parrot: says back what you said; mirror: camera and audio back), a bot file " +
+          "audio and messages back; parrot: says back what you said; mirror: camera and audio back; assistant: a " +
+          "voice assistant over OpenAI-compatible APIs, see assistant), a bot file " +
           "exporting bot(args) (.ts, .js or .mjs, relative to the current directory, loaded at start-up; it imports " +
           'the API as "smallwebrtc"), or the ws:// or wss:// URL of a remote Pipecat bot that each session is ' +
           "bridged to (the same as bridge.url; set one or the other).",
@@ -303,6 +381,7 @@ export const ConfigSchema = z
     limits: LimitsSchema.prefault({}),
     audio: AudioSchema.prefault({}),
     bridge: BridgeSchema.prefault({}),
+    assistant: AssistantSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.esp32 && /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|::)$/i.test(config.host)) {

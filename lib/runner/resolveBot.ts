@@ -11,10 +11,10 @@ import { bridgeBot } from "../bridge/bridgeBot.ts";
 import { loggableUrl } from "../bridge/botSocket.ts";
 import { loadBotFile } from "./botFile.ts";
 
-export async function resolveBot(spec: BotSpec, config: Config): Promise<Bot> {
+export async function resolveBot(spec: BotSpec, config: Config, env: Record<string, string | undefined>): Promise<Bot> {
   switch (spec.kind) {
     case "builtIn":
-      return BUILT_IN_BOT_FUNCTIONS[spec.name];
+      return BUILT_IN_BOT_FUNCTIONS[spec.name](config, env);
     case "file":
       return loadBotFile(spec.path);
     case "bridge":

@@ -72,7 +72,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     if (replaced.length > 0) logger.info("bundled files replaced from assetsDir", { files: replaced.join(",") });
 
     const spec = parseBotSpec(config.bot)!;
-    const runBot = bot ?? (await resolveBot(spec, config));
+    const runBot = bot ?? (await resolveBot(spec, config, env));
     const server = new SmallWebRTCServer({
       config,
       assets: options.assets ?? clientAssets(),

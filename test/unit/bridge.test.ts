@@ -70,8 +70,8 @@ describe("bridge config", () => {
   test("a bot URL that cannot be parsed stops the start with one line", async () => {
     const config = load([]);
     const spec = { kind: "bridge", url: "ws://[::1" } as const;
-    await expect(resolveBot(spec, config)).rejects.toThrow(ConfigError);
-    await expect(resolveBot(spec, config)).rejects.toThrow("is not a valid WebSocket URL");
+    await expect(resolveBot(spec, config, {})).rejects.toThrow(ConfigError);
+    await expect(resolveBot(spec, config, {})).rejects.toThrow("is not a valid WebSocket URL");
   });
 
   test("log lines name the bot without its credentials or query", () => {

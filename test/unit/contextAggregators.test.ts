@@ -6,6 +6,7 @@ import {
   LLMContextFrame,
   LLMFullResponseEndFrame,
   LLMFullResponseStartFrame,
+  type LLMMessage,
   LLMMessagesAppendFrame,
   LLMTextFrame,
   TextFrame,
@@ -56,7 +57,7 @@ describe("user aggregator", () => {
     await withPipeline(async ({ context, between, task }) => {
       await task.queueFrames([new UserStartedSpeakingFrame(), new UserStoppedSpeakingFrame(), heard("What is two plus two?")]);
       await eventually(() => between.contextFrames.length === 1, 1000, "the LLM asked once");
-      const expected = [
+      const expected: LLMMessage[] = [
         { role: "system", content: "Be brief." },
         { role: "user", content: "What is two plus two?" },
       ];
