@@ -11,6 +11,8 @@ let nextFrameId = 0;
 
 export abstract class Frame {
   readonly id = nextFrameId++;
+  /** When the frame was made (performance.now(), ms): where latency measurements start. */
+  readonly createdAt = performance.now();
   /** Presentation timestamp in nanoseconds, when the frame carries media time. */
   pts?: number;
   readonly metadata: Record<string, unknown> = {};

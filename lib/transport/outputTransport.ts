@@ -17,6 +17,7 @@ import {
   StartFrame,
 } from "../pipeline/frames.ts";
 import { DOWNSTREAM, type FrameDirection, FrameProcessor, UPSTREAM } from "../pipeline/frameProcessor.ts";
+import { recordStageLatency } from "../pipeline/stageLatency.ts";
 import type { SmallWebRTCClient } from "./smallWebRTCClient.ts";
 
 /** Silence after audio before the bot counts as stopped: bridges the small gaps between TTS chunks. */
@@ -28,6 +29,8 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
   readonly #client: SmallWebRTCClient;
   #sampleRate = 24000;
   #botSpeaking = false;
+  /** When the first frame of the audio about to start playing was made: the start of bot_audio_to_rtp. */
+  #startingAudioMadeAt?: number;
   #stopTimer?: ReturnType<typeof setTimeout>;
   #speakingTimer?: ReturnType<typeof setInterval>;
 
@@ -48,6 +51,7 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       this.#client.processorStarted("output");
     } else if (frame instanceof InterruptionFrame) {
       media.audioSender?.clear();
+      this.#startingAudioMadeAt = undefined;
       this.#setBotSpeaking(false);
       await this.pushFrame(frame, direction);
     } else if (frame instanceof OutputAudioRawFrame) {
@@ -101,11 +105,17 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
   async #writeAudio(frame: OutputAudioRawFrame): Promise<void> {
     const sender = this.#client.media.audioSender;
     if (!sender) return;
+    if (!sender.playing) this.#startingAudioMadeAt ??= frame.createdAt;
     const mono = frame.numChannels === 1 ? frame.audio : downmix(frame.audio, frame.numChannels);
     await sender.write(mono, frame.sampleRate);
   }
 
   #onPlaying(playing: boolean): void {
+    // Called as the sender takes the first frame of new audio, just before encoding and sending it.
+    if (playing && this.#startingAudioMadeAt !== undefined) {
+      recordStageLatency("bot_audio_to_rtp", performance.now() - this.#startingAudioMadeAt);
+      this.#startingAudioMadeAt = undefined;
+    }
     clearTimeout(this.#stopTimer);
     if (playing) this.#setBotSpeaking(true);
     else this.#stopTimer = setTimeout(() => this.#setBotSpeaking(false), BOT_STOP_DELAY_MS);
