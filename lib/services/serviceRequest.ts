@@ -103,7 +103,8 @@ export class ServiceRequest {
     if (this.#deadline.signal.aborted) {
       return this.#error(`no answer within ${this.#timeoutMs / 1000} s waiting for ${this.#waitingFor}`);
     }
-    return this.#error(error instanceof Error ? error.message : String(error));
+    // Bun appends a hint about its `verbose` fetch option, which means nothing to whoever reads the log.
+    return this.#error((error instanceof Error ? error.message : String(error)).replace(/\. For more information.*$/s, ""));
   }
 
   /** Runs one wait on the server under the deadline; the signal also ends waits that ignore it. */

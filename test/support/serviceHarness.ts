@@ -1,0 +1,40 @@
+/** One service processor in a running pipeline task, with what came out of it and what it logged. */
+import { createLogger } from "../../lib/log/logger.ts";
+import { type ErrorFrame, type Frame } from "../../lib/pipeline/frames.ts";
+import type { FrameProcessor } from "../../lib/pipeline/frameProcessor.ts";
+import { Pipeline } from "../../lib/pipeline/pipeline.ts";
+import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
+
+export interface ServiceHarness {
+  task: PipelineTask;
+  /** Frames that left the end of the pipeline, in order. */
+  frames: Frame[];
+  /** ErrorFrames that reached the task. */
+  errors: ErrorFrame[];
+  /** Log lines at warn level and above. */
+  warnings: string[];
+  of<T extends Frame>(type: abstract new (...args: never[]) => T): T[];
+  end(): Promise<void>;
+}
+
+export function runService(processor: FrameProcessor): ServiceHarness {
+  const warnings: string[] = [];
+  const logger = createLogger({ level: "warn", write: (line) => warnings.push(line) });
+  const task = new PipelineTask(new Pipeline([processor]), { idleTimeoutSecs: 0, logger });
+  const frames: Frame[] = [];
+  const errors: ErrorFrame[] = [];
+  task.on("frameReachedDownstream", (frame) => frames.push(frame));
+  task.on("error", (frame) => errors.push(frame));
+  const run = task.run();
+  return {
+    task,
+    frames,
+    errors,
+    warnings,
+    of: <T extends Frame>(type: abstract new (...args: never[]) => T) => frames.filter((f): f is T => f instanceof type),
+    end: async () => {
+      await task.cancel();
+      await run;
+    },
+  };
+}
