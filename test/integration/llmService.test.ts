@@ -140,12 +140,14 @@ describe("OpenAILLMService", () => {
 
   test("an interruption aborts the request in flight (the server sees it go), with no error and no stale text", async () => {
     standIn.script.chunkDelayMs = 150;
-    standIn.script.reply = (messages) => messages.at(-1)!.content === "long" ? "one two three four five six seven" : "Short.";
+    const long = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+    standIn.script.reply = (messages) => messages.at(-1)!.content === "long" ? long : "Short.";
     const h = llm();
     await h.task.queueFrame(user("long"));
     await eventually(() => h.of(LLMTextFrame).length >= 1, 3000, "the first words");
     await h.task.queueFrame(new InterruptionFrame());
-    await eventually(() => standIn.to("chat")[0].aborted, 2000, "the server seeing the request aborted");
+    // Well before the 6 s the whole reply would take.
+    await eventually(() => standIn.to("chat")[0].aborted, 1000, "the server seeing the request aborted");
     const stale = h.of(LLMTextFrame).length;
     // Positive control: the next turn is answered in full while the old one stays silent.
     standIn.script.chunkDelayMs = 0;
@@ -154,6 +156,6 @@ describe("OpenAILLMService", () => {
     await consistently(() => h.of(LLMTextFrame).length === stale + 1, 400, "no stale text after the interruption");
     expect(h.errors).toEqual([]);
     expect(h.warnings.filter((line) => line.includes("service request failed"))).toEqual([]);
-    expect(h.of(LLMTextFrame).map((f) => f.text).join("")).not.toContain("seven");
+    expect(h.of(LLMTextFrame).map((f) => f.text).join("")).not.toContain("word39");
   });
 });

@@ -193,25 +193,29 @@ export class OpenAIStandIn {
   #stream(chunks: Iterable<string | Uint8Array | null>, record: RecordedRequest, signal: AbortSignal): ReadableStream {
     const encoder = new TextEncoder();
     const iterator = chunks[Symbol.iterator]();
+    let next = iterator.next();
     let first = true;
+    const complete = (controller: ReadableStreamDefaultController) => {
+      record.completed = true;
+      record.completedAt = performance.now();
+      controller.close();
+    };
     return new ReadableStream({
       pull: async (controller) => {
         const delay = first ? this.script.firstChunkDelayMs : this.script.chunkDelayMs;
         first = false;
         if (delay > 0) await sleep(delay);
-        const { done, value } = iterator.next();
         if (signal.aborted) return;
-        if (done) {
-          record.completed = true;
-          record.completedAt = performance.now();
-          controller.close();
-        } else if (value === null) {
-          controller.error(new Error("connection cut by the stand-in"));
-        } else if (value === STALL) {
-          await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-        } else {
-          controller.enqueue(typeof value === "string" ? encoder.encode(value) : value);
+        if (next.done) return complete(controller);
+        const value = next.value;
+        if (value === null) return controller.error(new Error("connection cut by the stand-in"));
+        if (value === STALL) {
+          return await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
         }
+        controller.enqueue(typeof value === "string" ? encoder.encode(value) : value);
+        // Complete as the last piece goes out, so a client that stops reading there has not aborted anything.
+        next = iterator.next();
+        if (next.done) complete(controller);
       },
       cancel: () => {
         record.aborted = !record.completed;
