@@ -47,6 +47,18 @@ export { type ClientMessage, RTVIProcessor, type RTVIEvents } from "./rtvi/rtviP
 export { RTVIObserver, type RTVIObserverOptions } from "./rtvi/rtviObserver.ts";
 export { RTVI_PROTOCOL_VERSION, type RTVIMessage, rtviMessage } from "./rtvi/messages.ts";
 
+// Speech and LLM services (OpenAI and OpenAI-compatible servers)
+export { OpenAISTTService, type OpenAISTTOptions } from "./services/openaiSTTService.ts";
+export { OpenAILLMService, type OpenAILLMOptions } from "./services/openaiLLMService.ts";
+export { OpenAITTSService, type OpenAITTSOptions, TTS_SAMPLE_RATE } from "./services/openaiTTSService.ts";
+export {
+  DEFAULT_TIMEOUT_SECS,
+  requireKeyForOpenAI,
+  type ServiceConfig,
+  ServiceConfigError,
+} from "./services/serviceConfig.ts";
+export { ServiceError } from "./services/serviceError.ts";
+
 // Serving without the runner
 export { SmallWebRTCServer, type ServerOptions } from "./server/smallWebRTCServer.ts";
 export { type Config, ConfigSchema } from "./config/schema.ts";

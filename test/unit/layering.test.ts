@@ -1,7 +1,7 @@
 /**
  * The layering rules of the library (DESIGN.md), checked on the import statements themselves so they cannot drift:
  * only lib/webrtc reaches werift, the transport's modules form no cycle, lower layers never import higher ones, and the
- * bridge stays above the transport.
+ * bridge and the services stay above the transport and the pipeline.
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -65,6 +65,10 @@ describe("layering", () => {
       ["lib/transport/", ["lib/server/", "lib/runner/", "lib/bots/", "lib/bridge/"]],
       // The bridge knows the pipeline and the transport, never WebRTC or the media underneath.
       ["lib/bridge/", ["lib/webrtc/", "lib/media/", "lib/server/", "lib/runner/", "lib/bots/"]],
+      // Services know the pipeline (and media's WAV and resampler), never the connection, the server or the bots.
+      ["lib/services/", ["lib/webrtc/", "lib/transport/", "lib/server/", "lib/runner/", "lib/bots/", "lib/bridge/"]],
+      ["lib/pipeline/", ["lib/services/"]],
+      ["lib/media/", ["lib/services/"]],
     ];
     const violations = files.flatMap((file) =>
       rules
