@@ -84,7 +84,10 @@ export class OpenAISTTService extends ServiceProcessor {
 
   #transcribeLater(turn: InputAudioRawFrame[]): void {
     if (this.#pending >= MAX_PENDING_TURNS) {
-      this.logger.warn("turn dropped: transcriptions are not keeping up", { service: this.name, pending: this.#pending });
+      this.logger.warn("turn dropped: transcriptions are not keeping up", {
+        service: this.name,
+        pending: this.#pending,
+      });
       return;
     }
     this.#pending++;
@@ -102,7 +105,11 @@ export class OpenAISTTService extends ServiceProcessor {
     const request = this.request(signal);
     const { sampleRate, numChannels } = turn[0];
     const form = new FormData();
-    form.append("file", new Blob([encodeWav(joinSamples(turn), sampleRate, numChannels)], { type: "audio/wav" }), "turn.wav");
+    form.append(
+      "file",
+      new Blob([encodeWav(joinSamples(turn), sampleRate, numChannels)], { type: "audio/wav" }),
+      "turn.wav",
+    );
     form.append("model", this.model);
     form.append("response_format", "json");
     if (this.#options.language) form.append("language", this.#options.language);
@@ -111,7 +118,9 @@ export class OpenAISTTService extends ServiceProcessor {
       const response = await request.post("/audio/transcriptions", { form });
       await this.pushTtfb(startedAt);
       const text = transcriptText(new TextDecoder().decode(await request.bytes(response, MAX_RESPONSE_BYTES)));
-      if (text) await this.pushFrame(new TranscriptionFrame(text, this.#options.userId ?? "", new Date().toISOString()));
+      if (text) {
+        await this.pushFrame(new TranscriptionFrame(text, this.#options.userId ?? "", new Date().toISOString()));
+      }
     } catch (error) {
       await this.reportFailure(request.failure(error), signal);
     }

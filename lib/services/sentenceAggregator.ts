@@ -6,7 +6,22 @@
  */
 
 /** Words after which a full stop does not end a sentence (lower case, without the stop). */
-const ABBREVIATIONS = new Set(["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "e.g", "i.e", "cf", "approx", "fig"]);
+const ABBREVIATIONS = new Set([
+  "mr",
+  "mrs",
+  "ms",
+  "dr",
+  "prof",
+  "sr",
+  "jr",
+  "st",
+  "vs",
+  "e.g",
+  "i.e",
+  "cf",
+  "approx",
+  "fig",
+]);
 const CLOSERS = new Set(['"', "'", ")", "]", "}", "\u2019", "\u201d", "\u00bb"]);
 const DEFAULT_MAX_CHARS = 500;
 

@@ -13,7 +13,10 @@ export class EventStreamError extends Error {
  * Yields each event's data as the bytes arrive. An event not closed by a blank line when the stream ends is dropped,
  * as the format says: a stream cut mid-event must not pass for a whole one.
  */
-export async function* serverSentEvents(chunks: AsyncIterable<Uint8Array>, maxEventChars: number): AsyncGenerator<string> {
+export async function* serverSentEvents(
+  chunks: AsyncIterable<Uint8Array>,
+  maxEventChars: number,
+): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let pending = "";
   let data: string[] | undefined;

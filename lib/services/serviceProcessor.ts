@@ -31,15 +31,18 @@ export abstract class ServiceProcessor extends FrameProcessor {
   /** Reports a failed request, unless `signal` says the work was interrupted (then there is nothing to report). */
   protected async reportFailure(error: unknown, signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
-    const failure = error instanceof ServiceError
-      ? error
-      : new ServiceError(this.name, oneLine(redact(error instanceof Error ? error.message : String(error), this.#config.apiKey)));
+    const failure = error instanceof ServiceError ? error : new ServiceError(
+      this.name,
+      oneLine(redact(error instanceof Error ? error.message : String(error), this.#config.apiKey)),
+    );
     this.logger.warn("service request failed", { service: this.name, status: failure.status, reason: failure.reason });
     await this.pushError(failure.message);
   }
 
   /** Time to first byte, measured from `startedAt` (a `performance.now()` time) to now. */
   protected async pushTtfb(startedAt: number, at = performance.now()): Promise<void> {
-    await this.pushFrame(new MetricsFrame([{ processor: this.name, kind: "ttfb", valueSecs: (at - startedAt) / 1000 }]));
+    await this.pushFrame(
+      new MetricsFrame([{ processor: this.name, kind: "ttfb", valueSecs: (at - startedAt) / 1000 }]),
+    );
   }
 }

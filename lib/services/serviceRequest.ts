@@ -38,8 +38,10 @@ export class ServiceRequest {
     if ("json" in body) headers["content-type"] = "application/json";
     const url = `${this.#config.baseUrl.replace(/\/+$/, "")}${path}`;
     const init = { method: "POST", headers, signal: this.signal };
-    const response = await this.#wait("the response", () =>
-      fetch(url, { ...init, body: "json" in body ? JSON.stringify(body.json) : body.form }));
+    const response = await this.#wait(
+      "the response",
+      () => fetch(url, { ...init, body: "json" in body ? JSON.stringify(body.json) : body.form }),
+    );
     if (response.ok) return response;
     let text = "";
     try {
@@ -104,7 +106,9 @@ export class ServiceRequest {
       return this.#error(`no answer within ${this.#timeoutMs / 1000} s waiting for ${this.#waitingFor}`);
     }
     // Bun appends a hint about its `verbose` fetch option, which means nothing to whoever reads the log.
-    return this.#error((error instanceof Error ? error.message : String(error)).replace(/\. For more information.*$/s, ""));
+    return this.#error(
+      (error instanceof Error ? error.message : String(error)).replace(/\. For more information.*$/s, ""),
+    );
   }
 
   /** Runs one wait on the server under the deadline; the signal also ends waits that ignore it. */

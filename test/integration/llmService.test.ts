@@ -7,7 +7,7 @@ import {
   LLMTextFrame,
   MetricsFrame,
 } from "../../lib/pipeline/frames.ts";
-import { OpenAILLMService, type OpenAILLMOptions } from "../../lib/services/openaiLLMService.ts";
+import { type OpenAILLMOptions, OpenAILLMService } from "../../lib/services/openaiLLMService.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 import { defaultScript, OpenAIStandIn } from "../support/openaiStandIn.ts";
 import { runService, type ServiceHarness } from "../support/serviceHarness.ts";
@@ -37,16 +37,20 @@ const replyText = (h: ServiceHarness) => h.of(LLMTextFrame).map((frame) => frame
 const replies = (h: ServiceHarness) => h.of(LLMFullResponseEndFrame).length;
 
 describe("OpenAILLMService", () => {
-  test("streams the reply: start, a text frame per delta, end; the request is OpenAI's streaming chat completion", async () => {
+  test("streams the reply (start, text per delta, end) from OpenAI's streaming chat completion", async () => {
     standIn.script.reply = (messages) => `You said: ${messages.at(-1)!.content}. Anything else?`;
     const h = llm({ temperature: 0.5 });
-    await h.task.queueFrame(new LLMContextFrame([{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }], true));
+    await h.task.queueFrame(
+      new LLMContextFrame([{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }], true),
+    );
     await eventually(() => replies(h) === 1, 3000, "the reply's end");
     expect(replyText(h)).toBe("You said: hi. Anything else?");
     expect(h.of(LLMTextFrame).length).toBe(5);
     expect(h.of(LLMTextFrame).every((frame) => frame.skipTts)).toBe(true);
-    const kinds = h.frames.filter((f) => f instanceof LLMFullResponseStartFrame || f instanceof LLMFullResponseEndFrame
-      || f instanceof LLMTextFrame).map((f) => f.constructor.name);
+    const kinds = h.frames.filter((f) =>
+      f instanceof LLMFullResponseStartFrame || f instanceof LLMFullResponseEndFrame ||
+      f instanceof LLMTextFrame
+    ).map((f) => f.constructor.name);
     expect(kinds[0]).toBe("LLMFullResponseStartFrame");
     expect(kinds.at(-1)).toBe("LLMFullResponseEndFrame");
     const [request] = standIn.to("chat");
@@ -79,7 +83,12 @@ describe("OpenAILLMService", () => {
     },
     {
       what: "429",
-      failure: { status: 429, message: "Rate limit reached for requests", type: "requests", code: "rate_limit_exceeded" },
+      failure: {
+        status: 429,
+        message: "Rate limit reached for requests",
+        type: "requests",
+        code: "rate_limit_exceeded",
+      },
       error: "OpenAILLMService: HTTP 429: Rate limit reached for requests",
     },
     {
@@ -87,21 +96,37 @@ describe("OpenAILLMService", () => {
       failure: { status: 500 },
       error: "OpenAILLMService: HTTP 500: The server had an error while processing your request. Sorry about that!",
     },
-    { what: "a 502 page from a proxy", failure: { status: 502, rawBody: "<html>bad</html>" }, error: "OpenAILLMService: HTTP 502: Bad Gateway" },
+    {
+      what: "a 502 page from a proxy",
+      failure: { status: 502, rawBody: "<html>bad</html>" },
+      error: "OpenAILLMService: HTTP 502: Bad Gateway",
+    },
     { what: "a malformed chunk", failure: { kind: "malformed" }, error: "OpenAILLMService: malformed chunk: " },
-    { what: "a stream without [DONE]", failure: { kind: "noDone" }, error: "OpenAILLMService: stream ended before data: [DONE]" },
+    {
+      what: "a stream without [DONE]",
+      failure: { kind: "noDone" },
+      error: "OpenAILLMService: stream ended before data: [DONE]",
+    },
     { what: "a cut stream", failure: { kind: "cut" }, error: "OpenAILLMService: " },
-    { what: "a hang", failure: { kind: "hang" }, error: "OpenAILLMService: no answer within 0.3 s waiting for the response" },
+    {
+      what: "a hang",
+      failure: { kind: "hang" },
+      error: "OpenAILLMService: no answer within 0.3 s waiting for the response",
+    },
     {
       what: "a stalled stream",
       failure: { kind: "stall" },
       error: "OpenAILLMService: no answer within 0.3 s waiting for the next part of the response",
     },
-    { what: "an endless line", failure: { kind: "flood" }, error: "OpenAILLMService: event longer than 262144 characters" },
+    {
+      what: "an endless line",
+      failure: { kind: "flood" },
+      error: "OpenAILLMService: event longer than 262144 characters",
+    },
   ] as const;
 
   for (const { what, failure, error } of failures) {
-    test(`${what}: a non-fatal error naming the service and the reason, one warning, the reply closed, the next turn works`, async () => {
+    test(`${what}: a non-fatal error with the reason, one warning, the reply closed, the next turn works`, async () => {
       standIn.script.fail = (_, index) => (index === 0 ? failure : undefined);
       const h = llm({ timeoutSecs: 0.3 });
       await h.task.queueFrame(user("first"));
@@ -118,7 +143,11 @@ describe("OpenAILLMService", () => {
       // Whatever the server did, the client let go of the request.
       const [request] = standIn.to("chat");
       const cutByServer = "kind" in failure && failure.kind === "cut";
-      await eventually(() => request.aborted || request.completed || "status" in failure || cutByServer, 2000, "the request closed");
+      await eventually(
+        () => request.aborted || request.completed || "status" in failure || cutByServer,
+        2000,
+        "the request closed",
+      );
 
       const before = h.of(LLMTextFrame).length;
       await h.task.queueFrame(user("second"));
@@ -138,7 +167,7 @@ describe("OpenAILLMService", () => {
     expect(h.warnings.join("\n")).toContain("Incorrect API key provided: ***");
   });
 
-  test("an interruption aborts the request in flight (the server sees it go), with no error and no stale text", async () => {
+  test("an interruption aborts the request (the server sees it go), with no error and no stale text", async () => {
     standIn.script.chunkDelayMs = 150;
     const long = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
     standIn.script.reply = (messages) => messages.at(-1)!.content === "long" ? long : "Short.";

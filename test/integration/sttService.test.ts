@@ -7,7 +7,7 @@ import {
   UserStartedSpeakingFrame,
   UserStoppedSpeakingFrame,
 } from "../../lib/pipeline/frames.ts";
-import { OpenAISTTService, type OpenAISTTOptions } from "../../lib/services/openaiSTTService.ts";
+import { type OpenAISTTOptions, OpenAISTTService } from "../../lib/services/openaiSTTService.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 import { defaultScript, OpenAIStandIn } from "../support/openaiStandIn.ts";
 import { runService, type ServiceHarness } from "../support/serviceHarness.ts";
@@ -54,7 +54,7 @@ function wavSamples(bytes: Uint8Array, rate: number): Int16Array {
 }
 
 describe("OpenAISTTService", () => {
-  test("one request per turn with a WAV of the turn and its pre-roll; the transcript comes out, the audio passes", async () => {
+  test("one request per turn, a WAV of the turn and its pre-roll; the transcript comes out, audio passes", async () => {
     standIn.script.transcript = "  What time is it?  ";
     const h = stt({ apiKey: "sk-stt", prerollMs: 100, userId: "user-1" });
     await speak(h, 30, 50);
@@ -119,12 +119,32 @@ describe("OpenAISTTService", () => {
   });
 
   const failures = [
-    { what: "401", failure: { status: 401, message: "Incorrect API key provided" }, error: "OpenAISTTService: HTTP 401: Incorrect API key provided" },
-    { what: "429", failure: { status: 429, message: "Rate limit reached" }, error: "OpenAISTTService: HTTP 429: Rate limit reached" },
+    {
+      what: "401",
+      failure: { status: 401, message: "Incorrect API key provided" },
+      error: "OpenAISTTService: HTTP 401: Incorrect API key provided",
+    },
+    {
+      what: "429",
+      failure: { status: 429, message: "Rate limit reached" },
+      error: "OpenAISTTService: HTTP 429: Rate limit reached",
+    },
     { what: "500", failure: { status: 500 }, error: "OpenAISTTService: HTTP 500: The server had an error" },
-    { what: "a body that is not JSON", failure: { kind: "malformed" }, error: "OpenAISTTService: malformed response: <html>" },
-    { what: "a hang", failure: { kind: "hang" }, error: "OpenAISTTService: no answer within 0.3 s waiting for the response" },
-    { what: "an endless body", failure: { kind: "flood" }, error: "OpenAISTTService: response longer than 1048576 bytes" },
+    {
+      what: "a body that is not JSON",
+      failure: { kind: "malformed" },
+      error: "OpenAISTTService: malformed response: <html>",
+    },
+    {
+      what: "a hang",
+      failure: { kind: "hang" },
+      error: "OpenAISTTService: no answer within 0.3 s waiting for the response",
+    },
+    {
+      what: "an endless body",
+      failure: { kind: "flood" },
+      error: "OpenAISTTService: response longer than 1048576 bytes",
+    },
   ] as const;
 
   for (const { what, failure, error } of failures) {
@@ -140,7 +160,11 @@ describe("OpenAISTTService", () => {
       expect(warnings[0]).toContain("service=OpenAISTTService");
       if ("status" in failure) expect(warnings[0]).toContain(`status=${failure.status}`);
       if ("kind" in failure && failure.kind !== "malformed") {
-        await eventually(() => standIn.to("transcriptions")[0].aborted, 2000, "the server seeing the request abandoned");
+        await eventually(
+          () => standIn.to("transcriptions")[0].aborted,
+          2000,
+          "the server seeing the request abandoned",
+        );
       }
       await speak(h, 0, 5);
       await eventually(() => h.of(TranscriptionFrame).length === 1, 3000, "the next turn's transcription");

@@ -13,7 +13,7 @@ import {
   TTSStoppedFrame,
   TTSTextFrame,
 } from "../../lib/pipeline/frames.ts";
-import { OpenAITTSService, type OpenAITTSOptions } from "../../lib/services/openaiTTSService.ts";
+import { type OpenAITTSOptions, OpenAITTSService } from "../../lib/services/openaiTTSService.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 import { defaultScript, OpenAIStandIn } from "../support/openaiStandIn.ts";
 import { runService, type ServiceHarness } from "../support/serviceHarness.ts";
@@ -107,7 +107,7 @@ describe("OpenAITTSService", () => {
     expect(h.errors).toEqual([]);
   });
 
-  test("the next sentences are requested while the first plays, at most maxInFlight at once, and still play in order", async () => {
+  test("the next sentences are requested while the first plays, at most maxInFlight at once, in order", async () => {
     standIn.script.realSpeech = false;
     standIn.script.chunkDelayMs = 30;
     standIn.script.speechChunkBytes = 9600;
@@ -130,7 +130,12 @@ describe("OpenAITTSService", () => {
     const h = tts();
     await h.task.queueFrame(new TTSSpeakFrame("Welcome. Ask me anything."));
     await eventually(() => h.of(TTSStoppedFrame).length === 1, 5000, "the greeting's end");
-    expect(transcript(h.frames)).toEqual(["TTSStartedFrame", "text:Welcome. Ask me anything.", "audio", "TTSStoppedFrame"]);
+    expect(transcript(h.frames)).toEqual([
+      "TTSStartedFrame",
+      "text:Welcome. Ask me anything.",
+      "audio",
+      "TTSStoppedFrame",
+    ]);
     expect(standIn.to("speech").map((r) => r.body.input)).toEqual(["Welcome. Ask me anything."]);
   });
 
@@ -147,41 +152,74 @@ describe("OpenAITTSService", () => {
     expect(standIn.to("speech")).toEqual([]);
   });
 
-  test("an interruption aborts every request in flight (seen on the server) and drops the rest of the reply", async () => {
+  test("an interruption aborts every request in flight (seen on the server) and drops the rest", async () => {
     standIn.script.realSpeech = false;
     standIn.script.chunkDelayMs = 100;
     const h = tts({ maxInFlight: 3 });
     await reply(h, "First sentence here. Second sentence here. Third sentence here. Fourth sentence here.");
-    await eventually(() => h.of(TTSAudioRawFrame).length >= 1 && standIn.to("speech").length === 3, 5000,
-      "audio playing with three requests open");
+    await eventually(
+      () => h.of(TTSAudioRawFrame).length >= 1 && standIn.to("speech").length === 3,
+      5000,
+      "audio playing with three requests open",
+    );
     await h.task.queueFrame(new InterruptionFrame());
-    await eventually(() => standIn.to("speech").every((r) => r.aborted), 2000, "every open request aborted on the server");
+    await eventually(
+      () => standIn.to("speech").every((r) => r.aborted),
+      2000,
+      "every open request aborted on the server",
+    );
     const stale = h.frames.length;
     // Positive control: speech after the interruption plays, while nothing of the old reply follows.
     standIn.script.chunkDelayMs = 0;
     await h.task.queueFrame(new TTSSpeakFrame("After."));
     await eventually(() => h.of(TTSTextFrame).some((f) => f.text === "After."), 3000, "the new speech");
-    await consistently(() => !h.frames.slice(stale).some((f) => f instanceof TTSTextFrame && f.text !== "After."), 300,
-      "nothing of the interrupted reply");
+    await consistently(
+      () => !h.frames.slice(stale).some((f) => f instanceof TTSTextFrame && f.text !== "After."),
+      300,
+      "nothing of the interrupted reply",
+    );
     expect(standIn.to("speech").map((r) => r.body.input)).toEqual([
-      "First sentence here.", "Second sentence here.", "Third sentence here.", "After.",
+      "First sentence here.",
+      "Second sentence here.",
+      "Third sentence here.",
+      "After.",
     ]);
     expect(h.errors).toEqual([]);
     expect(h.warnings.filter((line) => line.includes("service request failed"))).toEqual([]);
   });
 
   const failures = [
-    { what: "401", failure: { status: 401, message: "Incorrect API key provided" }, error: "OpenAITTSService: HTTP 401: Incorrect API key provided" },
-    { what: "429", failure: { status: 429, message: "Rate limit reached" }, error: "OpenAITTSService: HTTP 429: Rate limit reached" },
+    {
+      what: "401",
+      failure: { status: 401, message: "Incorrect API key provided" },
+      error: "OpenAITTSService: HTTP 401: Incorrect API key provided",
+    },
+    {
+      what: "429",
+      failure: { status: 429, message: "Rate limit reached" },
+      error: "OpenAITTSService: HTTP 429: Rate limit reached",
+    },
     { what: "500", failure: { status: 500 }, error: "OpenAITTSService: HTTP 500: The server had an error" },
     { what: "a body cut short", failure: { kind: "cut" }, error: "OpenAITTSService: " },
-    { what: "a hang", failure: { kind: "hang" }, error: "OpenAITTSService: no answer within 0.3 s waiting for the response" },
-    { what: "a stall", failure: { kind: "stall" }, error: "OpenAITTSService: no answer within 0.3 s waiting for the next part" },
-    { what: "an endless body", failure: { kind: "flood" }, error: "OpenAITTSService: response longer than 5760000 bytes" },
+    {
+      what: "a hang",
+      failure: { kind: "hang" },
+      error: "OpenAITTSService: no answer within 0.3 s waiting for the response",
+    },
+    {
+      what: "a stall",
+      failure: { kind: "stall" },
+      error: "OpenAITTSService: no answer within 0.3 s waiting for the next part",
+    },
+    {
+      what: "an endless body",
+      failure: { kind: "flood" },
+      error: "OpenAITTSService: response longer than 5760000 bytes",
+    },
   ] as const;
 
   for (const { what, failure, error } of failures) {
-    test(`${what}: one error for the reply, its other sentences dropped, the reply closed, the next reply spoken`, async () => {
+    test(`${what}: one error per reply, its other sentences dropped, the next reply spoken`, async () => {
       standIn.script.realSpeech = false;
       standIn.script.fail = (_, index) => (index === 0 ? failure : undefined);
       const h = tts({ timeoutSecs: 0.3 });

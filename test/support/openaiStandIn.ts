@@ -150,7 +150,9 @@ export class OpenAIStandIn {
     if (failure && "kind" in failure && failure.kind === "malformed") return new Response("<html>oops</html>");
     if (failure && "kind" in failure && failure.kind === "flood") {
       record.completed = false;
-      return new Response(this.#stream(endless(`{"text": "${"la ".repeat(1000)}`), record, new AbortController().signal));
+      return new Response(
+        this.#stream(endless(`{"text": "${"la ".repeat(1000)}`), record, new AbortController().signal),
+      );
     }
     return Response.json({ text: this.script.transcript });
   }
@@ -158,9 +160,16 @@ export class OpenAIStandIn {
   *#chatChunks(record: RecordedRequest, failure: Failure | undefined): Generator<string | Uint8Array | null> {
     const kind = failure && "kind" in failure ? failure.kind : undefined;
     if (kind === "flood") yield* endless("data: " + "x".repeat(4096));
-    const base = { id: "chatcmpl-standin", object: "chat.completion.chunk", created: 1700000000, model: record.body.model };
+    const base = {
+      id: "chatcmpl-standin",
+      object: "chat.completion.chunk",
+      created: 1700000000,
+      model: record.body.model,
+    };
     const chunk = (delta: object, finishReason: string | null) =>
-      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] })}\n\n`;
+      `data: ${
+        JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] })
+      }\n\n`;
     yield chunk({ role: "assistant", content: "" }, null);
     const words = this.script.reply(record.body.messages as LLMMessage[]).match(/\S+\s*/g) ?? [];
     for (const [i, word] of words.entries()) {
@@ -182,10 +191,12 @@ export class OpenAIStandIn {
     const parts: (Uint8Array | null)[] = [];
     for (let offset = 0; offset < bytes.length; offset += size) parts.push(bytes.subarray(offset, offset + size));
     if (kind === "cut") parts.splice(Math.max(1, parts.length >> 1), Infinity, null);
-    if (kind === "stall") return (function* () {
-      yield parts[0]!;
-      yield* stall();
-    })();
+    if (kind === "stall") {
+      return (function* () {
+        yield parts[0]!;
+        yield* stall();
+      })();
+    }
     return parts;
   }
 
@@ -210,7 +221,9 @@ export class OpenAIStandIn {
         const value = next.value;
         if (value === null) return controller.error(new Error("connection cut by the stand-in"));
         if (value === STALL) {
-          return await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+          return await new Promise<void>((resolve) =>
+            signal.addEventListener("abort", () => resolve(), { once: true })
+          );
         }
         controller.enqueue(typeof value === "string" ? encoder.encode(value) : value);
         // Complete as the last piece goes out, so a client that stops reading there has not aborted anything.
@@ -235,7 +248,9 @@ function* endless<T extends string | Uint8Array>(piece: T): Generator<T> {
   for (;;) yield piece;
 }
 
-function errorResponse(failure: { status: number; message?: string; type?: string; code?: string | null; rawBody?: string }) {
+function errorResponse(
+  failure: { status: number; message?: string; type?: string; code?: string | null; rawBody?: string },
+) {
   if (failure.rawBody !== undefined) return new Response(failure.rawBody, { status: failure.status });
   const error = {
     message: failure.message ?? "The server had an error while processing your request. Sorry about that!",

@@ -31,7 +31,8 @@ export function runService(processor: FrameProcessor): ServiceHarness {
     frames,
     errors,
     warnings,
-    of: <T extends Frame>(type: abstract new (...args: never[]) => T) => frames.filter((f): f is T => f instanceof type),
+    of: <T extends Frame>(type: abstract new (...args: never[]) => T) =>
+      frames.filter((f): f is T => f instanceof type),
     end: async () => {
       await task.cancel();
       await run;

@@ -21,7 +21,9 @@ describe("server-sent events", () => {
     const expected = ['{"a":1}', "one\ntwo", "[DONE]"];
     expect(await events([stream])).toEqual(expected);
     // Every split point, including between "\r" and "\n".
-    for (let i = 1; i < stream.length; i++) expect(await events([stream.slice(0, i), stream.slice(i)])).toEqual(expected);
+    for (let i = 1; i < stream.length; i++) {
+      expect(await events([stream.slice(0, i), stream.slice(i)])).toEqual(expected);
+    }
   });
 
   test("an event the stream cut before its blank line is dropped", async () => {
@@ -31,7 +33,9 @@ describe("server-sent events", () => {
 
   test("a line or an event longer than the limit is an error, not memory", async () => {
     await expect(events(["data: " + "x".repeat(2000)], 1000)).rejects.toThrow(EventStreamError);
-    await expect(events([("data: " + "x".repeat(100) + "\n").repeat(20) + "\n"], 1000)).rejects.toThrow("event longer than 1000");
+    await expect(events([("data: " + "x".repeat(100) + "\n").repeat(20) + "\n"], 1000)).rejects.toThrow(
+      "event longer than 1000",
+    );
   });
 });
 
@@ -44,9 +48,16 @@ describe("sentences", () => {
     return rest ? [...sentences, rest] : sentences;
   };
 
-  test("ends at . ! ? followed by a space, and at line breaks; not at decimals, abbreviations, initials or list numbers", () => {
+  test("end at . ! ? and a space, or a line break; not in decimals, abbreviations, initials, list numbers", () => {
     expect(split('Hi! It is 3.5 degrees, Dr. Smith. "Really?" she asked.\n1. First item\n2. Second, e.g. this one.'))
-      .toEqual(["Hi!", "It is 3.5 degrees, Dr. Smith.", '"Really?"', "she asked.", "1. First item", "2. Second, e.g. this one."]);
+      .toEqual([
+        "Hi!",
+        "It is 3.5 degrees, Dr. Smith.",
+        '"Really?"',
+        "she asked.",
+        "1. First item",
+        "2. Second, e.g. this one.",
+      ]);
     expect(split("J. R. R. Tolkien wrote it. Done")).toEqual(["J. R. R. Tolkien wrote it.", "Done"]);
   });
 
@@ -69,7 +80,9 @@ describe("service config", () => {
   test("OpenAI's own URL without a key is refused in one line naming the service; a key or a LAN URL passes", () => {
     const openai = { baseUrl: "https://api.openai.com/v1", model: "gpt-4o-mini" };
     expect(() => requireKeyForOpenAI("OpenAILLMService", openai)).toThrow(
-      new ServiceConfigError("OpenAILLMService: https://api.openai.com/v1 is OpenAI's API and needs an API key (none is set)"),
+      new ServiceConfigError(
+        "OpenAILLMService: https://api.openai.com/v1 is OpenAI's API and needs an API key (none is set)",
+      ),
     );
     expect(() => requireKeyForOpenAI("OpenAILLMService", { ...openai, apiKey: "" })).toThrow(ServiceConfigError);
     requireKeyForOpenAI("OpenAILLMService", { ...openai, apiKey: "sk-x" });
@@ -82,14 +95,20 @@ describe("service config", () => {
     expect(check({ baseUrl: "not a url", model: "m" })).toThrow('OpenAITTSService: baseUrl "not a url" is not a URL');
     expect(check({ baseUrl: "ftp://x/v1", model: "m" })).toThrow("OpenAITTSService: baseUrl must be http or https");
     expect(check({ baseUrl: "http://x/v1", model: "" })).toThrow("OpenAITTSService: model is empty");
-    expect(check({ baseUrl: "http://x/v1", model: "m", timeoutSecs: 0 })).toThrow("timeoutSecs must be a positive number");
-    expect(() => new OpenAITTSService({ baseUrl: "http://x/v1", model: "m", voice: "" })).toThrow("OpenAITTSService: voice is empty");
+    expect(check({ baseUrl: "http://x/v1", model: "m", timeoutSecs: 0 })).toThrow(
+      "timeoutSecs must be a positive number",
+    );
+    expect(() => new OpenAITTSService({ baseUrl: "http://x/v1", model: "m", voice: "" })).toThrow(
+      "OpenAITTSService: voice is empty",
+    );
   });
 });
 
 describe("service errors", () => {
   test("the reason comes from OpenAI's error object, else the status text", () => {
-    const body = JSON.stringify({ error: { message: "Rate limit reached", type: "requests", param: null, code: "rate_limit_exceeded" } });
+    const body = JSON.stringify({
+      error: { message: "Rate limit reached", type: "requests", param: null, code: "rate_limit_exceeded" },
+    });
     expect(errorReason(body, "Too Many Requests")).toBe("Rate limit reached");
     expect(errorReason("<html>", "Bad Gateway")).toBe("Bad Gateway");
     expect(errorReason(JSON.stringify({ error: "model not found" }), "Not Found")).toBe("model not found");
