@@ -48,9 +48,9 @@ export { RTVIObserver, type RTVIObserverOptions } from "./rtvi/rtviObserver.ts";
 export { RTVI_PROTOCOL_VERSION, type RTVIMessage, rtviMessage } from "./rtvi/messages.ts";
 
 // Speech and LLM services (OpenAI and OpenAI-compatible servers)
-export { OpenAISTTService, type OpenAISTTOptions } from "./services/openaiSTTService.ts";
-export { OpenAILLMService, type OpenAILLMOptions } from "./services/openaiLLMService.ts";
-export { OpenAITTSService, type OpenAITTSOptions, TTS_SAMPLE_RATE } from "./services/openaiTTSService.ts";
+export { OpenAISTTService, type OpenAISTTOptions } from "./services/openaiSTT.ts";
+export { OpenAILLMService, type OpenAILLMOptions } from "./services/openaiLLM.ts";
+export { OpenAITTSService, type OpenAITTSOptions, TTS_SAMPLE_RATE } from "./services/openaiTTS.ts";
 export {
   DEFAULT_TIMEOUT_SECS,
   requireKeyForOpenAI,

@@ -7,7 +7,7 @@ import {
   LLMTextFrame,
   MetricsFrame,
 } from "../../lib/pipeline/frames.ts";
-import { type OpenAILLMOptions, OpenAILLMService } from "../../lib/services/openaiLLMService.ts";
+import { type OpenAILLMOptions, OpenAILLMService } from "../../lib/services/openaiLLM.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 import { defaultScript, OpenAIStandIn } from "../support/openaiStandIn.ts";
 import { runService, type ServiceHarness } from "../support/serviceHarness.ts";

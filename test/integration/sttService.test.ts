@@ -7,7 +7,7 @@ import {
   UserStartedSpeakingFrame,
   UserStoppedSpeakingFrame,
 } from "../../lib/pipeline/frames.ts";
-import { type OpenAISTTOptions, OpenAISTTService } from "../../lib/services/openaiSTTService.ts";
+import { type OpenAISTTOptions, OpenAISTTService } from "../../lib/services/openaiSTT.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 import { defaultScript, OpenAIStandIn } from "../support/openaiStandIn.ts";
 import { runService, type ServiceHarness } from "../support/serviceHarness.ts";

@@ -13,7 +13,7 @@ import {
   TTSStoppedFrame,
   TTSTextFrame,
 } from "../../lib/pipeline/frames.ts";
-import { type OpenAITTSOptions, OpenAITTSService } from "../../lib/services/openaiTTSService.ts";
+import { type OpenAITTSOptions, OpenAITTSService } from "../../lib/services/openaiTTS.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 import { defaultScript, OpenAIStandIn } from "../support/openaiStandIn.ts";
 import { runService, type ServiceHarness } from "../support/serviceHarness.ts";

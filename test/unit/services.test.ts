@@ -3,8 +3,8 @@ import { SentenceAggregator } from "../../lib/services/sentenceAggregator.ts";
 import { EventStreamError, serverSentEvents } from "../../lib/services/serverSentEvents.ts";
 import { requireKeyForOpenAI, ServiceConfigError, validateServiceConfig } from "../../lib/services/serviceConfig.ts";
 import { errorReason, ServiceError } from "../../lib/services/serviceError.ts";
-import { OpenAILLMService } from "../../lib/services/openaiLLMService.ts";
-import { OpenAITTSService } from "../../lib/services/openaiTTSService.ts";
+import { OpenAILLMService } from "../../lib/services/openaiLLM.ts";
+import { OpenAITTSService } from "../../lib/services/openaiTTS.ts";
 
 async function events(pieces: string[], max = 1000): Promise<string[]> {
   async function* chunks() {

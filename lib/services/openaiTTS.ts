@@ -33,8 +33,8 @@ import { SpeechStream } from "./speechStream.ts";
 export interface OpenAITTSOptions extends ServiceConfig {
   /** The processor's name in logs, errors and metrics. Default "OpenAITTSService". */
   name?: string;
-  /** The voice, e.g. "alloy" on OpenAI or "af_heart" on Kokoro-FastAPI. */
-  voice: string;
+  /** The voice, e.g. "alloy" (the default, as in Pipecat) on OpenAI or "af_heart" on Kokoro-FastAPI. */
+  voice?: string;
   /** Sentences being synthesised at once, the one playing included. Default 3. */
   maxInFlight?: number;
 }
@@ -87,8 +87,8 @@ export class OpenAITTSService extends ServiceProcessor {
 
   constructor(options: OpenAITTSOptions) {
     super(options, "OpenAITTSService");
-    if (!options.voice) throw new Error(`${this.name}: voice is empty`);
-    this.#voice = options.voice;
+    this.#voice = options.voice ?? "alloy";
+    if (!this.#voice) throw new Error(`${this.name}: voice is empty`);
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? 3);
   }
 
