@@ -7,7 +7,7 @@
 // Running bots
 export { runMain, type RunMainOptions } from "./runner/runMain.ts";
 export type { Bot, RunnerArguments } from "./bots/bot.ts";
-export { runBotPipeline, type BotContext } from "./bots/botPipeline.ts";
+export { type BotContext, type BotPipelineOptions, runBotPipeline } from "./bots/botPipeline.ts";
 export { echoBot, EchoProcessor } from "./bots/echo.ts";
 export { parrotBot, ParrotProcessor, type ParrotOptions } from "./bots/parrot.ts";
 export { mirrorBot, MirrorProcessor } from "./bots/mirror.ts";
@@ -43,7 +43,7 @@ export { SileroVADAnalyzer } from "./audio/vad/sileroVadAnalyzer.ts";
 export { DEFAULT_VAD_PARAMS, type VADAnalyzer, type VADParams, type VADState } from "./audio/vad/vadAnalyzer.ts";
 
 // RTVI
-export { type ClientMessage, RTVIProcessor, type RTVIEvents } from "./rtvi/rtviProcessor.ts";
+export { type ClientMessage, RTVIProcessor, type RTVIEvents, type RTVIProcessorOptions } from "./rtvi/rtviProcessor.ts";
 export { RTVIObserver, type RTVIObserverOptions } from "./rtvi/rtviObserver.ts";
 export { RTVI_PROTOCOL_VERSION, type RTVIMessage, rtviMessage } from "./rtvi/messages.ts";
 
@@ -51,6 +51,8 @@ export { RTVI_PROTOCOL_VERSION, type RTVIMessage, rtviMessage } from "./rtvi/mes
 export { OpenAISTTService, type OpenAISTTOptions } from "./services/openaiSTT.ts";
 export { OpenAILLMService, type OpenAILLMOptions } from "./services/openaiLLM.ts";
 export { OpenAITTSService, type OpenAITTSOptions, TTS_SAMPLE_RATE } from "./services/openaiTTS.ts";
+export { LLMContext, type LLMContextOptions } from "./services/llmContext.ts";
+export { LLMAssistantAggregator, LLMUserAggregator } from "./services/contextAggregators.ts";
 export {
   DEFAULT_TIMEOUT_SECS,
   requireKeyForOpenAI,

@@ -8,11 +8,12 @@
  */
 import { SileroVADAnalyzer } from "../audio/vad/sileroVadAnalyzer.ts";
 import { ConfigError } from "../config/layers.ts";
-import { type Config, OPENAI_BASE_URL } from "../config/schema.ts";
+import type { Config } from "../config/schema.ts";
 import { ClientConnectedFrame, type Frame, TTSSpeakFrame } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
 import { LLMAssistantAggregator, LLMUserAggregator } from "../services/contextAggregators.ts";
 import { LLMContext } from "../services/llmContext.ts";
+import { isOpenAI, type ServiceConfig, ServiceConfigError, validateServiceConfig } from "../services/serviceConfig.ts";
 import { OpenAILLMService } from "../services/openaiLLM.ts";
 import { OpenAISTTService } from "../services/openaiSTT.ts";
 import { OpenAITTSService } from "../services/openaiTTS.ts";
@@ -20,7 +21,6 @@ import type { Bot } from "./bot.ts";
 import { runBotPipeline } from "./botPipeline.ts";
 
 type AssistantConfig = Config["assistant"];
-type ServiceConfig = AssistantConfig["llm"];
 
 /** Says the greeting once the client's media is up, through the TTS like any reply (so the context records it). */
 class Greeter extends FrameProcessor {
@@ -33,40 +33,41 @@ class Greeter extends FrameProcessor {
 
   protected override async processFrame(frame: Frame, direction: FrameDirection): Promise<void> {
     await this.pushFrame(frame, direction);
-    if (frame instanceof ClientConnectedFrame && this.#greeting.trim()) await this.pushFrame(new TTSSpeakFrame(this.#greeting));
+    if (frame instanceof ClientConnectedFrame && this.#greeting.trim()) {
+      await this.pushFrame(new TTSSpeakFrame(this.#greeting));
+    }
   }
 }
 
 /**
- * The key a service sends: `apiKey`, else the env variable `apiKeyEnv` names (OPENAI_API_KEY by default for OpenAI's
- * own URL only). OpenAI without a key would fail every turn, so it stops the server at start-up instead.
+ * A service's settings as it runs them: the key is `apiKey`, else the env variable `apiKeyEnv` names, which defaults
+ * to OPENAI_API_KEY for OpenAI's own URL only (an OpenAI key never goes to a LAN server unasked). Anything that
+ * cannot work, OpenAI without a key above all, stops the server at start-up in one line.
  */
-export function serviceApiKey(
+export function serviceSettings<S extends ServiceConfig & { apiKeyEnv?: string }>(
   name: string,
-  service: ServiceConfig,
+  service: S,
   env: Record<string, string | undefined>,
-): string | undefined {
-  const isOpenAI = service.baseUrl === OPENAI_BASE_URL;
-  const envName = service.apiKeyEnv ?? (isOpenAI ? "OPENAI_API_KEY" : undefined);
-  const key = service.apiKey ?? (envName ? env[envName] || undefined : undefined);
-  if (!key && isOpenAI) {
-    throw new ConfigError(
-      `assistant.${name}: OpenAI's API needs a key: set ${envName ?? "OPENAI_API_KEY"} or assistant.${name}.apiKey ` +
-        `(or point assistant.${name}.baseUrl at your own server)`,
-    );
+): Omit<S, "apiKeyEnv"> {
+  const { apiKeyEnv, ...settings } = service;
+  const envName = apiKeyEnv ?? (isOpenAI(service.baseUrl) ? "OPENAI_API_KEY" : undefined);
+  const apiKey = settings.apiKey ?? ((envName && env[envName]) || undefined);
+  const resolved = { ...settings, apiKey };
+  try {
+    validateServiceConfig(`assistant.${name}`, resolved);
+  } catch (error) {
+    if (!(error instanceof ServiceConfigError)) throw error;
+    const hint = apiKey ? "" : `: set ${envName ?? "OPENAI_API_KEY"} or assistant.${name}.apiKey`;
+    throw new ConfigError(`${error.message}${hint}`);
   }
-  return key;
+  return resolved;
 }
 
-/** The assistant for this config; missing keys are found here, at start-up. */
+/** The assistant for this config; settings that cannot work are found here, at start-up. */
 export function assistantBot(config: AssistantConfig, env: Record<string, string | undefined>): Bot {
-  const service = (name: "stt" | "llm" | "tts") => {
-    const { apiKeyEnv: _, ...settings } = config[name];
-    return { ...settings, apiKey: serviceApiKey(name, config[name], env) };
-  };
-  const stt = service("stt");
-  const llm = service("llm");
-  const tts = service("tts");
+  const stt = serviceSettings("stt", config.stt, env);
+  const llm = serviceSettings("llm", config.llm, env);
+  const tts = serviceSettings("tts", config.tts, env);
   return async (args) => {
     const vadAnalyzer = await SileroVADAnalyzer.create({ stopSecs: config.vad.stopSecs });
     const context = new LLMContext([{ role: "system", content: config.systemPrompt }]);
@@ -80,7 +81,7 @@ export function assistantBot(config: AssistantConfig, env: Record<string, string
         new Greeter(config.greeting),
         new OpenAITTSService(tts),
       ],
-      { rtvi: { llm: true }, afterOutput: [new LLMAssistantAggregator(context)] },
+      { rtvi: { llm: true }, afterOutput: [new LLMAssistantAggregator(context)], params: { enableMetrics: true } },
     );
   };
 }

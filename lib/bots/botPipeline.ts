@@ -4,6 +4,7 @@
  * reporting speaking events, and the session ended when the client leaves.
  */
 import type { FrameProcessor } from "../pipeline/frameProcessor.ts";
+import type { StartParams } from "../pipeline/frames.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
 import { PipelineRunner } from "../pipeline/pipelineRunner.ts";
 import { PipelineTask } from "../pipeline/pipelineTask.ts";
@@ -22,6 +23,8 @@ export interface BotPipelineOptions {
   rtvi?: RTVIProcessorOptions;
   /** Processors after the output transport: they see what reached the client. */
   afterOutput?: FrameProcessor[];
+  /** The pipeline's start parameters (enableMetrics, ...). */
+  params?: Partial<StartParams>;
 }
 
 export async function runBotPipeline(
@@ -41,7 +44,7 @@ export async function runBotPipeline(
     ...(options.afterOutput ?? []),
   ]);
   const observers = [new RTVIObserver(rtvi, { output })];
-  const task = new PipelineTask(pipeline, { logger: webrtcConnection.logger, observers });
+  const task = new PipelineTask(pipeline, { logger: webrtcConnection.logger, observers, params: options.params });
   transport.on("clientDisconnected", () => task.cancel("client disconnected"));
   // The runner handles signals for the whole process; each bot must not install its own.
   await new PipelineRunner({ handleSignals: false }).run(task);

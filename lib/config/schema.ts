@@ -256,8 +256,8 @@ const BridgeSchema = z
   })
   .describe("The bridge to a remote Pipecat bot that speaks Pipecat's protobuf frames over a WebSocket.");
 
-/** OpenAI's own API: its services always need a key. */
-export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+/** The assistant's services are OpenAI's by default. */
+const OPENAI_BASE_URL = "https://api.openai.com/v1";
 
 /** One OpenAI-compatible service of the assistant (OpenAI itself, or Ollama, llama.cpp, vLLM, speaches, Kokoro...). */
 function serviceSchema(what: string, model: string) {

@@ -57,7 +57,7 @@ const DEFAULT_QUEUE_LIMIT = 256;
  * stale work and the next frame's work run side by side in the same processor, and only the context tells their
  * pushes apart.
  */
-const currentWork = new AsyncLocalStorage<AbortSignal>();
+const currentWork = new AsyncLocalStorage<AbortSignal | undefined>();
 const NEVER_ABORTED = new AbortController().signal;
 
 function isStop(frame: Frame, direction: FrameDirection): boolean {
@@ -79,11 +79,17 @@ export abstract class FrameProcessor {
   /** Aborted by the next interruption or cancel; the work on queued frames runs under it. */
   #generation = new AbortController();
   #started = false;
+  #metricsEnabled = false;
   #stopped = false;
 
   constructor(options: { name?: string; queueLimit?: number } = {}) {
     this.name = options.name ?? `${this.constructor.name}#${processorCount++}`;
     this.#queueLimit = options.queueLimit ?? DEFAULT_QUEUE_LIMIT;
+  }
+
+  /** The pipeline asked for metrics (StartParams.enableMetrics): processors report them only then. */
+  protected get metricsEnabled(): boolean {
+    return this.#metricsEnabled;
   }
 
   /** Whether a StartFrame has been processed and no EndFrame/CancelFrame yet. */
@@ -139,7 +145,9 @@ export abstract class FrameProcessor {
       if (this.#stopped || (interrupted && !isUninterruptible(frame))) return;
     }
     this.#queue.push({ frame, direction });
-    if (!this.#draining) void this.#drain();
+    // The queue drains outside the work of whoever queued the frame: that work may be cancelled later, and the
+    // frames behind it (an EndFrame) must not be taken for its stale output.
+    if (!this.#draining) void currentWork.run(undefined, () => this.#drain());
   }
 
   /** Sends `frame` to the next processor (downstream) or the previous one (upstream). */
@@ -198,7 +206,10 @@ export abstract class FrameProcessor {
   }
 
   async #handle(frame: Frame, direction: FrameDirection): Promise<void> {
-    if (frame instanceof StartFrame) this.#started = true;
+    if (frame instanceof StartFrame) {
+      this.#started = true;
+      this.#metricsEnabled = frame.params.enableMetrics;
+    }
     try {
       await this.processFrame(frame, direction);
     } catch (error) {

@@ -136,7 +136,10 @@ export class PipelineTask extends TypedEmitter<PipelineTaskEvents> {
     if (frame instanceof EndTaskFrame) void this.stopWhenDone();
     else if (frame instanceof CancelTaskFrame) void this.cancel(frame.reason);
     else if (frame instanceof ErrorFrame) {
-      this.#logger.warn("pipeline error", { error: frame.error, processor: frame.processor, fatal: frame.fatal });
+      // The stage that failed has logged it already; a fatal error is news of its own, as it ends the pipeline.
+      const fields = { error: frame.error, processor: frame.processor, fatal: frame.fatal };
+      if (frame.fatal) this.#logger.warn("pipeline error", fields);
+      else this.#logger.debug("pipeline error", fields);
       this.emit("error", frame);
       if (frame.fatal) void this.cancel("fatal error");
     }

@@ -22,19 +22,17 @@ export class ServiceConfigError extends Error {
 
 const OPENAI_HOST = "api.openai.com";
 
+/** Whether `baseUrl` is OpenAI's own API, which always needs a key. */
+export function isOpenAI(baseUrl: string): boolean {
+  return URL.canParse(baseUrl) && new URL(baseUrl).hostname === OPENAI_HOST;
+}
+
 /**
  * Throws when `config` points at OpenAI's own API without a key: every request would fail with 401, so the server
  * should refuse to start instead. Servers on a LAN need no key and pass.
  */
 export function requireKeyForOpenAI(service: string, config: ServiceConfig): void {
-  if (config.apiKey) return;
-  let host: string;
-  try {
-    host = new URL(config.baseUrl).hostname;
-  } catch {
-    return; // validateServiceConfig reports the URL itself.
-  }
-  if (host === OPENAI_HOST) {
+  if (!config.apiKey && isOpenAI(config.baseUrl)) {
     throw new ServiceConfigError(`${service}: ${config.baseUrl} is OpenAI's API and needs an API key (none is set)`);
   }
 }

@@ -39,8 +39,9 @@ export abstract class ServiceProcessor extends FrameProcessor {
     await this.pushError(failure.message);
   }
 
-  /** Time to first byte, measured from `startedAt` (a `performance.now()` time) to now. */
+  /** Time to first byte, measured from `startedAt` (a `performance.now()` time) to now, when metrics are enabled. */
   protected async pushTtfb(startedAt: number, at = performance.now()): Promise<void> {
+    if (!this.metricsEnabled) return;
     await this.pushFrame(
       new MetricsFrame([{ processor: this.name, kind: "ttfb", valueSecs: (at - startedAt) / 1000 }]),
     );

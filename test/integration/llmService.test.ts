@@ -67,6 +67,14 @@ describe("OpenAILLMService", () => {
     expect(h.errors).toEqual([]);
   });
 
+  test("time to first byte is reported only when the pipeline enables metrics", async () => {
+    const h = runService(new OpenAILLMService({ baseUrl: standIn.baseUrl, model: "gpt-test" }), { enableMetrics: false });
+    harness = h;
+    await h.task.queueFrame(user("hi"));
+    await eventually(() => replies(h) === 1, 3000, "the reply");
+    expect(h.of(MetricsFrame)).toEqual([]);
+  });
+
   test("with no key no Authorization header is sent", async () => {
     const h = llm({ apiKey: undefined });
     await h.task.queueFrame(user("hi"));

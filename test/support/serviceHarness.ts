@@ -17,10 +17,11 @@ export interface ServiceHarness {
   end(): Promise<void>;
 }
 
-export function runService(processor: FrameProcessor): ServiceHarness {
+/** Metrics are on unless `enableMetrics` is false, as the assistant runs. */
+export function runService(processor: FrameProcessor, { enableMetrics = true } = {}): ServiceHarness {
   const warnings: string[] = [];
   const logger = createLogger({ level: "warn", write: (line) => warnings.push(line) });
-  const task = new PipelineTask(new Pipeline([processor]), { idleTimeoutSecs: 0, logger });
+  const task = new PipelineTask(new Pipeline([processor]), { idleTimeoutSecs: 0, logger, params: { enableMetrics } });
   const frames: Frame[] = [];
   const errors: ErrorFrame[] = [];
   task.on("frameReachedDownstream", (frame) => frames.push(frame));

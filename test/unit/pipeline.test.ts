@@ -139,6 +139,21 @@ describe("pipeline", () => {
     expect(after.seen.filter((s) => s.startsWith("answer"))).toEqual(["answer to new"]);
   });
 
+  test("an EndFrame still gets through a processor whose queue was started by work that was later interrupted", async () => {
+    const first = new Recorder();
+    const slow = new Recorder(100);
+    const task = new PipelineTask(new Pipeline([first, slow]), { idleTimeoutSecs: 0 });
+    const run = task.run();
+    // `slow`'s queue starts draining inside `first`'s work on "x"; the EndFrame waits in that queue behind "x" when
+    // the interruption cancels both.
+    await task.queueFrame(new TextFrame("x"));
+    await eventually(() => slow.started === 1, 1000, "x handed on");
+    await task.queueFrame(new EndFrame());
+    await eventually(() => slow.queuedFrames === 1, 1000, "the EndFrame queued behind x");
+    await task.queueFrame(new InterruptionFrame());
+    expect(await Promise.race([run, new Promise((resolve) => setTimeout(() => resolve("stuck"), 2000))])).toBe("ended");
+  });
+
   test("system frames overtake queued data frames", async () => {
     const slow = new Recorder(100);
     const task = new PipelineTask(new Pipeline([slow]), { idleTimeoutSecs: 0 });
