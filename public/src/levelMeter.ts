@@ -12,7 +12,9 @@ export class LevelMeter {
   private level = 0;
   private frame = 0;
 
-  constructor(private readonly element: HTMLElement, private readonly context: AudioContext) {
+  /** `onLevel` gets every raw reading (linear RMS of the last 1024 samples), one per animation frame. */
+  constructor(private readonly element: HTMLElement, private readonly context: AudioContext,
+    private readonly onLevel?: (rms: number, at: number) => void) {
     this.analyser = new AnalyserNode(context, { fftSize: 1024 });
     this.samples = new Float32Array(this.analyser.fftSize);
   }
@@ -27,10 +29,11 @@ export class LevelMeter {
     else this.render(0);
   }
 
-  private readonly tick = (): void => {
+  private readonly tick = (at: number): void => {
     this.analyser.getFloatTimeDomainData(this.samples);
     let energy = 0;
     for (const sample of this.samples) energy += sample * sample;
+    this.onLevel?.(Math.sqrt(energy / this.samples.length), at);
     const db = 10 * Math.log10(energy / this.samples.length || 1e-12);
     const level = Math.min(1, Math.max(0, (db - FLOOR_DB) / -FLOOR_DB));
     this.level = Math.max(level, this.level * FALL);

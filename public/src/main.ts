@@ -2,15 +2,18 @@
 import { RTVIEvent, type TransportState } from "@pipecat-ai/client-js";
 import { BotMedia } from "./botMedia.ts";
 import { Call, type CallOptions } from "./call.ts";
+import { Conversation, showConversation } from "./conversation.ts";
 import { bindDevices } from "./devices.ts";
 import { LevelMeter } from "./levelMeter.ts";
 import { showLocalMedia } from "./localMedia.ts";
 import { bindMessageForm } from "./messageForm.ts";
 import { logRtviEvents, MessageLog } from "./messageLog.ts";
 import { onPeerConnection } from "./peerConnections.ts";
+import { bindSayForm } from "./sayForm.ts";
 import { watchServerStatus } from "./serverStatus.ts";
 import { StatsPanel } from "./statsPanel.ts";
 import { StatsSampler } from "./statsSampler.ts";
+import { VoiceLatency } from "./voiceLatency.ts";
 
 const STATS_INTERVAL_MS = 1000;
 
@@ -20,11 +23,15 @@ function byId<T extends HTMLElement>(id: string, type: abstract new () => T): T 
   return element;
 }
 
+const conversation = new Conversation(byId("conversation", HTMLOListElement));
+const latency = new VoiceLatency((ms) => conversation.voiceToVoice(ms));
+
 // Starts suspended unless the browser allows autoplay; the Connect click resumes it.
 const audioContext = new AudioContext();
 const inputMeterElement = byId("meter-in", HTMLElement);
-const inputMeter = new LevelMeter(inputMeterElement, audioContext);
-const outputMeter = new LevelMeter(byId("meter-out", HTMLElement), audioContext);
+const inputMeter = new LevelMeter(inputMeterElement, audioContext, (rms, at) => latency.localLevel(rms, at));
+const outputMeter = new LevelMeter(byId("meter-out", HTMLElement), audioContext,
+  (rms, at) => latency.remoteLevel(rms, at));
 
 // Before the client exists, so that no peer the transport creates goes unseen.
 const botMedia = new BotMedia(
@@ -37,11 +44,15 @@ const call = new Call();
 const { client } = call;
 const log = new MessageLog(byId("log", HTMLOListElement));
 const messageForm = bindMessageForm(client, byId("message-form", HTMLFormElement), log);
+const sayForm = bindSayForm(client, byId("say-form", HTMLFormElement), conversation, log);
 const stats = new StatsPanel(byId("stats", HTMLElement), byId("codecs", HTMLElement));
 const sampler = new StatsSampler();
 const refreshServerStatus = watchServerStatus(byId("server-status", HTMLElement), new URL("../status", location.href));
 showLocalMedia(client, { preview: byId("local-video", HTMLVideoElement), meter: inputMeter, meterElement: inputMeterElement });
 logRtviEvents(client, log);
+showConversation(client, conversation);
+client.on(RTVIEvent.UserStartedSpeaking, () => latency.userStartedSpeaking());
+client.on(RTVIEvent.UserStoppedSpeaking, () => latency.userStoppedSpeaking());
 bindDevices(client, {
   micSelect: byId("mic-select", HTMLSelectElement),
   camSelect: byId("cam-select", HTMLSelectElement),
@@ -68,6 +79,7 @@ client.on(RTVIEvent.TransportStateChanged, (state: TransportState) => {
   // Flow and codecs shape the offer, so they only change between calls.
   for (const select of [flow, audioCodec, videoCodec]) select.disabled = !idle;
   messageForm.setEnabled(state === "ready");
+  sayForm.setEnabled(state === "ready");
   if (state === "connected") statsTimer ??= setInterval(sampleStats, STATS_INTERVAL_MS);
   if (idle) {
     clearInterval(statsTimer);
@@ -81,6 +93,8 @@ connectButton.addEventListener("click", async () => {
   if (!isIdle(client.state)) return void client.disconnect();
   void audioContext.resume();
   stats.clear();
+  conversation.clear();
+  latency.reset();
   const options: CallOptions = {
     flow: flow.value as CallOptions["flow"],
     audioCodec: audioCodec.value,

@@ -17,8 +17,12 @@ const RTVI_EVENTS: [RTVIEvent, string][] = [
   [RTVIEvent.UserMuteStopped, "user-mute-stopped"],
   [RTVIEvent.UserTranscript, "user-transcription"],
   [RTVIEvent.BotOutput, "bot-output"],
+  [RTVIEvent.BotLlmStarted, "bot-llm-started"],
   [RTVIEvent.BotLlmText, "bot-llm-text"],
+  [RTVIEvent.BotLlmStopped, "bot-llm-stopped"],
+  [RTVIEvent.BotTtsStarted, "bot-tts-started"],
   [RTVIEvent.BotTtsText, "bot-tts-text"],
+  [RTVIEvent.BotTtsStopped, "bot-tts-stopped"],
   [RTVIEvent.ServerMessage, "server-message"],
   [RTVIEvent.Metrics, "metrics"],
 ];

@@ -137,7 +137,9 @@ describe("test page with the echo bot", () => {
       await page.waitForFunction(() => [...document.querySelectorAll(".stat output")].every((output) =>
         /\d/.test(output.textContent ?? "")), undefined, WAIT);
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
-      for (const selector of ["#connect", "#mic-toggle", "#cam-toggle", "#mic-select", "#message-form button"]) {
+      const controls = ["#connect", "#mic-toggle", "#cam-toggle", "#mic-select", "#message-form button", "#say-text",
+        "#say-form button", "#say-form .check"];
+      for (const selector of controls) {
         const box = await page.locator(selector).boundingBox();
         expect(box?.height, selector).toBeGreaterThanOrEqual(44);
       }
