@@ -1,9 +1,14 @@
 /** Audio helpers for tests and benchmarks: WAV reading, levels, and finding an echo inside a recording. */
 import { readFileSync } from "node:fs";
 
-/** Samples of a 16-bit PCM mono WAV (the format media.ts writes). */
+/** Samples of a 16-bit PCM mono WAV file (the format media.ts writes). */
 export function readWav(path: string): { pcm: Int16Array; sampleRate: number } {
-  const bytes = readFileSync(path);
+  return parseWav(readFileSync(path), path);
+}
+
+/** Samples of a 16-bit PCM mono WAV held in memory; `what` names it in errors. */
+export function parseWav(data: Uint8Array, what = "the WAV"): { pcm: Int16Array; sampleRate: number } {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = 12;
   let sampleRate = 0;
@@ -18,7 +23,7 @@ export function readWav(path: string): { pcm: Int16Array; sampleRate: number } {
     }
     offset += 8 + size + (size % 2);
   }
-  throw new Error(`${path} has no data chunk`);
+  throw new Error(`${what} has no data chunk`);
 }
 
 export function rms(pcm: Int16Array): number {

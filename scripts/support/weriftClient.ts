@@ -46,6 +46,8 @@ export class TestClient {
   readonly pc: RTCPeerConnection;
   readonly channel?: RTCDataChannel;
   readonly received: unknown[] = [];
+  /** When each of `received` arrived (performance.now()). */
+  readonly receivedAt: number[] = [];
   /** Bot audio packets, as received (payload and RTP header). */
   readonly audioIn: RtpPacket[] = [];
   /** When each of `audioIn` arrived (performance.now()). */
@@ -87,6 +89,7 @@ export class TestClient {
         // keep the raw text
       }
       this.received.push(message);
+      this.receivedAt.push(performance.now());
       this.#waiters = this.#waiters.filter((waiter) => {
         if (!waiter.predicate(message)) return true;
         waiter.resolve(message);
