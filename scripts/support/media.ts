@@ -38,6 +38,26 @@ export function turnSpeechWav(): Promise<string> {
   });
 }
 
+/** What the user says to the assistant in the browser tests: a question, then (after its answer has begun) more. */
+export const ASSISTANT_QUESTION = "What is the capital of France?";
+export const ASSISTANT_INTERRUPTION = "Sorry, one more thing.";
+
+/**
+ * 48 kHz mono WAV for the assistant in the browser: half a second of silence, the question, 6 s of silence (the
+ * answer begins), the interruption spoken over the answer, then 3 s of silence.
+ */
+export function assistantTurnsWav(): Promise<string> {
+  return cached("assistant-turns.wav", async (out) => {
+    const [question, interruption, padded] = [`${out}.q.wav`, `${out}.i.wav`, `${out}.qp.wav`];
+    run(["espeak-ng", "-s", "150", "-w", question, ASSISTANT_QUESTION]);
+    run(["espeak-ng", "-s", "150", "-w", interruption, ASSISTANT_INTERRUPTION]);
+    run(["sox", question, "-t", "wav", padded, "pad", "0.5", "6"]);
+    run(["sox", padded, interruption, "-t", "wav", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer", out,
+      "pad", "0", "3"]);
+    for (const file of [question, interruption, padded]) await Bun.file(file).delete();
+  });
+}
+
 export type VadFixture = "speech" | "silence" | "noise";
 
 /**

@@ -192,11 +192,12 @@ function recordChannel(channel: RTCDataChannel): void {
 }
 
 function message(data: unknown): DataChannelMessage {
-  if (typeof data !== "string") return { atMs: elapsed(), data: "<binary>" };
+  const when = { atMs: elapsed(), at: Date.now() };
+  if (typeof data !== "string") return { ...when, data: "<binary>" };
   try {
-    return { atMs: elapsed(), data: JSON.parse(data) as Json };
+    return { ...when, data: JSON.parse(data) as Json };
   } catch {
-    return { atMs: elapsed(), data };
+    return { ...when, data };
   }
 }
 

@@ -70,6 +70,8 @@ export interface HttpExchange {
 
 export interface DataChannelMessage {
   atMs: number;
+  /** Wall-clock time (ms since the epoch), comparable with AudioFrameArrival.at. */
+  at: number;
   /** Parsed JSON when it parses, else the raw text. */
   data: Json;
 }
