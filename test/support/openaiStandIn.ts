@@ -1,5 +1,5 @@
 /**
- * A stand-in for OpenAI's speech-to-text, chat completions and text-to-speech endpoints, on 127.0.0.1, speaking them
+ * A stand-in for OpenAI's speech-to-text, chat completions and text-to-speech endpoints, on loopback, speaking them
  * as OpenAI's API reference documents them:
  * - `POST /v1/audio/transcriptions` (multipart: file, model, response_format) answers `{"text": ...}`;
  * - `POST /v1/chat/completions` with `stream: true` answers server-sent events, one `chat.completion.chunk` object per
@@ -80,13 +80,14 @@ export class OpenAIStandIn {
   readonly #server: ReturnType<typeof Bun.serve>;
   readonly #speechCache = new Map<string, Int16Array>();
 
-  constructor() {
-    this.#server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => this.#handle(request) });
+  /** `hostname`: where it listens; 127.0.0.1 unless a server in another test namespace must reach it. */
+  constructor({ hostname = "127.0.0.1" } = {}) {
+    this.#server = Bun.serve({ hostname, port: 0, fetch: (request) => this.#handle(request) });
   }
 
   /** The API root to configure services with. */
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.#server.port}/v1`;
+    return `http://${this.#server.hostname}:${this.#server.port}/v1`;
   }
 
   to(endpoint: Endpoint): RecordedRequest[] {
