@@ -1,5 +1,6 @@
 /** Audio helpers for tests and benchmarks: WAV reading, levels, and finding an echo inside a recording. */
 import { readFileSync } from "node:fs";
+import { Resampler } from "../../lib/media/resampler.ts";
 
 /** Samples of a 16-bit PCM mono WAV file (the format media.ts writes). */
 export function readWav(path: string): { pcm: Int16Array; sampleRate: number } {
@@ -32,7 +33,17 @@ export function rms(pcm: Int16Array): number {
   return Math.sqrt(sum / Math.max(1, pcm.length));
 }
 
-/** Takes every `factor`-th sample after a crude box low-pass; good enough to compare speech envelopes. */
+/** `pcm` at `inputRate` resampled to `outputRate`, properly (any ratio). */
+export function resample(pcm: Int16Array, inputRate: number, outputRate: number): Int16Array {
+  const resampler = new Resampler({ inputRate, outputRate });
+  try {
+    return resampler.process(pcm);
+  } finally {
+    resampler.free();
+  }
+}
+
+/** Takes every `factor`-th sample after a crude box low-pass (integer factors); enough to compare speech envelopes. */
 export function decimate(pcm: Int16Array, factor: number): Int16Array {
   const out = new Int16Array(Math.floor(pcm.length / factor));
   for (let i = 0; i < out.length; i++) {

@@ -9,7 +9,7 @@ import { ConfigSchema } from "../../lib/config/schema.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
 import type { LLMMessage } from "../../lib/pipeline/frames.ts";
-import { decimate, findEcho, parseWav, readWav, rms } from "../../scripts/support/audio.ts";
+import { findEcho, parseWav, readWav, resample, rms } from "../../scripts/support/audio.ts";
 import { vadFixture } from "../../scripts/support/media.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
 import { eventually } from "../support/eventually.ts";
@@ -111,7 +111,7 @@ describe("assistant bot", () => {
     expect(standIn.to("speech").map((r) => r.body.input)).toEqual(["Welcome.", ...ANSWER]);
     expect(standIn.to("speech")[1].body).toMatchObject({ model: "gpt-4o-mini-tts", voice: "alloy", response_format: "pcm" });
     const heard = botAudio(client).pcm;
-    const firstSentence = decimate(await standIn.speech(ANSWER[0]), 1.5);
+    const firstSentence = resample(await standIn.speech(ANSWER[0]), 24000, 16000);
     expect(findEcho(firstSentence, heard, 16000).envelopeCorrelation).toBeGreaterThan(0.8);
 
     // What the client was told, in order.

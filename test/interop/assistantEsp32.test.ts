@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { decimate, findEcho, readWav } from "../../scripts/support/audio.ts";
+import { findEcho, readWav, resample } from "../../scripts/support/audio.ts";
 import { vadFixture } from "../../scripts/support/media.ts";
 import { repoRoot } from "../../scripts/support/paths.ts";
 import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
@@ -58,7 +58,7 @@ describe("assistant with a pipecat-esp32 device", () => {
 
     // The answer's speech is in what the device heard (at its 16 kHz), shaped like the stand-in's espeak speech.
     const heard = readWav(report.recording!).pcm;
-    const firstSentence = decimate(await standIn.speech(ANSWER[0]), 1.5);
+    const firstSentence = resample(await standIn.speech(ANSWER[0]), 24000, 16000);
     expect(findEcho(firstSentence, heard, 16000).envelopeCorrelation).toBeGreaterThan(0.8);
   }, 60_000);
 });

@@ -10,7 +10,7 @@
  *
  * Each test scripts it (the transcript, the reply, delays, failures) and reads back every request it received.
  */
-import { Resampler } from "../../lib/media/resampler.ts";
+import { resample } from "../../scripts/support/audio.ts";
 import type { LLMMessage } from "../../lib/pipeline/frames.ts";
 
 export type Endpoint = "transcriptions" | "chat" | "speech";
@@ -280,12 +280,7 @@ async function renderSpeech(text: string): Promise<Int16Array> {
   const wav = new Uint8Array(await new Response(process.stdout).arrayBuffer());
   if ((await process.exited) !== 0) throw new Error(`espeak-ng failed on ${JSON.stringify(text)}`);
   const samples = new Int16Array(wav.buffer.slice(44, 44 + ((wav.length - 44) & ~1)));
-  const resampler = new Resampler({ inputRate: 22050, outputRate: SPEECH_RATE });
-  try {
-    return resampler.process(samples);
-  } finally {
-    resampler.free();
-  }
+  return resample(samples, 22050, SPEECH_RATE);
 }
 
 /** A quiet 440 Hz tone of `length` samples: audio with energy, made without espeak. */
