@@ -75,7 +75,7 @@ export function assistantBot(config: AssistantConfig, env: Record<string, string
       args,
       { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 24000, vadAnalyzer },
       () => [
-        new OpenAISTTService(stt),
+        new OpenAISTTService({ ...stt, userId: args.webrtcConnection.pcId }),
         new LLMUserAggregator(context),
         new OpenAILLMService(llm),
         new Greeter(config.greeting),

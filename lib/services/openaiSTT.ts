@@ -16,6 +16,7 @@ import {
   UserStoppedSpeakingFrame,
 } from "../pipeline/frames.ts";
 import type { FrameDirection } from "../pipeline/frameProcessor.ts";
+import { recordStageLatency } from "../pipeline/stageLatency.ts";
 import type { ServiceConfig } from "./serviceConfig.ts";
 import { ServiceProcessor } from "./serviceProcessor.ts";
 
@@ -47,6 +48,7 @@ export class OpenAISTTService extends ServiceProcessor {
   readonly #stopped = new AbortController();
   #recent: InputAudioRawFrame[] = [];
   #turn?: InputAudioRawFrame[];
+  #turnMs = 0;
   #transcriptions = Promise.resolve();
   #pending = 0;
 
@@ -62,10 +64,11 @@ export class OpenAISTTService extends ServiceProcessor {
       this.#listen(frame);
     } else if (frame instanceof UserStartedSpeakingFrame) {
       this.#turn = [...this.#recent];
+      this.#turnMs = durationMs(this.#turn);
     } else if (frame instanceof UserStoppedSpeakingFrame) {
       const turn = this.#turn;
       this.#turn = undefined;
-      if (turn?.length) this.#transcribeLater(turn);
+      if (turn?.length) this.#transcribeLater(turn, frame.createdAt);
     }
     await this.pushFrame(frame, direction);
   }
@@ -79,10 +82,14 @@ export class OpenAISTTService extends ServiceProcessor {
   #listen(frame: InputAudioRawFrame): void {
     this.#recent.push(frame);
     while (durationMs(this.#recent) > this.#prerollMs) this.#recent.shift();
-    if (this.#turn && durationMs(this.#turn) < this.#maxTurnMs) this.#turn.push(frame);
+    if (this.#turn && this.#turnMs < this.#maxTurnMs) {
+      this.#turn.push(frame);
+      this.#turnMs += frame.durationMs;
+    }
   }
 
-  #transcribeLater(turn: InputAudioRawFrame[]): void {
+  /** `endedAt`: when VAD ended the turn (performance.now()). */
+  #transcribeLater(turn: InputAudioRawFrame[], endedAt: number): void {
     if (this.#pending >= MAX_PENDING_TURNS) {
       this.logger.warn("turn dropped: transcriptions are not keeping up", {
         service: this.name,
@@ -93,13 +100,13 @@ export class OpenAISTTService extends ServiceProcessor {
     this.#pending++;
     detached(() => {
       this.#transcriptions = this.#transcriptions
-        .then(() => this.#transcribe(turn))
+        .then(() => this.#transcribe(turn, endedAt))
         .catch((error) => this.logger.error("transcription failed", { error }))
         .finally(() => this.#pending--);
     });
   }
 
-  async #transcribe(turn: InputAudioRawFrame[]): Promise<void> {
+  async #transcribe(turn: InputAudioRawFrame[], endedAt: number): Promise<void> {
     const signal = this.#stopped.signal;
     if (signal.aborted) return;
     const request = this.request(signal);
@@ -114,6 +121,7 @@ export class OpenAISTTService extends ServiceProcessor {
     form.append("response_format", "json");
     if (this.#options.language) form.append("language", this.#options.language);
     const startedAt = performance.now();
+    recordStageLatency("turn_end_to_stt_request", startedAt - endedAt);
     try {
       const response = await request.post("/audio/transcriptions", { form });
       await this.pushTtfb(startedAt);
