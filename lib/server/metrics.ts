@@ -89,6 +89,8 @@ export class Metrics {
         [`{stage="${stage}",quantile="0.95"}`, p95Ms / 1000],
         [`{stage="${stage}",quantile="1"}`, maxMs / 1000],
       ]));
+    metric("smallwebrtc_stage_latency_samples", "gauge", "Samples those quantiles are taken over, by stage.",
+      stages.map(({ stage, count }) => [`{stage="${stage}"}`, count]));
     metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
       [["", this.#lagMs / 1000]]);
     if (this.#heap) {

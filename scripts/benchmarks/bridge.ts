@@ -7,9 +7,7 @@
  * The local bot (wsEchoBot.ts) sends every frame back as it came: it costs next to nothing, so what the bridged server
  * does more is all the bridge's. It runs in a process of its own on the load client's core.
  */
-import { join } from "node:path";
-import { spawn } from "bun";
-import { type BenchServer, startServer } from "./servers.ts";
+import { type BenchServer, startServer, startSideProcess } from "./servers.ts";
 import { sweepSessions, type SweepStep } from "./sessionsPerCore.ts";
 
 export interface BridgeRound {
@@ -42,7 +40,7 @@ export interface BridgeBenchOptions {
 }
 
 export async function benchBridge({ rounds, sessions, log }: BridgeBenchOptions): Promise<BridgeResult> {
-  const bot = await startEchoBot();
+  const bot = await startSideProcess("wsEchoBot.ts");
   const results: BridgeRound[] = [];
   try {
     for (let round = 1; round <= rounds; round++) {
@@ -94,28 +92,4 @@ async function measure(
   } finally {
     await server.stop();
   }
-}
-
-/** wsEchoBot.ts in a process of its own, pinned to the load client's core. */
-async function startEchoBot(): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(["taskset", "-c", "1", process.execPath, join(import.meta.dirname, "wsEchoBot.ts")], {
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const decoder = new TextDecoder();
-  let output = "";
-  for await (const chunk of child.stdout) {
-    output += decoder.decode(chunk, { stream: true });
-    const url = /listening on (\S+)/.exec(output)?.[1];
-    if (url) {
-      return {
-        url,
-        stop: async () => {
-          child.kill();
-          await child.exited;
-        },
-      };
-    }
-  }
-  throw new Error(`the echo bot exited before listening: ${output}`);
 }

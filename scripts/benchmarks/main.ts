@@ -6,6 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { benchAssistant } from "./assistant.ts";
 import { benchAudioPath } from "./audioPath.ts";
 import { benchBridge } from "./bridge.ts";
 import { measureConnect } from "./connectTime.ts";
@@ -14,13 +15,14 @@ import { measureRuntimes, type Range } from "./runtimes.ts";
 import { type BenchServer, rssMb, type ServerName, startServer } from "./servers.ts";
 import { sweepSessions } from "./sessionsPerCore.ts";
 
-const BENCHES = ["audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge"] as const;
+const BENCHES = ["audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant"] as const;
 type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
 const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
 const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--rounds 20]
-                    [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--server smallwebrtc|aiortc|both]
+                    [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
+                    [--assistant-sessions 20] [--server smallwebrtc|aiortc|both]
                     [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
 benchmark (smallwebrtc, the aiortc reference, and their ratio), then one JSON line, also written to --out.
@@ -29,7 +31,10 @@ runtimes starts smallwebrtc --starts times each as the binary, with Bun and with
 range over the starts of its start time and of each start's connect-time p50 (--rounds connects).
 bridge runs --bridge-sessions echo sessions against the binary's built-in echo and against the binary bridged to a
 local WebSocket echo bot, alternating, --bridge-rounds times (no aiortc), and gives the worst round's extra echo
-latency (p50) and CPU ratio per session.`;
+latency (p50) and CPU ratio per session.
+assistant runs the assistant bot against local stand-in services with fixed delays, at 1 session and at
+--assistant-sessions, --assistant-rounds times (no aiortc), and gives the worst round's p95 of the time the server
+adds to a turn: from VAD ending the turn to the STT request, and from the first TTS bytes to their first RTP packet.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -39,6 +44,8 @@ const { values, positionals } = parseArgs({
     starts: { type: "string", default: "5" },
     "bridge-rounds": { type: "string", default: "3" },
     "bridge-sessions": { type: "string", default: "10" },
+    "assistant-rounds": { type: "string", default: "3" },
+    "assistant-sessions": { type: "string", default: "20" },
     out: { type: "string", default: "bench-results.json" },
     server: { type: "string", default: "both" },
     help: { type: "boolean", short: "h" },
@@ -102,6 +109,28 @@ if (runs("bridge") && servers.includes("smallwebrtc")) {
   })));
   console.log(`worst of ${result.rounds.length}: ${round(result.worstExtraP50Ms)} ms more at p50, ` +
     `${round(result.worstCpuRatio)}x the CPU`);
+}
+
+if (runs("assistant") && servers.includes("smallwebrtc")) {
+  const result = await benchAssistant({
+    rounds: Number(values["assistant-rounds"]),
+    sessions: Number(values["assistant-sessions"]),
+    log,
+  });
+  results.assistant = result;
+  console.log(`\nassistant: time the server adds to a turn, stand-in services answering after ${result.serviceDelayMs} ms ` +
+    "(target: under 30 ms in total at p95, at 20 sessions)");
+  const row = (run: (typeof result.worst)[number], label: string) => ({
+    run: label,
+    sessions: run.sessions,
+    "turn end -> STT request p50/p95/max (ms)": stageSpan(run.stages.turn_end_to_stt_request),
+    "TTS bytes -> RTP p50/p95/max (ms)": stageSpan(run.stages.bot_audio_to_rtp),
+    "total p95 (ms)": round(run.totalP95Ms),
+    turns: run.stages.turn_end_to_stt_request.samples,
+  });
+  console.table(result.rounds.flatMap((runs, i) => runs.map((run) => row(run, `round ${i + 1}`))));
+  console.log(`worst of ${result.rounds.length}: ` +
+    result.worst.map((run) => `${run.sessions} sessions ${round(run.totalP95Ms)} ms`).join(", ") + " in total at p95");
 }
 
 for (const name of servers) {
@@ -206,6 +235,10 @@ function machine(): Record<string, string | number> {
   const cpu = Bun.spawnSync(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"]).stdout.toString().trim();
   const cores = Number(Bun.spawnSync(["nproc", "--all"]).stdout.toString().trim());
   return { cpu, cores, bun: Bun.version, date: new Date().toISOString().slice(0, 10) };
+}
+
+function stageSpan({ p50Ms, p95Ms, maxMs }: { p50Ms: number; p95Ms: number; maxMs: number }): string {
+  return `${round(p50Ms)} / ${round(p95Ms)} / ${round(maxMs)}`;
 }
 
 function round(value: number): number {

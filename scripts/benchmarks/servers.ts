@@ -135,3 +135,30 @@ export async function drained(server: { url: string }, timeoutMs: number): Promi
   }
   return false;
 }
+
+/**
+ * A helper the load needs (a bot, stand-in services) in a process of its own, pinned to the load client's core:
+ * `file` in this directory, run with Bun, which prints "listening on <url>" once it serves.
+ */
+export async function startSideProcess(file: string, args: string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = spawn(["taskset", "-c", "1", process.execPath, join(import.meta.dirname, file), ...args], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const decoder = new TextDecoder();
+  let output = "";
+  for await (const chunk of child.stdout) {
+    output += decoder.decode(chunk, { stream: true });
+    const url = /listening on (\S+)/.exec(output)?.[1];
+    if (url) {
+      return {
+        url,
+        stop: async () => {
+          child.kill();
+          await child.exited;
+        },
+      };
+    }
+  }
+  throw new Error(`${file} exited before listening: ${output}`);
+}

@@ -10,7 +10,7 @@
  *
  * Each test scripts it (the transcript, the reply, delays, failures) and reads back every request it received.
  */
-import { resample } from "../../scripts/support/audio.ts";
+import { resample } from "./audio.ts";
 import type { LLMMessage } from "../../lib/pipeline/frames.ts";
 
 export type Endpoint = "transcriptions" | "chat" | "speech";
@@ -79,9 +79,15 @@ export class OpenAIStandIn {
   readonly requests: RecordedRequest[] = [];
   readonly #server: ReturnType<typeof Bun.serve>;
   readonly #speechCache = new Map<string, Int16Array>();
+  readonly #counts = new Map<Endpoint, number>();
+  readonly #remember: number;
 
-  /** `hostname`: where it listens; 127.0.0.1 unless a server in another test namespace must reach it. */
-  constructor({ hostname = "127.0.0.1" } = {}) {
+  /**
+   * `hostname`: where it listens; 127.0.0.1 unless a server in another test namespace must reach it.
+   * `remember`: how many recent requests `requests` keeps (a long benchmark keeps few).
+   */
+  constructor({ hostname = "127.0.0.1", remember = Infinity } = {}) {
+    this.#remember = remember;
     this.#server = Bun.serve({ hostname, port: 0, fetch: (request) => this.#handle(request) });
   }
 
@@ -127,8 +133,10 @@ export class OpenAIStandIn {
       aborted: false,
       completed: false,
     };
-    const index = this.to(endpoint).length;
+    const index = this.#counts.get(endpoint) ?? 0;
+    this.#counts.set(endpoint, index + 1);
     this.requests.push(record);
+    if (this.requests.length > this.#remember) this.requests.shift();
     request.signal.addEventListener("abort", () => (record.aborted = !record.completed), { once: true });
 
     const failure = this.script.fail?.(endpoint, index);
