@@ -13,7 +13,7 @@ import { OpusEncoder } from "../../lib/media/opus.ts";
 import { readWav } from "../support/audio.ts";
 import { vadFixture } from "../support/media.ts";
 import { TestClient } from "../support/weriftClient.ts";
-import { type BenchServer, connectClient, drained, startServer, startSideProcess } from "./servers.ts";
+import { type BenchServer, connectClient, cpuSeconds, drained, startServer, startSideProcess } from "./servers.ts";
 
 const STAGES = ["turn_end_to_stt_request", "bot_audio_to_rtp"] as const;
 type Stage = (typeof STAGES)[number];
@@ -30,6 +30,8 @@ export interface AssistantRun {
   stages: Record<Stage, StageFigures>;
   /** p95 of the two stages added up: what the server adds to one turn, at worst-but-one-in-twenty. */
   totalP95Ms: number;
+  /** The server's CPU over the window, in % of one core. */
+  serverCpuPct: number;
 }
 
 export interface AssistantResult {
@@ -62,7 +64,7 @@ export async function benchAssistant(options: AssistantBenchOptions): Promise<As
         log(`round ${round}/${rounds}, ${count} sessions: turn end to STT request p95 ` +
           `${run.stages.turn_end_to_stt_request.p95Ms.toFixed(1)} ms, TTS bytes to RTP p95 ` +
           `${run.stages.bot_audio_to_rtp.p95Ms.toFixed(1)} ms, total ${run.totalP95Ms.toFixed(1)} ms ` +
-          `(${run.stages.turn_end_to_stt_request.samples} turns)`);
+          `(${run.stages.turn_end_to_stt_request.samples} turns, server CPU ${run.serverCpuPct.toFixed(0)} %)`);
         runs.push(run);
       }
       results.push(runs);
@@ -91,9 +93,12 @@ async function measure(servicesUrl: string, packets: Uint8Array[], sessions: num
       const offset = Math.floor((i * packets.length) / sessions);
       streams.push(client.streamPackets([...packets.slice(offset), ...packets.slice(0, offset)], () => !running));
     }
+    const cpuBefore = cpuSeconds(server.pid);
     await Bun.sleep(windowMs);
+    const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / (windowMs / 1000)) * 100;
     const stages = await stageFigures(server);
-    return { sessions, stages, totalP95Ms: stages.turn_end_to_stt_request.p95Ms + stages.bot_audio_to_rtp.p95Ms };
+    const totalP95Ms = stages.turn_end_to_stt_request.p95Ms + stages.bot_audio_to_rtp.p95Ms;
+    return { sessions, stages, totalP95Ms, serverCpuPct };
   } finally {
     running = false;
     await Promise.all(streams);

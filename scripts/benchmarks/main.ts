@@ -127,6 +127,7 @@ if (runs("assistant") && servers.includes("smallwebrtc")) {
     "TTS bytes -> RTP p50/p95/max (ms)": stageSpan(run.stages.bot_audio_to_rtp),
     "total p95 (ms)": round(run.totalP95Ms),
     turns: run.stages.turn_end_to_stt_request.samples,
+    "server CPU %": round(run.serverCpuPct),
   });
   console.table(result.rounds.flatMap((runs, i) => runs.map((run) => row(run, `round ${i + 1}`))));
   console.log(`worst of ${result.rounds.length}: ` +

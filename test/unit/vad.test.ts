@@ -1,7 +1,7 @@
 /** Silero VAD on espeak-ng/sox fixtures: when speech starts and stops, and that silence and noise never start it. */
 import { describe, expect, test } from "bun:test";
 import { SileroVADAnalyzer } from "../../lib/audio/vad/sileroVadAnalyzer.ts";
-import type { VADState } from "../../lib/audio/vad/vadAnalyzer.ts";
+import { type VADState, WindowedVADAnalyzer } from "../../lib/audio/vad/vadAnalyzer.ts";
 import { envelope, readWav } from "../../scripts/support/audio.ts";
 import { vadFixture } from "../../scripts/support/media.ts";
 
@@ -67,5 +67,35 @@ describe("SileroVADAnalyzer", () => {
     const { pcm, sampleRate } = readWav(await vadFixture("speech"));
     const whisper = pcm.map((sample) => sample / 1000);
     expect(await transitions(whisper, sampleRate, await SileroVADAnalyzer.create())).toEqual([]);
+  });
+});
+
+describe("WindowedVADAnalyzer", () => {
+  /** A model that calls every window voice, counting its calls and resets. */
+  class CountingAnalyzer extends WindowedVADAnalyzer {
+    calls = 0;
+    resets = 0;
+    protected windowSize() {
+      return 512;
+    }
+    protected voiceConfidence() {
+      this.calls++;
+      return Promise.resolve(1);
+    }
+    protected resetModel() {
+      this.resets++;
+    }
+  }
+
+  test("windows too quiet to be voice never reach the model, which starts afresh when sound returns", async () => {
+    const vad = new CountingAnalyzer({ startSecs: 0.064 });
+    const resetsAtStart = vad.resets;
+    expect(await vad.analyze(new Int16Array(512 * 10))).toBe("quiet");
+    expect(vad.calls).toBe(0);
+    const loud = Int16Array.from({ length: 512 * 12 }, (_, i) => Math.round(8000 * Math.sin(i / 5)));
+    expect(await vad.analyze(loud)).toBe("speaking");
+    // The volume is smoothed: the gate opens on the fifth loud window, and from there every window reaches the model.
+    expect(vad.calls).toBe(8);
+    expect(vad.resets - resetsAtStart).toBe(1);
   });
 });

@@ -42,6 +42,8 @@ export abstract class WindowedVADAnalyzer implements VADAnalyzer {
   #voiceWindows = 0;
   #silentWindows = 0;
   #volume = 0;
+  /** Windows were too quiet to ask the model about since it last ran: its state describes older audio. */
+  #modelSkipped = false;
 
   constructor(params: Partial<VADParams> = {}) {
     this.params = { ...DEFAULT_VAD_PARAMS, ...params };
@@ -71,12 +73,23 @@ export abstract class WindowedVADAnalyzer implements VADAnalyzer {
     let offset = 0;
     for (; offset + size <= merged.length; offset += size) {
       const window = merged.subarray(offset, offset + size);
-      const confidence = await this.voiceConfidence(window);
       this.#volume = smoothedVolume(window, this.#volume);
-      this.#step(confidence >= this.params.confidence && this.#volume >= this.params.minVolume);
+      const audible = this.#volume >= this.params.minVolume;
+      if (!audible) this.#modelSkipped = true;
+      this.#step(audible && (await this.#confidence(window)) >= this.params.confidence);
     }
     this.#buffer = merged.slice(offset);
     return this.#state;
+  }
+
+  /**
+   * The model's confidence, asked only for windows loud enough to count as voice: most of a call is quiet, and the
+   * model is the costliest part of a session. After quiet windows the model starts afresh, as for a new stream.
+   */
+  #confidence(window: Int16Array): Promise<number> {
+    if (this.#modelSkipped) this.resetModel();
+    this.#modelSkipped = false;
+    return this.voiceConfidence(window);
   }
 
   reset(): void {
