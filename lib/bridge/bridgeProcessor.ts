@@ -19,7 +19,7 @@ import {
 } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
 import { EventHub } from "../events/emitter.ts";
-import { rtviMessage } from "../rtvi/messages.ts";
+import { botOutputMessage, rtviMessage } from "../rtvi/messages.ts";
 import { AudioBacklog } from "./audioBacklog.ts";
 import { BotSocket } from "./botSocket.ts";
 import { bridgeStats } from "./bridgeStats.ts";
@@ -177,12 +177,7 @@ export class BridgeProcessor extends FrameProcessor {
         })));
         return;
       case "text":
-        void this.#push(new OutputTransportMessageUrgentFrame(rtviMessage("bot-output", {
-          text: frame.text,
-          aggregated_by: "sentence",
-          will_be_spoken: false,
-          spoken_status: "new",
-        })));
+        void this.#push(new OutputTransportMessageUrgentFrame(botOutputMessage(frame.text, false)));
         return;
     }
   }

@@ -49,3 +49,8 @@ export function botReady(id: string | undefined, version: string): RTVIMessage {
 export function errorResponse(id: string | undefined, error: string): RTVIMessage {
   return rtviMessage("error-response", { error }, id);
 }
+
+/** What the bot says (`spoken`: the TTS is speaking it) or shows, one sentence at a time (client-js BotOutputData). */
+export function botOutputMessage(text: string, spoken: boolean): RTVIMessage {
+  return rtviMessage("bot-output", { text, aggregated_by: "sentence", spoken, will_be_spoken: spoken, spoken_status: "new" });
+}

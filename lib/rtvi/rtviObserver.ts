@@ -20,7 +20,7 @@ import {
   UserStoppedSpeakingFrame,
 } from "../pipeline/frames.ts";
 import { DOWNSTREAM, type FrameObserver, type FrameProcessor, type FramePushed } from "../pipeline/frameProcessor.ts";
-import { rtviMessage, type RTVIMessage } from "./messages.ts";
+import { botOutputMessage, rtviMessage, type RTVIMessage } from "./messages.ts";
 import type { RTVIProcessor } from "./rtviProcessor.ts";
 
 export interface RTVIObserverOptions {
@@ -116,7 +116,3 @@ export class RTVIObserver implements FrameObserver {
   }
 }
 
-/** What the bot says (`spoken`: the TTS is speaking it) or shows, one sentence at a time (client-js BotOutputData). */
-function botOutputMessage(text: string, spoken: boolean): RTVIMessage {
-  return rtviMessage("bot-output", { text, aggregated_by: "sentence", spoken, will_be_spoken: spoken, spoken_status: "new" });
-}

@@ -32,6 +32,9 @@ export interface AssistantRun {
   totalP95Ms: number;
   /** The server's CPU over the window, in % of one core. */
   serverCpuPct: number;
+  /** Full heap collections the server ran in the window (Bun), and how long they paused it in all. */
+  fullCollections: number;
+  fullCollectionMs: number;
 }
 
 export interface AssistantResult {
@@ -64,7 +67,8 @@ export async function benchAssistant(options: AssistantBenchOptions): Promise<As
         log(`round ${round}/${rounds}, ${count} sessions: turn end to STT request p95 ` +
           `${run.stages.turn_end_to_stt_request.p95Ms.toFixed(1)} ms, TTS bytes to RTP p95 ` +
           `${run.stages.bot_audio_to_rtp.p95Ms.toFixed(1)} ms, total ${run.totalP95Ms.toFixed(1)} ms ` +
-          `(${run.stages.turn_end_to_stt_request.samples} turns, server CPU ${run.serverCpuPct.toFixed(0)} %)`);
+          `(${run.stages.turn_end_to_stt_request.samples} turns, server CPU ${run.serverCpuPct.toFixed(0)} %, ` +
+          `${run.fullCollections} full collections, ${run.fullCollectionMs.toFixed(0)} ms)`);
         runs.push(run);
       }
       results.push(runs);
@@ -94,11 +98,20 @@ async function measure(servicesUrl: string, packets: Uint8Array[], sessions: num
       streams.push(client.streamPackets([...packets.slice(offset), ...packets.slice(0, offset)], () => !running));
     }
     const cpuBefore = cpuSeconds(server.pid);
+    const collectionsBefore = await collections(server);
     await Bun.sleep(windowMs);
     const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / (windowMs / 1000)) * 100;
+    const collectionsAfter = await collections(server);
     const stages = await stageFigures(server);
     const totalP95Ms = stages.turn_end_to_stt_request.p95Ms + stages.bot_audio_to_rtp.p95Ms;
-    return { sessions, stages, totalP95Ms, serverCpuPct };
+    return {
+      sessions,
+      stages,
+      totalP95Ms,
+      serverCpuPct,
+      fullCollections: collectionsAfter.count - collectionsBefore.count,
+      fullCollectionMs: collectionsAfter.ms - collectionsBefore.ms,
+    };
   } finally {
     running = false;
     await Promise.all(streams);
@@ -106,6 +119,13 @@ async function measure(servicesUrl: string, packets: Uint8Array[], sessions: num
     await drained(server, 30_000);
     await server.stop();
   }
+}
+
+/** The heap collector's totals so far (none under Deno). */
+async function collections(server: BenchServer): Promise<{ count: number; ms: number }> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  return { count: value("smallwebrtc_heap_collections_total"), ms: value("smallwebrtc_heap_collection_seconds_total") * 1000 };
 }
 
 async function stageFigures(server: BenchServer): Promise<Record<Stage, StageFigures>> {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ASSISTANT_QUESTION, assistantTurnsWav } from "../../scripts/support/media.ts";
 import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { eventually } from "../support/eventually.ts";
-import { OpenAIStandIn } from "../support/openaiStandIn.ts";
+import { OpenAIStandIn } from "../../scripts/support/openaiStandIn.ts";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { controlProbe, finishProbe, openProbePage, startProbe } from "./support/probe.ts";
 import type { DataChannelMessage } from "./support/probeTypes.ts";

@@ -13,7 +13,7 @@ import { findEcho, parseWav, readWav, resample, rms } from "../../scripts/suppor
 import { vadFixture } from "../../scripts/support/media.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
 import { eventually } from "../support/eventually.ts";
-import { OpenAIStandIn } from "../support/openaiStandIn.ts";
+import { OpenAIStandIn } from "../../scripts/support/openaiStandIn.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 
 type Rtvi = { label: "rtvi-ai"; type: string; data?: Record<string, unknown> };

@@ -9,7 +9,7 @@ import {
 } from "../../lib/pipeline/frames.ts";
 import { type OpenAISTTOptions, OpenAISTTService } from "../../lib/services/openaiSTT.ts";
 import { consistently, eventually } from "../support/eventually.ts";
-import { defaultScript, OpenAIStandIn } from "../support/openaiStandIn.ts";
+import { defaultScript, OpenAIStandIn } from "../../scripts/support/openaiStandIn.ts";
 import { runService, type ServiceHarness } from "../support/serviceHarness.ts";
 
 let standIn: OpenAIStandIn;

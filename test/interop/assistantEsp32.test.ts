@@ -10,7 +10,7 @@ import { findEcho, readWav, resample } from "../../scripts/support/audio.ts";
 import { vadFixture } from "../../scripts/support/media.ts";
 import { repoRoot } from "../../scripts/support/paths.ts";
 import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
-import { OpenAIStandIn } from "../support/openaiStandIn.ts";
+import { OpenAIStandIn } from "../../scripts/support/openaiStandIn.ts";
 import { createTwoHosts, type TwoHosts } from "../support/twoHosts.ts";
 import { runAiortcPeer } from "./aiortcPeer.ts";
 
