@@ -3,10 +3,10 @@
  * (jitter buffers, pipeline queues, SCTP) survive one and are promoted, so the old space fills with short-lived
  * garbage at about 1 MB/s per 20 sessions, and JavaScriptCore only collects it once it has doubled: a sawtooth that
  * measured 190 -> 276 -> 190 MB of RSS with 20 echo sessions. A full collection as soon as the heap has grown by a
- * fixed step keeps it near the live size, for one pause (a few ms idle, 40-90 ms with 20-70 busy sessions, growing
- * with the live heap). Since werift's unused RTP history went (weriftPatches), the old space grows 0.3-0.6 MB/s at
- * 30-40 sessions, so that pause comes about once a minute. Deno (V8) collects young garbage well by itself, so this
- * does nothing there.
+ * fixed step keeps it near the live size. It is requested, not run on the spot: a synchronous one stopped the server
+ * for 40-90 ms with 20-70 busy sessions (late packets, and the assistant's turns 50-130 ms slower when one struck),
+ * while JavaScriptCore's own full collection marks concurrently with the server running. Deno (V8) collects young
+ * garbage well by itself, so this does nothing there.
  */
 
 type FullCollect = () => void;
@@ -23,7 +23,7 @@ const DEFAULT_STEP_BYTES = 24 * 1024 * 1024;
 
 function bunFullCollect(): FullCollect | undefined {
   const bun = (globalThis as { Bun?: { gc(sync: boolean): void } }).Bun;
-  return bun && (() => bun.gc(true));
+  return bun && (() => bun.gc(false));
 }
 
 export class HeapCollector {
@@ -33,7 +33,7 @@ export class HeapCollector {
   readonly #collect?: FullCollect;
   #baseline = 0;
   #timer?: ReturnType<typeof setInterval>;
-  /** Full collections run, and the time they took, for /metrics. */
+  /** Full collections requested, and the time the requests took, for /metrics. */
   collections = 0;
   pauseMs = 0;
 
@@ -58,7 +58,11 @@ export class HeapCollector {
 
   /** Collects if the heap has grown by a step since the last collection; returns whether it did. */
   check(): boolean {
-    if (!this.#collect || this.#heapUsed() < this.#baseline + this.#step) return false;
+    if (!this.#collect) return false;
+    const used = this.#heapUsed();
+    // A requested collection frees memory after the request returns: the low point since then is the new baseline.
+    this.#baseline = Math.min(this.#baseline, used);
+    if (used < this.#baseline + this.#step) return false;
     const start = performance.now();
     this.#collect();
     this.pauseMs += performance.now() - start;
