@@ -5,15 +5,17 @@
  * - turn_end_to_stt_request: from VAD ending the user's turn to the speech-to-text request being sent;
  * - bot_audio_to_rtp: from the first bytes of the TTS answer reaching the pipeline to its first RTP packet.
  *
- * Each load session speaks a sentence, then stays quiet while the answer comes, again and again. A fresh binary
- * serves each round, at one session (the reference) and at `sessions`; the result is the worst round's p95 of each
- * stage, and their sum.
+ * Each load session speaks a sentence, then stays quiet while the answer comes, again and again. The sessions connect
+ * sending silence and start their turns together once all are up, so no turn falls in the connections' handshakes.
+ * A fresh binary serves each round, at one session (the reference) and at `sessions`; the result is the worst round's
+ * p95 of each stage, and their sum.
  */
 import { OpusEncoder } from "../../lib/media/opus.ts";
 import { readWav } from "../support/audio.ts";
 import { vadFixture } from "../support/media.ts";
 import { TestClient } from "../support/weriftClient.ts";
 import { type BenchServer, connectClient, cpuSeconds, drained, startServer, startSideProcess } from "./servers.ts";
+import { watchStalls } from "./sessionsPerCore.ts";
 
 const STAGES = ["turn_end_to_stt_request", "bot_audio_to_rtp"] as const;
 type Stage = (typeof STAGES)[number];
@@ -35,6 +37,8 @@ export interface AssistantRun {
   /** Full heap collections the server ran in the window (Bun), and how long they paused it in all. */
   fullCollections: number;
   fullCollectionMs: number;
+  /** The load client's own longest stall in the window: a stalled client sends bursts, which the server pays for. */
+  clientMaxStallMs: number;
 }
 
 export interface AssistantResult {
@@ -57,18 +61,19 @@ export interface AssistantBenchOptions {
 export async function benchAssistant(options: AssistantBenchOptions): Promise<AssistantResult> {
   const { rounds, sessions, windowMs = 45_000, serviceDelayMs = 100, log } = options;
   const services = await startSideProcess("serviceStandIn.ts", [String(serviceDelayMs)]);
-  const packets = await turnPackets();
+  const { turn: packets, silence } = await turnPackets();
   const results: AssistantRun[][] = [];
   try {
     for (let round = 1; round <= rounds; round++) {
       const runs: AssistantRun[] = [];
       for (const count of [1, sessions]) {
-        const run = await measure(services.url, packets, count, windowMs);
+        const run = await measure(services.url, { packets, silence }, count, windowMs);
         log(`round ${round}/${rounds}, ${count} sessions: turn end to STT request p95 ` +
           `${run.stages.turn_end_to_stt_request.p95Ms.toFixed(1)} ms, TTS bytes to RTP p95 ` +
           `${run.stages.bot_audio_to_rtp.p95Ms.toFixed(1)} ms, total ${run.totalP95Ms.toFixed(1)} ms ` +
           `(${run.stages.turn_end_to_stt_request.samples} turns, server CPU ${run.serverCpuPct.toFixed(0)} %, ` +
-          `${run.fullCollections} full collections, ${run.fullCollectionMs.toFixed(0)} ms)`);
+          `${run.fullCollections} full collections, ${run.fullCollectionMs.toFixed(0)} ms, client stall ` +
+          `${run.clientMaxStallMs.toFixed(0)} ms)`);
         runs.push(run);
       }
       results.push(runs);
@@ -80,28 +85,40 @@ export async function benchAssistant(options: AssistantBenchOptions): Promise<As
   return { serviceDelayMs, rounds: results, worst };
 }
 
-async function measure(servicesUrl: string, packets: Uint8Array[], sessions: number, windowMs: number): Promise<AssistantRun> {
+async function measure(
+  servicesUrl: string,
+  { packets, silence }: { packets: Uint8Array[]; silence: Uint8Array[] },
+  sessions: number,
+  windowMs: number,
+): Promise<AssistantRun> {
   const env: Record<string, string> = { SMALLWEBRTC_ASSISTANT_GREETING: "" };
   for (const service of ["STT", "LLM", "TTS"]) env[`SMALLWEBRTC_ASSISTANT_${service}_BASE_URL`] = servicesUrl;
   const server: BenchServer = await startServer("smallwebrtc", "binary", ["--bot", "assistant"], env);
   const clients: TestClient[] = [];
   const streams: Promise<void>[] = [];
   let running = true;
+  let talking = false;
   try {
     await Bun.sleep(2000); // let codecs and the VAD model warm up, as a deployed server has
     for (let i = 0; i < sessions; i++) {
       const client = new TestClient({ media: [{ kind: "audio", direction: "sendrecv" }] });
       clients.push(client);
       await connectClient(server, client);
-      // Sessions start their turns at different moments, as real users do.
+      // Sessions take their turns at different moments, as real users do.
       const offset = Math.floor((i * packets.length) / sessions);
-      streams.push(client.streamPackets([...packets.slice(offset), ...packets.slice(0, offset)], () => !running));
+      const turns = [...packets.slice(offset), ...packets.slice(0, offset)];
+      streams.push(client.streamPackets(silence, () => talking).then(() => client.streamPackets(turns, () => !running)));
     }
+    // The client's own heap is collected before the window, as sessionsPerCore.ts does, so its pause falls outside.
+    Bun.gc(true);
+    talking = true;
+    const stalls = watchStalls();
     const cpuBefore = cpuSeconds(server.pid);
     const collectionsBefore = await collections(server);
     await Bun.sleep(windowMs);
     const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / (windowMs / 1000)) * 100;
     const collectionsAfter = await collections(server);
+    const clientMaxStallMs = stalls.stop();
     const stages = await stageFigures(server);
     const totalP95Ms = stages.turn_end_to_stt_request.p95Ms + stages.bot_audio_to_rtp.p95Ms;
     return {
@@ -111,6 +128,7 @@ async function measure(servicesUrl: string, packets: Uint8Array[], sessions: num
       serverCpuPct,
       fullCollections: collectionsAfter.count - collectionsBefore.count,
       fullCollectionMs: collectionsAfter.ms - collectionsBefore.ms,
+      clientMaxStallMs,
     };
   } finally {
     running = false;
@@ -148,13 +166,14 @@ async function stageFigures(server: BenchServer): Promise<Record<Stage, StageFig
  * One turn of a load session as 20 ms Opus packets at 48 kHz: the speech fixture (1 s of silence, a sentence, 1.5 s
  * of silence) and 3 s more of silence, in which the answer (about 2 s of speech) is played. Encoded once.
  */
-async function turnPackets(): Promise<Uint8Array[]> {
+async function turnPackets(): Promise<{ turn: Uint8Array[]; silence: Uint8Array[] }> {
   const speech = readWav(await vadFixture("speech")).pcm;
   const turn = new Int16Array((speech.length + 3 * 16000) * 3);
   for (let i = 0; i < speech.length * 3; i++) turn[i] = speech[Math.floor(i / 3)];
   const encoder = new OpusEncoder({ sampleRate: 48000, channels: 1 });
   const packets: Uint8Array[] = [];
   for (let offset = 0; offset + 960 <= turn.length; offset += 960) packets.push(encoder.encode(turn.subarray(offset, offset + 960)));
+  const silence = [encoder.encode(new Int16Array(960))];
   encoder.free();
-  return packets;
+  return { turn: packets, silence };
 }

@@ -129,6 +129,7 @@ if (runs("assistant") && servers.includes("smallwebrtc")) {
     turns: run.stages.turn_end_to_stt_request.samples,
     "server CPU %": round(run.serverCpuPct),
     "full GCs (ms)": `${run.fullCollections} (${round(run.fullCollectionMs)})`,
+    "client stall (ms)": round(run.clientMaxStallMs),
   });
   console.table(result.rounds.flatMap((runs, i) => runs.map((run) => row(run, `round ${i + 1}`))));
   console.log(`worst of ${result.rounds.length}: ` +

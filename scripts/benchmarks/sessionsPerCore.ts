@@ -166,7 +166,7 @@ function dropReceived(sessions: LoadSession[]): void {
 }
 
 /** The longest this process's event loop was held up (beyond a 10 ms timer) until stop(). */
-function watchStalls(): { stop(): number } {
+export function watchStalls(): { stop(): number } {
   let worst = 0;
   let last = performance.now();
   const timer = setInterval(() => {
