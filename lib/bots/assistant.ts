@@ -1,7 +1,8 @@
 /**
  * The assistant bot: a voice assistant from config alone. Pipecat's pipeline, with OpenAI-compatible services:
  *
- *   transport.input() -> RTVI -> STT -> user context -> LLM -> greeter -> TTS -> transport.output() -> assistant context
+ *   transport.input() -> RTVI -> STT -> user context -> LLM -> greeter -> TTS -> transport.output()
+ *     -> assistant context
  *
  * Silero VAD finds the user's turns; speaking over the bot interrupts it, which aborts the LLM and TTS requests in
  * flight and drops the audio not yet played. Each service is OpenAI's by default, or any server speaking its API.

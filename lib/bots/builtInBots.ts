@@ -8,7 +8,9 @@ import { mirrorBot } from "./mirror.ts";
 import { parrotBot } from "./parrot.ts";
 
 /** Each built-in bot, made from the config (only the assistant has settings) at start-up. */
-export const BUILT_IN_BOT_FUNCTIONS: Record<BuiltInBotName, (config: Config, env: Record<string, string | undefined>) => Bot> = {
+type Env = Record<string, string | undefined>;
+
+export const BUILT_IN_BOT_FUNCTIONS: Record<BuiltInBotName, (config: Config, env: Env) => Bot> = {
   echo: () => echoBot,
   parrot: () => parrotBot,
   mirror: () => mirrorBot,

@@ -288,7 +288,7 @@ function serviceSchema(what: string, model: string) {
       .min(1)
       .max(300)
       .default(30)
-      .describe("A request that has not answered, or whose stream went quiet, this long fails (the next turn retries)."),
+      .describe("A request not answered, or whose stream went quiet, this long fails (the next turn tries again)."),
   });
 }
 

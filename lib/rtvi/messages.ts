@@ -52,5 +52,6 @@ export function errorResponse(id: string | undefined, error: string): RTVIMessag
 
 /** What the bot says (`spoken`: the TTS is speaking it) or shows, one sentence at a time (client-js BotOutputData). */
 export function botOutputMessage(text: string, spoken: boolean): RTVIMessage {
-  return rtviMessage("bot-output", { text, aggregated_by: "sentence", spoken, will_be_spoken: spoken, spoken_status: "new" });
+  const data = { text, aggregated_by: "sentence", spoken, will_be_spoken: spoken, spoken_status: "new" };
+  return rtviMessage("bot-output", data);
 }

@@ -55,7 +55,8 @@ export class RTVIObserver implements FrameObserver {
   constructor(rtvi: RTVIProcessor, options: RTVIObserverOptions = {}) {
     this.#rtvi = rtvi;
     const { output, ...switches } = options;
-    this.#options = { speaking: true, transcriptions: true, botOutput: true, llm: true, tts: true, metrics: true, ...switches };
+    const all = { speaking: true, transcriptions: true, botOutput: true, llm: true, tts: true, metrics: true };
+    this.#options = { ...all, ...switches };
     this.#output = output;
   }
 

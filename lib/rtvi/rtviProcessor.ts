@@ -3,7 +3,8 @@
  * `client-ready` with `bot-ready`, routes `client-message` to the bot (which may answer with a `server-response`),
  * turns `disconnect-bot` into the end of the pipeline, and, for a bot with an LLM, `send-text` and
  * `append-to-context` into additions to its conversation. It answers every other RTVI type it does not serve with
- * `error-response`, and tells the client of errors pipeline stages report. Messages that are not RTVI pass on untouched.
+ * `error-response`, and tells the client of errors pipeline stages report. Messages that are not RTVI pass on
+ * untouched.
  */
 import { EventHub } from "../events/emitter.ts";
 import {

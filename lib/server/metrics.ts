@@ -94,9 +94,11 @@ export class Metrics {
     metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
       [["", this.#lagMs / 1000]]);
     if (this.#heap) {
-      metric("smallwebrtc_heap_collections_total", "counter", "Full heap collections requested to keep memory flat (Bun).",
+      metric("smallwebrtc_heap_collections_total", "counter",
+        "Full heap collections requested to keep memory flat (Bun).",
         [["", this.#heap.collections]]);
-      metric("smallwebrtc_heap_collection_seconds_total", "counter", "Time spent requesting them (the collection itself runs concurrently).",
+      metric("smallwebrtc_heap_collection_seconds_total", "counter",
+        "Time spent requesting them (the collection itself runs concurrently).",
         [["", this.#heap.pauseMs / 1000]]);
     }
     metric("smallwebrtc_opus_complexity", "gauge", "Opus complexity bot audio is encoded with now (lower under load).",

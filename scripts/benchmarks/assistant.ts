@@ -81,7 +81,8 @@ export async function benchAssistant(options: AssistantBenchOptions): Promise<As
   } finally {
     await services.stop();
   }
-  const worst = results[0].map((_, i) => results.map((runs) => runs[i]).reduce((a, b) => (b.totalP95Ms > a.totalP95Ms ? b : a)));
+  const worstOf = (runs: AssistantRun[]) => runs.reduce((a, b) => (b.totalP95Ms > a.totalP95Ms ? b : a));
+  const worst = results[0].map((_, i) => worstOf(results.map((runs) => runs[i])));
   return { serviceDelayMs, rounds: results, worst };
 }
 
@@ -107,7 +108,8 @@ async function measure(
       // Sessions take their turns at different moments, as real users do.
       const offset = Math.floor((i * packets.length) / sessions);
       const turns = [...packets.slice(offset), ...packets.slice(0, offset)];
-      streams.push(client.streamPackets(silence, () => talking).then(() => client.streamPackets(turns, () => !running)));
+      const silent = client.streamPackets(silence, () => talking);
+      streams.push(silent.then(() => client.streamPackets(turns, () => !running)));
     }
     // The client's own heap is collected before the window, as sessionsPerCore.ts does, so its pause falls outside.
     Bun.gc(true);
@@ -143,7 +145,10 @@ async function measure(
 async function collections(server: BenchServer): Promise<{ count: number; ms: number }> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
-  return { count: value("smallwebrtc_heap_collections_total"), ms: value("smallwebrtc_heap_collection_seconds_total") * 1000 };
+  return {
+    count: value("smallwebrtc_heap_collections_total"),
+    ms: value("smallwebrtc_heap_collection_seconds_total") * 1000,
+  };
 }
 
 async function stageFigures(server: BenchServer): Promise<Record<Stage, StageFigures>> {
@@ -172,7 +177,9 @@ async function turnPackets(): Promise<{ turn: Uint8Array[]; silence: Uint8Array[
   for (let i = 0; i < speech.length * 3; i++) turn[i] = speech[Math.floor(i / 3)];
   const encoder = new OpusEncoder({ sampleRate: 48000, channels: 1 });
   const packets: Uint8Array[] = [];
-  for (let offset = 0; offset + 960 <= turn.length; offset += 960) packets.push(encoder.encode(turn.subarray(offset, offset + 960)));
+  for (let offset = 0; offset + 960 <= turn.length; offset += 960) {
+    packets.push(encoder.encode(turn.subarray(offset, offset + 960)));
+  }
   const silence = [encoder.encode(new Int16Array(960))];
   encoder.free();
   return { turn: packets, silence };

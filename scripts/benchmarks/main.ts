@@ -118,7 +118,8 @@ if (runs("assistant") && servers.includes("smallwebrtc")) {
     log,
   });
   results.assistant = result;
-  console.log(`\nassistant: time the server adds to a turn, stand-in services answering after ${result.serviceDelayMs} ms ` +
+  console.log(`\nassistant: time the server adds to a turn, stand-in services answering after ` +
+    `${result.serviceDelayMs} ms ` +
     "(target: under 30 ms in total at p95, at 20 sessions)");
   const row = (run: (typeof result.worst)[number], label: string) => ({
     run: label,

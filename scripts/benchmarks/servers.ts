@@ -140,7 +140,10 @@ export async function drained(server: { url: string }, timeoutMs: number): Promi
  * A helper the load needs (a bot, stand-in services) in a process of its own, pinned to the load client's core:
  * `file` in this directory, run with Bun, which prints "listening on <url>" once it serves.
  */
-export async function startSideProcess(file: string, args: string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startSideProcess(
+  file: string,
+  args: string[] = [],
+): Promise<{ url: string; stop(): Promise<void> }> {
   const child = spawn(["taskset", "-c", "1", process.execPath, join(import.meta.dirname, file), ...args], {
     stdout: "pipe",
     stderr: "inherit",
