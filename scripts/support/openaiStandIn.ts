@@ -42,7 +42,7 @@ export interface StandInScript {
   speechChunkBytes: number;
   /** Whether speech is espeak-ng's (true) or a quiet tone as long as espeak would speak (faster). */
   realSpeech: boolean;
-  /** The failure of the `index`-th request (counted from 0 per endpoint), if it fails. */
+  /** The failure of the `index`-th request (counted from 0 per endpoint among `requests`, which tests may empty). */
   fail?: (endpoint: Endpoint, index: number) => Failure | undefined;
 }
 
@@ -79,7 +79,6 @@ export class OpenAIStandIn {
   readonly requests: RecordedRequest[] = [];
   readonly #server: ReturnType<typeof Bun.serve>;
   readonly #speechCache = new Map<string, Int16Array>();
-  readonly #counts = new Map<Endpoint, number>();
   readonly #remember: number;
 
   /**
@@ -133,8 +132,7 @@ export class OpenAIStandIn {
       aborted: false,
       completed: false,
     };
-    const index = this.#counts.get(endpoint) ?? 0;
-    this.#counts.set(endpoint, index + 1);
+    const index = this.to(endpoint).length;
     this.requests.push(record);
     if (this.requests.length > this.#remember) this.requests.shift();
     request.signal.addEventListener("abort", () => (record.aborted = !record.completed), { once: true });

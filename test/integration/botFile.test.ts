@@ -122,8 +122,8 @@ describe("loading a bot file", () => {
 
   test("a file that is no bot file by its extension is refused, naming it", () => {
     expect(startUpError(run(["--bot", "bot.py"], botDir()))).toBe(
-      'smallwebrtc: invalid config: bot from flag --bot: "bot.py" is not a built-in bot (echo, parrot, mirror), ' +
-        "a bot file (.ts, .js, .mjs) or the ws:// or wss:// URL of a remote Pipecat bot",
+      'smallwebrtc: invalid config: bot from flag --bot: "bot.py" is not a built-in bot ' +
+        "(echo, parrot, mirror, assistant), a bot file (.ts, .js, .mjs) or the ws:// or wss:// URL of a remote Pipecat bot",
     );
   });
 
