@@ -7,9 +7,9 @@ import { echoBot } from "./echo.ts";
 import { mirrorBot } from "./mirror.ts";
 import { parrotBot } from "./parrot.ts";
 
-/** Each built-in bot, made from the config (only the assistant has settings) at start-up. */
 type Env = Record<string, string | undefined>;
 
+/** Each built-in bot, made from the config (only the assistant has settings) at start-up. */
 export const BUILT_IN_BOT_FUNCTIONS: Record<BuiltInBotName, (config: Config, env: Env) => Bot> = {
   echo: () => echoBot,
   parrot: () => parrotBot,
