@@ -84,7 +84,8 @@ const sendText = (client: TestClient, content: string, options: Record<string, b
 
 describe("assistant bot", () => {
   test("a spoken turn is transcribed, answered with the conversation, and spoken back with every RTVI message", async () => {
-    const client = await connect({ greeting: "Welcome." });
+    // A long stopSecs: the pause between the fixture's two sentences must not end the turn.
+    const client = await connect({ greeting: "Welcome.", vad: { stopSecs: 1.2 } });
     await eventually(() => ofType(client, "bot-tts-stopped").length === 1, 10_000, "the greeting spoken");
     await say(client, 1);
     const reply = () => types(client).slice(types(client).indexOf("user-transcription"));
