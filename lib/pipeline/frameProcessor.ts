@@ -118,6 +118,14 @@ export abstract class FrameProcessor {
     return currentWork.getStore() ?? NEVER_ABORTED;
   }
 
+  /**
+   * Runs `work` outside the frame being processed: no interruption cancels it, and what it pushes is never taken for
+   * stale output. For work that outlives a frame and tracks its own end (a transcription, a speech player).
+   */
+  protected runDetached<T>(work: () => T): T {
+    return currentWork.run(undefined, work);
+  }
+
   /** Links `next` after this processor and returns it, so links can be chained. */
   link(next: FrameProcessor): FrameProcessor {
     this.#next = next;
@@ -147,7 +155,7 @@ export abstract class FrameProcessor {
     this.#queue.push({ frame, direction });
     // The queue drains outside the work of whoever queued the frame: that work may be cancelled later, and the
     // frames behind it (an EndFrame) must not be taken for its stale output.
-    if (!this.#draining) void currentWork.run(undefined, () => this.#drain());
+    if (!this.#draining) void this.runDetached(() => this.#drain());
   }
 
   /** Sends `frame` to the next processor (downstream) or the previous one (upstream). */

@@ -6,7 +6,6 @@
  * A transcription is the user's words, so the user speaking again must not cancel it: it runs as this processor's
  * own work, in order, outside any frame's interruption, and stops only when the pipeline does.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { encodeWav } from "../media/wav.ts";
 import {
   type Frame,
@@ -37,9 +36,6 @@ export interface OpenAISTTOptions extends ServiceConfig {
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** Turns waiting for their transcription; more means the service cannot keep up, and a new turn is dropped. */
 const MAX_PENDING_TURNS = 4;
-
-/** Runs work in the root async context, so no frame's interruption reaches it. */
-const detached = AsyncLocalStorage.snapshot();
 
 export class OpenAISTTService extends ServiceProcessor {
   readonly #options: OpenAISTTOptions;
@@ -98,7 +94,8 @@ export class OpenAISTTService extends ServiceProcessor {
       return;
     }
     this.#pending++;
-    detached(() => {
+    // A new turn interrupts the bot, but this turn's words still count: the transcription runs outside it.
+    this.runDetached(() => {
       this.#transcriptions = this.#transcriptions
         .then(() => this.#transcribe(turn, endedAt))
         .catch((error) => this.logger.error("transcription failed", { error }))

@@ -7,7 +7,6 @@
  * (captions, and what the context records as said), and TTSStoppedFrame at the end. Text marked skipTts is shown, not
  * spoken: it goes on as TextFrames, a sentence at a time. An interruption aborts every request and drops the rest.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import {
   CancelFrame,
   EndFrame,
@@ -48,9 +47,6 @@ const MAX_SENTENCE_BYTES = 120 * BYTES_PER_SECOND;
 const MAX_BUFFERED_BYTES = 30 * BYTES_PER_SECOND;
 /** Outputs (sentences and frames) waiting their turn; beyond this, frames wait upstream. */
 const MAX_QUEUED_OUTPUTS = 64;
-
-/** Runs the player outside any frame's async context: its staleness is tracked here, by the speech turn's signal. */
-const detached = AsyncLocalStorage.snapshot();
 
 /** One reply: its requests can be dropped together when one fails. */
 class Reply {
@@ -149,7 +145,8 @@ export class OpenAITTSService extends ServiceProcessor {
   #enqueue(turn: SpeechTurn, output: Output): void {
     turn.outputs.push(output);
     this.#startRequests(turn);
-    turn.playing ??= detached(() => this.#play(turn));
+    // The player outlives the frame that started it; its staleness is tracked by the speech turn's signal.
+    turn.playing ??= this.runDetached(() => this.#play(turn));
   }
 
   /** Starts the requests of the first sentences waiting, up to the in-flight limit (the playing one counts). */

@@ -14,7 +14,16 @@ import { OpusEncoder } from "../../lib/media/opus.ts";
 import { readWav } from "../support/audio.ts";
 import { vadFixture } from "../support/media.ts";
 import { TestClient } from "../support/weriftClient.ts";
-import { type BenchServer, connectClient, cpuSeconds, drained, startServer, startSideProcess } from "./servers.ts";
+import {
+  type BenchServer,
+  connectClient,
+  cpuSeconds,
+  drained,
+  metricSample,
+  scrapeMetrics,
+  startServer,
+  startSideProcess,
+} from "./servers.ts";
 import { watchStalls } from "./sessionsPerCore.ts";
 
 const STAGES = ["turn_end_to_stt_request", "bot_audio_to_rtp"] as const;
@@ -116,12 +125,13 @@ async function measure(
     talking = true;
     const stalls = watchStalls();
     const cpuBefore = cpuSeconds(server.pid);
-    const collectionsBefore = await collections(server);
+    const collectionsBefore = collections(await scrapeMetrics(server));
     await Bun.sleep(windowMs);
     const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / (windowMs / 1000)) * 100;
-    const collectionsAfter = await collections(server);
+    const metrics = await scrapeMetrics(server);
+    const collectionsAfter = collections(metrics);
     const clientMaxStallMs = stalls.stop();
-    const stages = await stageFigures(server);
+    const stages = stageFigures(metrics);
     const totalP95Ms = stages.turn_end_to_stt_request.p95Ms + stages.bot_audio_to_rtp.p95Ms;
     return {
       sessions,
@@ -142,21 +152,18 @@ async function measure(
 }
 
 /** The heap collector's totals so far (none under Deno). */
-async function collections(server: BenchServer): Promise<{ count: number; ms: number }> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+function collections(metrics: string): { count: number; ms: number } {
   return {
-    count: value("smallwebrtc_heap_collections_total"),
-    ms: value("smallwebrtc_heap_collection_seconds_total") * 1000,
+    count: metricSample(metrics, "smallwebrtc_heap_collections_total") ?? 0,
+    ms: (metricSample(metrics, "smallwebrtc_heap_collection_seconds_total") ?? 0) * 1000,
   };
 }
 
-async function stageFigures(server: BenchServer): Promise<Record<Stage, StageFigures>> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+function stageFigures(metrics: string): Record<Stage, StageFigures> {
   const value = (name: string, labels: string) => {
-    const line = text.split("\n").find((candidate) => candidate.startsWith(`${name}{${labels}} `));
-    if (line === undefined) throw new Error(`/metrics has no ${name}{${labels}}: did any turn complete?`);
-    return Number(line.slice(line.lastIndexOf(" ") + 1));
+    const sample = metricSample(metrics, name, labels);
+    if (sample === undefined) throw new Error(`/metrics has no ${name}{${labels}}: did any turn complete?`);
+    return sample;
   };
   const figures = (stage: Stage): StageFigures => ({
     p50Ms: value("smallwebrtc_stage_latency_seconds", `stage="${stage}",quantile="0.5"`) * 1000,

@@ -124,6 +124,18 @@ export async function connectClient(server: { url: string }, client: TestClient)
   await client.channelOpen();
 }
 
+/** The server's /metrics text, read once for every sample a measurement needs (metricSample). */
+export async function scrapeMetrics(server: { url: string }): Promise<string> {
+  return await (await fetch(`${server.url}/metrics`)).text();
+}
+
+/** One sample of scraped /metrics, `labels` as written between its braces; undefined when it is not there. */
+export function metricSample(metrics: string, name: string, labels?: string): number | undefined {
+  const series = labels === undefined ? name : `${name}{${labels}}`;
+  const line = metrics.split("\n").find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 export async function openSessions(server: { url: string }): Promise<number> {
   return (await (await fetch(`${server.url}/status`)).json()).sessions;
 }

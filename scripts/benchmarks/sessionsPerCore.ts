@@ -5,7 +5,7 @@
  * overloaded. Afterwards every client closes and the server's RSS is read again once it has freed the sessions.
  */
 import { TestClient } from "../support/weriftClient.ts";
-import { type BenchServer, connectClient, cpuSeconds, drained, rssMb } from "./servers.ts";
+import { type BenchServer, connectClient, cpuSeconds, drained, metricSample, rssMb, scrapeMetrics } from "./servers.ts";
 import { loadPackets, MARKER_AT, markerLatencies, outputQuality, PACKETS_PER_SECOND, percentile } from "./loadStream.ts";
 
 export interface SweepStep {
@@ -122,7 +122,9 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
   const client = process.cpuUsage(clientBefore);
   const rss = rssMb(server.pid);
   const clientMaxStallMs = stalls.stop();
-  const opusComplexity = server.name === "smallwebrtc" ? await metric(server, "smallwebrtc_opus_complexity") : undefined;
+  const opusComplexity = server.name === "smallwebrtc"
+    ? metricSample(await scrapeMetrics(server), "smallwebrtc_opus_complexity")
+    : undefined;
 
   let expected = 0;
   let late = 0;
@@ -149,12 +151,6 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
     clientMaxStallMs,
     opusComplexity,
   };
-}
-
-async function metric(server: BenchServer, name: string): Promise<number | undefined> {
-  const text = await fetch(`${server.url}/metrics`).then((response) => response.text());
-  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
 /** Forgets the bot audio received so far: judged already, or from before the window. */

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   InterruptionFrame,
   LLMContextFrame,
@@ -9,28 +9,15 @@ import {
 } from "../../lib/pipeline/frames.ts";
 import { type OpenAILLMOptions, OpenAILLMService } from "../../lib/services/openaiLLM.ts";
 import { consistently, eventually } from "../support/eventually.ts";
-import { defaultScript, OpenAIStandIn } from "../../scripts/support/openaiStandIn.ts";
-import { runService, type ServiceHarness } from "../support/serviceHarness.ts";
+import { type ServiceHarness, serviceTestBed } from "../support/serviceHarness.ts";
 
-let standIn: OpenAIStandIn;
-let harness: ServiceHarness | undefined;
-beforeAll(() => {
-  standIn = new OpenAIStandIn();
-});
-afterAll(() => standIn.stop());
-afterEach(async () => {
-  await harness?.end();
-  harness = undefined;
-  standIn.requests.length = 0;
-  standIn.script = defaultScript();
-});
+const { standIn, run } = serviceTestBed();
 
 const KEY = "sk-test-0123456789abcdef";
 const user = (content: string) => new LLMContextFrame([{ role: "user", content }]);
 
 function llm(options: Partial<OpenAILLMOptions> = {}) {
-  harness = runService(new OpenAILLMService({ baseUrl: standIn.baseUrl, model: "gpt-test", apiKey: KEY, ...options }));
-  return harness;
+  return run(new OpenAILLMService({ baseUrl: standIn.baseUrl, model: "gpt-test", apiKey: KEY, ...options }));
 }
 
 const replyText = (h: ServiceHarness) => h.of(LLMTextFrame).map((frame) => frame.text).join("");
@@ -68,8 +55,7 @@ describe("OpenAILLMService", () => {
   });
 
   test("time to first byte is reported only when the pipeline enables metrics", async () => {
-    const h = runService(new OpenAILLMService({ baseUrl: standIn.baseUrl, model: "gpt-test" }), { enableMetrics: false });
-    harness = h;
+    const h = run(new OpenAILLMService({ baseUrl: standIn.baseUrl, model: "gpt-test" }), { enableMetrics: false });
     await h.task.queueFrame(user("hi"));
     await eventually(() => replies(h) === 1, 3000, "the reply");
     expect(h.of(MetricsFrame)).toEqual([]);

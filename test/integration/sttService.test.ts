@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   InputAudioRawFrame,
   InterruptionFrame,
@@ -9,25 +9,12 @@ import {
 } from "../../lib/pipeline/frames.ts";
 import { type OpenAISTTOptions, OpenAISTTService } from "../../lib/services/openaiSTT.ts";
 import { consistently, eventually } from "../support/eventually.ts";
-import { defaultScript, OpenAIStandIn } from "../../scripts/support/openaiStandIn.ts";
-import { runService, type ServiceHarness } from "../support/serviceHarness.ts";
+import { type ServiceHarness, serviceTestBed } from "../support/serviceHarness.ts";
 
-let standIn: OpenAIStandIn;
-let harness: ServiceHarness | undefined;
-beforeAll(() => {
-  standIn = new OpenAIStandIn();
-});
-afterAll(() => standIn.stop());
-afterEach(async () => {
-  await harness?.end();
-  harness = undefined;
-  standIn.requests.length = 0;
-  standIn.script = defaultScript();
-});
+const { standIn, run } = serviceTestBed();
 
 function stt(options: Partial<OpenAISTTOptions> = {}) {
-  harness = runService(new OpenAISTTService({ baseUrl: standIn.baseUrl, model: "whisper-1", ...options }));
-  return harness;
+  return run(new OpenAISTTService({ baseUrl: standIn.baseUrl, model: "whisper-1", ...options }));
 }
 
 /** 20 ms of 16 kHz audio whose every sample is `value`, so the WAV shows which frames it holds. */

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   type Frame,
   InterruptionFrame,
@@ -15,25 +15,12 @@ import {
 } from "../../lib/pipeline/frames.ts";
 import { type OpenAITTSOptions, OpenAITTSService } from "../../lib/services/openaiTTS.ts";
 import { consistently, eventually } from "../support/eventually.ts";
-import { defaultScript, OpenAIStandIn } from "../../scripts/support/openaiStandIn.ts";
-import { runService, type ServiceHarness } from "../support/serviceHarness.ts";
+import { type ServiceHarness, serviceTestBed } from "../support/serviceHarness.ts";
 
-let standIn: OpenAIStandIn;
-let harness: ServiceHarness | undefined;
-beforeAll(() => {
-  standIn = new OpenAIStandIn();
-});
-afterAll(() => standIn.stop());
-afterEach(async () => {
-  await harness?.end();
-  harness = undefined;
-  standIn.requests.length = 0;
-  standIn.script = defaultScript();
-});
+const { standIn, run } = serviceTestBed();
 
 function tts(options: Partial<OpenAITTSOptions> = {}) {
-  harness = runService(new OpenAITTSService({ baseUrl: standIn.baseUrl, model: "tts-1", voice: "alloy", ...options }));
-  return harness;
+  return run(new OpenAITTSService({ baseUrl: standIn.baseUrl, model: "tts-1", voice: "alloy", ...options }));
 }
 
 /** An LLM reply streamed a few characters at a time, as tokens come. */

@@ -1,9 +1,11 @@
 /** One service processor in a running pipeline task, with what came out of it and what it logged. */
+import { afterAll, afterEach } from "bun:test";
 import { createLogger } from "../../lib/log/logger.ts";
 import { type ErrorFrame, type Frame } from "../../lib/pipeline/frames.ts";
 import type { FrameProcessor } from "../../lib/pipeline/frameProcessor.ts";
 import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
+import { defaultScript, OpenAIStandIn } from "../../scripts/support/openaiStandIn.ts";
 
 export interface ServiceHarness {
   task: PipelineTask;
@@ -39,4 +41,27 @@ export function runService(processor: FrameProcessor, { enableMetrics = true } =
       await run;
     },
   };
+}
+
+export interface ServiceTestBed {
+  standIn: OpenAIStandIn;
+  /** Runs `processor` as runService does; the test's harness is ended after it. */
+  run(processor: FrameProcessor, options?: { enableMetrics?: boolean }): ServiceHarness;
+}
+
+/**
+ * What every service test file needs: one OpenAI stand-in for the file, its script and records reset after each test,
+ * and the harness each test started ended.
+ */
+export function serviceTestBed(): ServiceTestBed {
+  const standIn = new OpenAIStandIn();
+  let harness: ServiceHarness | undefined;
+  afterEach(async () => {
+    await harness?.end();
+    harness = undefined;
+    standIn.requests.length = 0;
+    standIn.script = defaultScript();
+  });
+  afterAll(() => standIn.stop());
+  return { standIn, run: (processor, options) => (harness = runService(processor, options)) };
 }
