@@ -41,6 +41,12 @@ export const FLAGS: FlagSpec[] = [
     path: "bot",
     help: "echo (default), parrot, mirror, a bot file (.ts/.js/.mjs) or a ws(s):// bot URL",
   },
+  {
+    name: "workers",
+    value: "N",
+    path: "workers",
+    help: "processes that run sessions (default: one per CPU core; 1: a single process)",
+  },
   { name: "esp32", path: "esp32", help: "answer ESP32 (libpeer) devices; needs --host set to a LAN IP" },
   { name: "log-level", value: "LEVEL", path: "logLevel", help: "error, warn, info, debug or trace" },
   { name: "verbose", short: "v", help: "more logging (-v debug, -vv trace)" },

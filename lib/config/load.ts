@@ -104,7 +104,8 @@ function envLayer(env: Record<string, string | undefined>, warnings: string[]): 
   };
   for (const [name, path] of Object.entries(PIPECAT_ENV)) apply(name, path);
   for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith("SMALLWEBRTC_") || name === "SMALLWEBRTC_CONFIG") continue;
+    // SMALLWEBRTC__* (two underscores) is the server's own business with its worker processes, not a setting.
+    if (!name.startsWith("SMALLWEBRTC_") || name.startsWith("SMALLWEBRTC__") || name === "SMALLWEBRTC_CONFIG") continue;
     const setting = known.get(name);
     if (setting) apply(name, setting.path);
     else warnings.push(`ignoring unknown env variable ${name}`);

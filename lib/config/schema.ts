@@ -166,6 +166,21 @@ const LimitsSchema = z
       .min(1)
       .default(10)
       .describe("After connecting, how long to keep queueing messages for a data channel that has not opened."),
+    workerLoad: z
+      .number()
+      .min(0.05)
+      .max(1)
+      .default(0.75)
+      .describe(
+        "With several workers: a worker busier than this share of a core takes no new sessions; when every " +
+          "worker is, offers get 503 with Retry-After.",
+      ),
+    workerTimeoutSecs: z
+      .number()
+      .min(1)
+      .max(60)
+      .default(3)
+      .describe("A worker whose heartbeats stop this long is hung: it is killed and replaced, its sessions end."),
     queuedMessages: z
       .number()
       .int()
@@ -367,6 +382,16 @@ export const ConfigSchema = z
       .array(z.string().min(1))
       .default([])
       .describe("Origins allowed to call the API cross-origin ('*' for any). Same-origin and localhost always work."),
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        "Processes that run sessions (each owns its connections, codecs and bots); the HTTP signalling stays in the " +
+          "main one. Unset: one per CPU core. 1: a single process that does everything.",
+      ),
     logLevel: z.enum(LOG_LEVELS).default("info").describe("Log verbosity."),
     assetsDir: z
       .string()

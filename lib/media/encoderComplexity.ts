@@ -65,7 +65,8 @@ export class EncoderComplexity {
 /** The process-wide setting the audio encoders follow. */
 export const encoderComplexity = new EncoderComplexity();
 
-function processLoad(): LoadSample {
+/** A sampler of the CPU share of one core this process used since its previous call. */
+export function processLoad(): LoadSample {
   let last = process.cpuUsage();
   let lastAt = performance.now();
   return () => {

@@ -4,6 +4,7 @@
  * with `peerLeft` and exit within 3 s.
  */
 import { existsSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import process from "node:process";
 import { formatFlagHelp, parseCommandLine } from "../config/cli.ts";
 import { ConfigError } from "../config/layers.ts";
@@ -26,6 +27,13 @@ import { VERSION } from "../version.ts";
 import type { Bot } from "../bots/bot.ts";
 import { BundledFileError, useBundledFileOverrides } from "../assets/bundledFiles.ts";
 import { WeriftDriftError } from "../webrtc/weriftPatches.ts";
+import type { Config } from "../config/schema.ts";
+import type { SmallWebRTCConnection } from "../webrtc/connection.ts";
+import { workerRole } from "../workers/messages.ts";
+import { workerPortRange } from "../workers/portRanges.ts";
+import { canLaunchWorkers, launchWorker } from "../workers/workerLauncher.ts";
+import { runWorker } from "../workers/workerMain.ts";
+import { WorkerPool } from "../workers/workerPool.ts";
 
 export interface RunMainOptions {
   args?: string[];
@@ -73,20 +81,35 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
 
     const spec = parseBotSpec(config.bot)!;
     const runBot = bot ?? (await resolveBot(spec, config, env));
+    const warmUp = () =>
+      void warmUpCodecs(!bot && spec.kind === "builtIn" && spec.name === "mirror", logger)
+        .catch((error: BundledFileError) => exit(program, error));
+    const onConnection = (connection: SmallWebRTCConnection, body: unknown) => launchBot(runBot, connection, body);
+    const role = workerRole(env);
+    if (role) {
+      await runWorker({ ...role, config, onConnection, logger: logger.child({ worker: role.index }) });
+      warmUp();
+      return undefined;
+    }
+    const workers = workerCount(config, logger);
     const server = new SmallWebRTCServer({
       config,
       assets: options.assets ?? clientAssets(),
       logger,
-      onConnection: (connection, body) => launchBot(runBot, connection, body),
+      onConnection,
+      sessions: workers > 1
+        ? (metrics) => new WorkerPool({ config, count: workers, metrics, launch: launchWorker, logger })
+        : undefined,
     });
     const listener = await server.listen();
     logger.info(`smallwebrtc ${VERSION} listening`, {
       url: listener.url,
       bot: bot ? "custom" : spec.kind === "bridge" ? `bridge to ${loggableUrl(spec.url)}` : config.bot,
+      workers,
     });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
-    void warmUpCodecs(!bot && spec.kind === "builtIn" && spec.name === "mirror", logger).catch((error: BundledFileError) => exit(program, error));
+    if (workers === 1) warmUp();
     return server;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError) {
@@ -94,6 +117,17 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     }
     throw error;
   }
+}
+
+/** How many processes run sessions: `workers`, else one per core; one where the runtime cannot start processes. */
+function workerCount(config: Config, logger: Logger): number {
+  const wanted = config.workers ?? availableParallelism();
+  if (wanted > 1 && !canLaunchWorkers()) {
+    logger.warn("workers need permission to start processes (Deno: --allow-run); serving from one process", { wanted });
+    return 1;
+  }
+  if (wanted > 1) workerPortRange(config.ice.portRange, 0, wanted);
+  return wanted;
 }
 
 /** Stops on a mistake the user can fix, with the one line that names it. */
@@ -124,7 +158,7 @@ function installShutdown(server: SmallWebRTCServer, logger: Logger): void {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info("shutting down", { signal, sessions: server.handler.size });
+    logger.info("shutting down", { signal, sessions: server.sessions.size });
     const deadline = setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS);
     server.shutdown().finally(() => {
       clearTimeout(deadline);

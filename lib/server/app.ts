@@ -11,11 +11,11 @@ import { resolveIceServers } from "../config/turnCredentials.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { VERSION } from "../version.ts";
 import { SignallingError, type SignallingErrorReason } from "../webrtc/errors.ts";
-import type { SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
 import { type AssetSource, contentType } from "./assets.ts";
 import { errorResponse, HttpError } from "./httpError.ts";
 import { isAuthorized } from "./accessTokens.ts";
 import type { Metrics } from "./metrics.ts";
+import type { SessionHost } from "./sessionHost.ts";
 import { isOriginAllowed } from "./originPolicy.ts";
 import { RateLimiter } from "./rateLimit.ts";
 import { signallingRoutes } from "./signallingRoutes.ts";
@@ -28,7 +28,7 @@ export interface RequestInfo {
 
 export interface AppOptions {
   config: Config;
-  handler: SmallWebRTCRequestHandler;
+  sessions: SessionHost;
   startSessions: StartSessions;
   metrics: Metrics;
   /** The test client served under /client/. */
@@ -49,14 +49,17 @@ const OFFER_ROUTES = /^\/(api\/offer|start|sessions\/[^/]+\/api\/offer)$/;
 const PROTECTED_ROUTES = /^\/(api\/offer|start|sessions\/.*|metrics)$/;
 
 export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> {
-  const { config, handler, startSessions, assets, metrics } = options;
+  const { config, sessions, startSessions, assets, metrics } = options;
   const logger = options.logger ?? silentLogger;
   const app = new Hono<{ Bindings: RequestInfo }>();
   const limiter = new RateLimiter({ perMinute: config.limits.offersPerMinute });
 
   app.onError((error) => {
     if (error instanceof HttpError) return errorResponse(error);
-    if (error instanceof SignallingError) return errorResponse(new HttpError(SIGNALLING_STATUS[error.reason], error.message));
+    if (error instanceof SignallingError) {
+      const retry = error.retryAfterSecs === undefined ? undefined : { "Retry-After": String(error.retryAfterSecs) };
+      return errorResponse(new HttpError(SIGNALLING_STATUS[error.reason], error.message, retry));
+    }
     logger.error("request failed", { error: error.stack ?? error.message });
     return errorResponse(new HttpError(500, "internal server error"));
   });
@@ -108,13 +111,13 @@ export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> 
     }),
   );
 
-  app.route("/", signallingRoutes({ handler, startSessions, iceServers: () => resolveIceServers(config) }));
+  app.route("/", signallingRoutes({ sessions, startSessions, iceServers: () => resolveIceServers(config) }));
 
   app.get("/status", (c) =>
-    c.json({ status: "ready", sessions: handler.size, transports: ["webrtc"], version: VERSION }));
+    c.json({ status: "ready", sessions: sessions.size, transports: ["webrtc"], version: VERSION, ...sessions.status() }));
   app.get("/health", (c) => c.json({ status: "ok" }));
-  app.get("/metrics", (c) =>
-    c.body(metrics.render(handler.connections()), 200, { "Content-Type": "text/plain; version=0.0.4" }));
+  app.get("/metrics", async (c) =>
+    c.body(metrics.renderOffers() + await sessions.renderMetrics(), 200, { "Content-Type": "text/plain; version=0.0.4" }));
   app.get("/", (c) => c.redirect("/client/", 307));
   app.get("/client", (c) => c.redirect("/client/", 307));
   app.get("/client/*", async (c) => {

@@ -58,16 +58,24 @@ export class Metrics {
     clearInterval(this.#lagTimer);
   }
 
+  /** Everything: what the HTTP side counts and what the sessions of this process do. */
   render(open: readonly SmallWebRTCConnection[]): string {
-    const traffic = open.reduce((sum, connection) => addTraffic(sum, connection.traffic), this.#closedTraffic);
-    const lines: string[] = [];
-    const metric = (name: string, type: "gauge" | "counter", help: string, samples: [string, number][]) => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
-    };
-    metric("smallwebrtc_sessions", "gauge", "Open peer connections.", [["", open.length]]);
+    return this.renderOffers() + this.renderSessions(open);
+  }
+
+  /** The HTTP side: offers by result. */
+  renderOffers(): string {
+    const { lines, metric } = textFormat();
     metric("smallwebrtc_offers_total", "counter", "Offers and /start calls by result.",
       [...this.#offers].map(([result, count]) => [`{result="${result}"}`, count]));
+    return lines.join("\n") + "\n";
+  }
+
+  /** The sessions of this process, and the process itself (its loop, heap and memory). */
+  renderSessions(open: readonly SmallWebRTCConnection[]): string {
+    const traffic = open.reduce((sum, connection) => addTraffic(sum, connection.traffic), this.#closedTraffic);
+    const { lines, metric } = textFormat();
+    metric("smallwebrtc_sessions", "gauge", "Open peer connections.", [["", open.length]]);
     metric("smallwebrtc_packets_total", "counter", "Packets on selected ICE pairs.", [
       ['{direction="in"}', traffic.packetsIn],
       ['{direction="out"}', traffic.packetsOut],
@@ -91,8 +99,6 @@ export class Metrics {
       ]));
     metric("smallwebrtc_stage_latency_samples", "gauge", "Samples those quantiles are taken over, by stage.",
       stages.map(({ stage, count }) => [`{stage="${stage}"}`, count]));
-    metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
-      [["", this.#lagMs / 1000]]);
     if (this.#heap) {
       metric("smallwebrtc_heap_collections_total", "counter",
         "Full heap collections requested to keep memory flat (Bun).",
@@ -115,9 +121,30 @@ export class Metrics {
         ['{direction="to_bot"}', bridgeStats.droppedSeconds("toBot")],
         ['{direction="to_client"}', bridgeStats.droppedSeconds("toClient")],
       ]);
-    metric("process_resident_memory_bytes", "gauge", "Resident set size.", [["", process.memoryUsage().rss]]);
+    lines.push(...this.renderProcess());
     return `${lines.join("\n")}\n`;
   }
+
+  /** The process alone: how late its event loop runs and how much memory it holds. */
+  renderProcess(): string[] {
+    const { lines, metric } = textFormat();
+    metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
+      [["", this.#lagMs / 1000]]);
+    metric("process_resident_memory_bytes", "gauge", "Resident set size.", [["", process.memoryUsage().rss]]);
+    return lines;
+  }
+}
+
+type MetricWriter = (name: string, type: "gauge" | "counter", help: string, samples: [string, number][]) => void;
+
+/** Lines in the Prometheus text format, and the function that adds one family to them. */
+function textFormat(): { lines: string[]; metric: MetricWriter } {
+  const lines: string[] = [];
+  const metric: MetricWriter = (name, type, help, samples) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  };
+  return { lines, metric };
 }
 
 function addTraffic(a: Traffic, b: Traffic): Traffic {

@@ -4,19 +4,20 @@
  */
 import { Hono } from "hono";
 import type { IceServer } from "../config/iceServers.ts";
-import type { OfferRequest, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
+import type { OfferRequest } from "../webrtc/requestHandler.ts";
 import { HttpError } from "./httpError.ts";
 import { OfferBody, PatchBody, readJson, readJsonBody, StartBody } from "./requestBodies.ts";
+import type { SessionHost } from "./sessionHost.ts";
 import type { StartSessions } from "./startSessions.ts";
 
 export interface SignallingDeps {
-  handler: SmallWebRTCRequestHandler;
+  sessions: SessionHost;
   startSessions: StartSessions;
   /** The ICE servers to hand to a client, with freshly minted TURN credentials. */
   iceServers: () => IceServer[];
 }
 
-export function signallingRoutes({ handler, startSessions, iceServers }: SignallingDeps): Hono {
+export function signallingRoutes({ sessions, startSessions, iceServers }: SignallingDeps): Hono {
   const app = new Hono();
 
   const offer = async (body: OfferBody, fallbackData: unknown) => {
@@ -27,11 +28,11 @@ export function signallingRoutes({ handler, startSessions, iceServers }: Signall
       restartPc: body.restart_pc,
       requestData: body.request_data ?? body.requestData ?? fallbackData,
     };
-    return await handler.handleOffer(request);
+    return await sessions.handleOffer(request);
   };
 
   const patch = async (body: PatchBody) => {
-    await handler.handlePatch({
+    await sessions.handlePatch({
       pcId: body.pc_id,
       candidates: body.candidates.map((c) => ({
         candidate: c.candidate,
@@ -67,7 +68,7 @@ export function signallingRoutes({ handler, startSessions, iceServers }: Signall
   app.post("/sessions/:id/api/offer", async (c) => {
     const session = startSession(c.req.param("id"));
     const answer = await offer(await readJsonBody(c, OfferBody), session.body);
-    const connection = handler.find(answer.pc_id);
+    const connection = sessions.find(answer.pc_id);
     if (connection) startSessions.activate(session.id, connection);
     return c.json(answer);
   });

@@ -1,33 +1,28 @@
 /**
- * Everything needed to serve SmallWebRTC clients, assembled from one config: the request handler with its peer
- * connection settings, the /start session store, the HTTP app and its listener.
+ * Everything needed to serve SmallWebRTC clients, assembled from one config: the HTTP app with its `/start` session
+ * store and its listener, over the sessions (in this process by default, or a worker pool's).
  */
 import { readFileSync } from "node:fs";
 import type { Hono } from "hono";
 import { ConfigError } from "../config/layers.ts";
 import type { Config } from "../config/schema.ts";
-import { resolveIceServers } from "../config/turnCredentials.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { encoderComplexity } from "../media/encoderComplexity.ts";
-import type { ConnectionOptions } from "../webrtc/connection.ts";
-import { addAdvertisedCandidates, parseAdvertisedIps } from "../webrtc/advertisedAddresses.ts";
-import { selectHostAddresses } from "../webrtc/hostAddresses.ts";
-import { isLibpeerOffer, shapeAnswerForLibpeer } from "../webrtc/esp32.ts";
-import { UdpMux } from "../webrtc/udpMux.ts";
-import { peerConfig, SCTP_SINGLE_CHUNK_BYTES } from "../webrtc/peerConfig.ts";
-import { applyWeriftPatches } from "../webrtc/weriftPatches.ts";
-import { type ConnectionCallback, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
+import type { ConnectionCallback } from "../webrtc/requestHandler.ts";
 import { createApp, type RequestInfo } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 import type { AssetSource } from "./assets.ts";
 import { HeapCollector } from "./heapCollector.ts";
 import { listen, type Listener } from "./listen.ts";
+import { LocalSessions } from "./localSessions.ts";
+import type { SessionHost } from "./sessionHost.ts";
 import { StartSessions } from "./startSessions.ts";
 
 export interface ServerOptions {
   config: Config;
   /** Receives every new connection with the request data of its offer (the runner starts a bot here). */
-  onConnection: ConnectionCallback;
+  onConnection?: ConnectionCallback;
+  /** Where sessions run instead of this process (a worker pool); then `onConnection` is not used. */
+  sessions?: (metrics: Metrics) => SessionHost;
   assets?: AssetSource;
   logger?: Logger;
 }
@@ -36,29 +31,19 @@ export class SmallWebRTCServer {
   readonly app: Hono<{ Bindings: RequestInfo }>;
   readonly heapCollector = new HeapCollector();
   readonly metrics = new Metrics(this.heapCollector);
-  readonly handler: SmallWebRTCRequestHandler;
+  readonly sessions: SessionHost;
   readonly startSessions: StartSessions;
   readonly #config: Config;
   #listener?: Listener;
-  #udpMux?: UdpMux;
 
   constructor(options: ServerOptions) {
     const { config } = options;
     const logger = options.logger ?? silentLogger;
-    applyWeriftPatches(logger);
-    this.handler = new SmallWebRTCRequestHandler({
-      connectionOptions: (offerSdp) => connectionOptions(config, logger, offerSdp, this.#udpMux),
-      onConnection: (connection, requestData) => {
-        connection.once("closed", () => this.metrics.connectionClosed(connection));
-        return options.onConnection(connection, requestData);
-      },
-      maxSessions: config.limits.maxSessions,
-      sdpLimits: {
-        maxBytes: config.limits.maxSdpBytes,
-        maxLines: config.limits.maxSdpLines,
-        maxMediaSections: config.limits.maxMediaSections,
-        maxCandidates: config.limits.maxRemoteCandidates,
-      },
+    this.sessions = options.sessions?.(this.metrics) ?? new LocalSessions({
+      config,
+      onConnection: options.onConnection ?? (() => {}),
+      metrics: this.metrics,
+      heapCollector: this.heapCollector,
       logger,
     });
     this.startSessions = new StartSessions({
@@ -67,7 +52,7 @@ export class SmallWebRTCServer {
     });
     this.app = createApp({
       config,
-      handler: this.handler,
+      sessions: this.sessions,
       startSessions: this.startSessions,
       metrics: this.metrics,
       assets: options.assets,
@@ -76,67 +61,30 @@ export class SmallWebRTCServer {
     this.#config = config;
   }
 
-  /** Opens the shared UDP port (single-port mode) and starts serving HTTP. */
+  /** The request handler of a single-process server (tests inspect its connections). */
+  get handler(): LocalSessions["handler"] {
+    if (!(this.sessions instanceof LocalSessions)) throw new Error("this server's sessions run in workers");
+    return this.sessions.handler;
+  }
+
+  /** Starts the sessions' side (single-port socket, workers), then serves HTTP. */
   async listen(): Promise<Listener> {
-    const { udpPort } = this.#config.ice;
-    if (udpPort !== undefined) this.#udpMux = await UdpMux.open("0.0.0.0", udpPort);
+    await this.sessions.start();
     this.#listener = await listen((request, info) => this.app.fetch(request, info), {
       hostname: this.#config.host,
       port: this.#config.port,
       tls: this.#config.tls && readTls(this.#config.tls),
     });
     this.metrics.startLagProbe();
-    this.heapCollector.start();
-    encoderComplexity.configure({ max: this.#config.audio.opusComplexity, adaptive: this.#config.audio.adaptiveComplexity });
-    encoderComplexity.start();
     return this.#listener;
   }
 
   /** Says `peerLeft` to every client, closes every session, then stops listening. */
   async shutdown(): Promise<void> {
-    await this.handler.closeAll();
+    await this.sessions.shutdown();
     await this.#listener?.stop();
-    this.#udpMux?.close();
     this.metrics.stop();
-    this.heapCollector.stop();
-    encoderComplexity.stop();
   }
-}
-
-/** How to build a connection for this offer; devices in ESP32 mode get libpeer-shaped answers. */
-export function connectionOptions(config: Config, logger: Logger, offerSdp: string, udpMux?: UdpMux): ConnectionOptions {
-  const esp32 = config.esp32 && isLibpeerOffer(offerSdp);
-  const advertised = parseAdvertisedIps(config.ice.advertisedIps);
-  return {
-    peerConfig: () =>
-      peerConfig({
-        iceServers: resolveIceServers(config),
-        stunGatherTimeoutSecs: 2,
-        bindHost: config.host,
-        ...config.ice,
-        // A device can only use candidates on the address it was configured with: gather nothing else.
-        ...(esp32 ? { interfaces: [config.host], loopback: "never" as const } : {}),
-      }),
-    shapeAnswer: esp32
-      ? (sdp) => shapeAnswerForLibpeer(sdp, config.host)
-      : (sdp) => addAdvertisedCandidates(sdp, advertised),
-    udpMux,
-    candidatePolicy: {
-      allowSpecial: config.ice.allowSpecialCandidates,
-      allowLoopback: selectHostAddresses({ bindHost: config.host, ...config.ice }).includes("127.0.0.1"),
-    },
-    maxRemoteCandidates: config.limits.maxRemoteCandidates,
-    logger,
-    connectTimeoutMs: config.limits.connectTimeoutSecs * 1000,
-    liveness: {
-      pingTimeoutMs: config.limits.keepaliveTimeoutSecs * 1000,
-      silenceTimeoutMs: config.limits.silenceTimeoutSecs * 1000,
-    },
-    dataChannelTimeoutMs: config.limits.dataChannelTimeoutSecs * 1000,
-    maxQueuedMessages: config.limits.queuedMessages,
-    // libpeer reads one DATA chunk per packet and never reassembles: a message must fit in one chunk.
-    maxMessageBytes: esp32 ? SCTP_SINGLE_CHUNK_BYTES : undefined,
-  };
 }
 
 function readTls(tls: { certFile: string; keyFile: string }): { cert: string; key: string } {

@@ -4,6 +4,7 @@
  * `/sessions/:id/api/offer` keep working. Sessions still waiting for their first offer are bounded in number and age.
  */
 import { randomUUID } from "node:crypto";
+import type { SessionLifetime } from "./sessionHost.ts";
 
 export interface StartSession {
   id: string;
@@ -51,7 +52,7 @@ export class StartSessions {
   }
 
   /** Binds the session to the lifetime of the connection its first offer created. */
-  activate(id: string, connection: { isClosed: boolean; once(event: "closed", listener: () => void): unknown }): void {
+  activate(id: string, connection: SessionLifetime): void {
     const session = this.#sessions.get(id);
     if (!session || session.active || connection.isClosed) return;
     session.active = true;

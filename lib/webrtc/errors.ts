@@ -11,7 +11,11 @@ export type SignallingErrorReason =
 
 export class SignallingError extends Error {
   override name = "SignallingError";
-  constructor(readonly reason: SignallingErrorReason, message: string) {
+  /** For "capacity": when the client may try again, in seconds (sent as Retry-After). */
+  readonly retryAfterSecs?: number;
+
+  constructor(readonly reason: SignallingErrorReason, message: string, options: { retryAfterSecs?: number } = {}) {
     super(message);
+    this.retryAfterSecs = options.retryAfterSecs;
   }
 }

@@ -1,0 +1,98 @@
+/**
+ * The worker side: this process runs the sessions the main process places on it, answers its requests over IPC,
+ * and says every HEARTBEAT_MS that it is alive and how busy it is. It ends its sessions (with `peerLeft`) and exits
+ * when asked to drain, when the main process goes away, on SIGTERM, and on an error nothing else caught.
+ */
+import process from "node:process";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { processLoad } from "../media/encoderComplexity.ts";
+import { HeapCollector } from "../server/heapCollector.ts";
+import { LocalSessions } from "../server/localSessions.ts";
+import { Metrics } from "../server/metrics.ts";
+import { SignallingError } from "../webrtc/errors.ts";
+import type { ConnectionCallback } from "../webrtc/requestHandler.ts";
+import { type FromWorker, HEARTBEAT_MS, type ToWorker, type WorkerRequest } from "./messages.ts";
+import { workerPortRange } from "./portRanges.ts";
+
+export interface WorkerOptions {
+  index: number;
+  count: number;
+  config: Config;
+  /** Starts the bot of a new session (the runner's launchBot). */
+  onConnection: ConnectionCallback;
+  logger: Logger;
+}
+
+/** Runs until the worker is told to stop; then the process exits. */
+export async function runWorker(options: WorkerOptions): Promise<void> {
+  const { config, logger } = options;
+  const send = (message: FromWorker) => {
+    if (process.connected) process.send!(message);
+  };
+  const heapCollector = new HeapCollector();
+  const metrics = new Metrics(heapCollector);
+  const portRange = workerPortRange(config.ice.portRange, options.index, options.count);
+  const sessions = new LocalSessions({
+    config: { ...config, ice: { ...config.ice, portRange } },
+    metrics,
+    heapCollector,
+    logger,
+    onConnection: (connection, body) => {
+      const pcIds = new Set([connection.pcId]);
+      connection.on("pcIdChanged", (pcId) => pcIds.add(pcId));
+      connection.once("closed", () => send({ type: "sessionClosed", pcIds: [...pcIds] }));
+      return options.onConnection(connection, body);
+    },
+  });
+
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(heartbeat);
+    await sessions.shutdown().catch((error) => logger.exception("worker shutdown failed", error));
+    process.exit(code);
+  };
+
+  const answer = async (request: WorkerRequest): Promise<unknown> => {
+    switch (request.kind) {
+      case "offer":
+        return await sessions.handleOffer(request.offer);
+      case "patch":
+        await sessions.handlePatch(request.patch);
+        return null;
+      case "metrics":
+        return await sessions.renderMetrics();
+    }
+  };
+  process.on("message", async (raw) => {
+    const message = raw as ToWorker;
+    if (message.type === "drain") return void stop(0);
+    if (message.type !== "request") return;
+    try {
+      send({ type: "reply", id: message.id, value: await answer(message.request) });
+    } catch (error) {
+      const reason = error instanceof SignallingError ? error.reason : undefined;
+      if (!reason) logger.exception("worker request failed", error);
+      send({ type: "reply", id: message.id, error: { message: (error as Error).message, reason } });
+    }
+  });
+  // Without its main process nobody can reach these sessions: end them.
+  process.on("disconnect", () => void stop(0));
+  // Ctrl-C reaches the whole process group; the main process drains the workers itself, in order.
+  process.on("SIGINT", () => {});
+  process.on("SIGTERM", () => void stop(0));
+  process.on("uncaughtException", (error) => {
+    logger.exception("worker failed", error);
+    void stop(1);
+  });
+
+  await sessions.start();
+  metrics.startLagProbe();
+  const load = processLoad();
+  const heartbeat = setInterval(() => {
+    send({ type: "heartbeat", load: load(), sessions: sessions.size, rssBytes: process.memoryUsage().rss });
+  }, HEARTBEAT_MS);
+  send({ type: "ready" });
+}
