@@ -82,13 +82,12 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     const spec = parseBotSpec(config.bot)!;
     const runBot = bot ?? (await resolveBot(spec, config, env));
     const warmUp = () =>
-      void warmUpCodecs(!bot && spec.kind === "builtIn" && spec.name === "mirror", logger)
+      warmUpCodecs(!bot && spec.kind === "builtIn" && spec.name === "mirror", logger)
         .catch((error: BundledFileError) => exit(program, error));
     const onConnection = (connection: SmallWebRTCConnection, body: unknown) => launchBot(runBot, connection, body);
     const role = workerRole(env);
     if (role) {
-      await runWorker({ ...role, config, onConnection, logger: logger.child({ worker: role.index }) });
-      warmUp();
+      await runWorker({ ...role, config, onConnection, warmUp, logger: logger.child({ worker: role.index }) });
       return undefined;
     }
     const workers = workerCount(config, logger);
@@ -109,7 +108,7 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);
-    if (workers === 1) warmUp();
+    if (workers === 1) void warmUp();
     return server;
   } catch (error) {
     if (error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError) {

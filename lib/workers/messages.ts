@@ -45,6 +45,8 @@ export interface ReplyError {
 export interface Heartbeat {
   /** Share of one core used over the last interval. */
   load: number;
+  /** Codecs warmed up: until then the load is the warm-up's, not the sessions'. */
+  warm: boolean;
   sessions: number;
   rssBytes: number;
 }

@@ -13,6 +13,8 @@ export interface WorkerLoad {
   placedSince: number;
   /** Started and answering heartbeats. */
   available: boolean;
+  /** Warmed up; a cold worker's load is its warm-up's, which says nothing about its sessions. */
+  warm: boolean;
 }
 
 /** What a session is assumed to cost before a worker has any to average over. */
@@ -23,12 +25,21 @@ export function expectedLoad(worker: WorkerLoad): number {
   return worker.load + worker.placedSince * Math.max(perSession, FIRST_SESSION_LOAD);
 }
 
-/** The worker for the next session, or undefined when every available one is above `maxLoad` (or none is). */
+/**
+ * The worker for the next session, or undefined when every available one is above `maxLoad` (or none is). Cold
+ * workers (just started, or just replaced) count by their sessions alone, and only when no warm one can take it.
+ */
 export function chooseWorker(workers: readonly WorkerLoad[], maxLoad: number): WorkerLoad | undefined {
+  const available = workers.filter((worker) => worker.available);
+  const warm = available.filter((worker) => worker.warm);
+  return leastLoaded(warm, maxLoad) ??
+    leastLoaded(available.filter((worker) => !worker.warm).map((worker) => ({ ...worker, load: 0 })), maxLoad);
+}
+
+function leastLoaded(workers: readonly WorkerLoad[], maxLoad: number): WorkerLoad | undefined {
   let best: WorkerLoad | undefined;
   let bestLoad = Number.POSITIVE_INFINITY;
   for (const worker of workers) {
-    if (!worker.available) continue;
     const load = expectedLoad(worker);
     if (load > maxLoad) continue;
     if (load < bestLoad || (load === bestLoad && best && worker.sessions < best.sessions)) {

@@ -21,10 +21,15 @@ export interface WorkerOptions {
   config: Config;
   /** Starts the bot of a new session (the runner's launchBot). */
   onConnection: ConnectionCallback;
+  /** Warms the codecs up (after the worker is ready: the first sessions may come in meanwhile). */
+  warmUp: () => Promise<void>;
   logger: Logger;
 }
 
-/** Runs until the worker is told to stop; then the process exits. */
+/**
+ * Starts serving the main process's requests, then warms the codecs up with `warmUp` (heartbeats say when that is
+ * done). The process exits when the worker is told to stop.
+ */
 export async function runWorker(options: WorkerOptions): Promise<void> {
   const { config, logger } = options;
   const send = (message: FromWorker) => {
@@ -91,8 +96,11 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   await sessions.start();
   metrics.startLagProbe();
   const load = processLoad();
+  let warm = false;
   const heartbeat = setInterval(() => {
-    send({ type: "heartbeat", load: load(), sessions: sessions.size, rssBytes: process.memoryUsage().rss });
+    send({ type: "heartbeat", load: load(), warm, sessions: sessions.size, rssBytes: process.memoryUsage().rss });
   }, HEARTBEAT_MS);
   send({ type: "ready" });
+  await options.warmUp();
+  warm = true;
 }

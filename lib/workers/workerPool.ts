@@ -124,6 +124,7 @@ export class WorkerPool implements SessionHost {
       sessions: worker.heartbeat.sessions,
       placedSince: worker.placedSince,
       available: worker.ready && !worker.exited,
+      warm: worker.heartbeat.warm,
     }));
     const chosen = chooseWorker(loads, workerLoad);
     if (!chosen) {
@@ -271,7 +272,9 @@ export class WorkerPool implements SessionHost {
     const limitMs = this.#options.config.limits.workerTimeoutSecs * 1000;
     const now = performance.now();
     for (const worker of this.#workers) {
-      if (!worker.ready || worker.exited || this.#hung.has(worker) || now - worker.heartbeatAt < limitMs) continue;
+      // Warming up compiles WebAssembly, which can hold the loop for seconds on a slow machine: that is not a hang.
+      const watched = worker.ready && worker.heartbeat.warm && !worker.exited && !this.#hung.has(worker);
+      if (!watched || now - worker.heartbeatAt < limitMs) continue;
       this.#hung.add(worker);
       this.#logger.warn("worker stopped answering; killing it", {
         worker: worker.index,

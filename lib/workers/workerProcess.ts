@@ -34,7 +34,7 @@ export class WorkerProcess extends TypedEmitter<WorkerEvents> {
   ready = false;
   exited = false;
   /** The last heartbeat, and when it came. */
-  heartbeat: Heartbeat = { load: 0, sessions: 0, rssBytes: 0 };
+  heartbeat: Heartbeat = { load: 0, warm: false, sessions: 0, rssBytes: 0 };
   heartbeatAt = performance.now();
   /** Sessions placed here since that heartbeat. */
   placedSince = 0;
@@ -94,7 +94,7 @@ export class WorkerProcess extends TypedEmitter<WorkerEvents> {
         this.emit("ready");
         return;
       case "heartbeat":
-        this.heartbeat = { load: message.load, sessions: message.sessions, rssBytes: message.rssBytes };
+        this.heartbeat = { load: message.load, warm: message.warm, sessions: message.sessions, rssBytes: message.rssBytes };
         this.heartbeatAt = performance.now();
         this.placedSince = 0;
         this.emit("heartbeat", this.heartbeat);
