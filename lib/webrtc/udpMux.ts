@@ -11,7 +11,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createSocket, type Socket } from "node:dgram";
 
-type Address = [host: string, port: number];
+export type Address = [host: string, port: number];
 
 /** The shape of werift's UdpTransport that its ICE code uses. */
 export class VirtualUdpTransport {
@@ -48,6 +48,62 @@ export function currentUdpMux(): UdpMux | undefined {
   return context.getStore();
 }
 
+/**
+ * Where a mux's datagrams come from and go to: a socket of its own, or, in a worker, the main process's shared
+ * socket relayed over loopback (lib/workers/udpRelay.ts).
+ */
+export interface DatagramLink {
+  /** The port clients send to. */
+  readonly port: number;
+  send(data: Uint8Array, addr: Address): void;
+  onMessage(receive: (data: Buffer, from: Address) => void): void;
+  close(): void;
+}
+
+/** Told which session ufrags this mux serves, so that a relay in front of it can route STUN requests here. */
+export interface UfragObserver {
+  assigned(ufrag: string): void;
+  forgotten(ufrags: string[]): void;
+}
+
+class SocketLink implements DatagramLink {
+  readonly #socket: Socket;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    // Port-unreachable errors from vanished clients must not take the server down.
+    socket.on("error", () => {});
+  }
+
+  static async open(host: string, port: number): Promise<SocketLink> {
+    const socket = createSocket({ type: "udp4", reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(port, host, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    return new SocketLink(socket);
+  }
+
+  get port(): number {
+    return this.#socket.address().port;
+  }
+
+  send(data: Uint8Array, addr: Address): void {
+    this.#socket.send(data, addr[1], addr[0]);
+  }
+
+  onMessage(receive: (data: Buffer, from: Address) => void): void {
+    this.#socket.on("message", (data, rinfo) => receive(data, [rinfo.address, rinfo.port]));
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+}
+
 const STUN_MAGIC_COOKIE = 0x2112a442;
 const STUN_BINDING_REQUEST = 0x0001;
 const STUN_USERNAME = 0x0006;
@@ -55,33 +111,24 @@ const STUN_USERNAME = 0x0006;
 const MAX_ROUTES = 65_536;
 
 export class UdpMux {
-  readonly #socket: Socket;
+  readonly #link: DatagramLink;
+  readonly #observer?: UfragObserver;
   readonly #byUfrag = new Map<string, VirtualUdpTransport>();
   readonly #byRemote = new Map<string, VirtualUdpTransport>();
-  #port = 0;
 
-  private constructor(readonly host: string) {
-    this.#socket = createSocket({ type: "udp4", reuseAddr: false });
-    this.#socket.on("message", (data, rinfo) => this.#receive(data, [rinfo.address, rinfo.port]));
-    // Port-unreachable errors from vanished clients must not take the server down.
-    this.#socket.on("error", () => {});
+  constructor(readonly host: string, link: DatagramLink, observer?: UfragObserver) {
+    this.#link = link;
+    this.#observer = observer;
+    link.onMessage((data, from) => this.#receive(data, from));
   }
 
+  /** A mux on a socket of its own, bound to `host`:`port`. */
   static async open(host: string, port: number): Promise<UdpMux> {
-    const mux = new UdpMux(host);
-    await new Promise<void>((resolve, reject) => {
-      mux.#socket.once("error", reject);
-      mux.#socket.bind(port, host, () => {
-        mux.#socket.off("error", reject);
-        resolve();
-      });
-    });
-    mux.#port = mux.#socket.address().port;
-    return mux;
+    return new UdpMux(host, await SocketLink.open(host, port));
   }
 
   get port(): number {
-    return this.#port;
+    return this.#link.port;
   }
 
   /** Sessions currently known by ufrag (one per peer connection and ICE generation). */
@@ -95,21 +142,29 @@ export class UdpMux {
 
   /** Routes STUN requests for `ufrag` to `transport` (called after each answer: ufrags change on ICE restart). */
   assign(ufrag: string, transport: VirtualUdpTransport): void {
-    if (!transport.closed) this.#byUfrag.set(ufrag, transport);
+    if (transport.closed) return;
+    this.#byUfrag.set(ufrag, transport);
+    this.#observer?.assigned(ufrag);
   }
 
   send(transport: VirtualUdpTransport, data: Buffer, addr: Address): void {
     this.#route(addr, transport);
-    this.#socket.send(data, addr[1], addr[0]);
+    this.#link.send(data, addr);
   }
 
   forget(transport: VirtualUdpTransport): void {
-    for (const [key, owner] of this.#byUfrag) if (owner === transport) this.#byUfrag.delete(key);
+    const ufrags: string[] = [];
+    for (const [key, owner] of this.#byUfrag) {
+      if (owner !== transport) continue;
+      this.#byUfrag.delete(key);
+      ufrags.push(key);
+    }
     for (const [key, owner] of this.#byRemote) if (owner === transport) this.#byRemote.delete(key);
+    if (ufrags.length > 0) this.#observer?.forgotten(ufrags);
   }
 
   close(): void {
-    this.#socket.close();
+    this.#link.close();
   }
 
   #receive(data: Buffer, from: Address): void {

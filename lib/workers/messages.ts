@@ -8,15 +8,28 @@ import type { SignallingErrorReason } from "../webrtc/errors.ts";
 import type { OfferRequest, PatchRequest } from "../webrtc/requestHandler.ts";
 
 /**
- * Set in a worker's environment: "<index>/<count>". The double underscore keeps it out of the SMALLWEBRTC_* config
- * settings.
+ * Set in a worker's environment: "<index>/<count>", and "@<port>" for the main process's UDP relay in single-port
+ * mode. The double underscore keeps it out of the SMALLWEBRTC_* config settings.
  */
 export const WORKER_ENV = "SMALLWEBRTC__WORKER";
 
+/** A worker's place among the workers. */
+export interface WorkerPlace {
+  index: number;
+  count: number;
+  /** Single-port mode: the main process's loopback port that relays the shared UDP port. */
+  relayPort?: number;
+}
+
+export function formatWorkerPlace({ index, count, relayPort }: WorkerPlace): string {
+  return `${index}/${count}${relayPort === undefined ? "" : `@${relayPort}`}`;
+}
+
 /** This process's place among the workers, or undefined in the main process. */
-export function workerRole(env: Record<string, string | undefined>): { index: number; count: number } | undefined {
-  const match = /^(\d+)\/(\d+)$/.exec(env[WORKER_ENV] ?? "");
-  return match ? { index: Number(match[1]), count: Number(match[2]) } : undefined;
+export function workerRole(env: Record<string, string | undefined>): WorkerPlace | undefined {
+  const match = /^(\d+)\/(\d+)(?:@(\d+))?$/.exec(env[WORKER_ENV] ?? "");
+  if (!match) return undefined;
+  return { index: Number(match[1]), count: Number(match[2]), relayPort: match[3] ? Number(match[3]) : undefined };
 }
 
 export type WorkerRequest =
@@ -57,7 +70,11 @@ export type FromWorker =
   | { type: "reply"; id: number; error: ReplyError }
   | ({ type: "heartbeat" } & Heartbeat)
   /** Every pc_id the session was known by, once it closed. */
-  | { type: "sessionClosed"; pcIds: string[] };
+  | { type: "sessionClosed"; pcIds: string[] }
+  /** Single-port mode: the loopback port of the worker's relayed link (sent before "ready"). */
+  | { type: "udpLink"; port: number }
+  /** Single-port mode: ICE ufrags of this worker's sessions, sent before the answer that carries them. */
+  | { type: "ufrags"; assigned?: string; forgotten?: string[] };
 
 /** How often a worker says it is alive. */
 export const HEARTBEAT_MS = 500;

@@ -5,17 +5,17 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { WORKER_ENV } from "./messages.ts";
+import { formatWorkerPlace, WORKER_ENV, type WorkerPlace } from "./messages.ts";
 
 /** A Bun binary's entry module lives in its embedded file system; there is no script to name. */
 const COMPILED = import.meta.url.startsWith("file:///$bunfs/");
 
-export function launchWorker(index: number, count: number, env = process.env): ChildProcess {
+export function launchWorker(place: WorkerPlace, env = process.env): ChildProcess {
   const script = COMPILED ? [] : [process.argv[1]];
   return spawn(process.execPath, [...process.execArgv, ...script, ...process.argv.slice(2)], {
     // stdout and stderr are shared, so a worker's log lines read like the main process's.
     stdio: ["ignore", "inherit", "inherit", "ipc"],
-    env: { ...env, [WORKER_ENV]: `${index}/${count}` },
+    env: { ...env, [WORKER_ENV]: formatWorkerPlace(place) },
   });
 }
 

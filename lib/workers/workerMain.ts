@@ -12,12 +12,12 @@ import { LocalSessions } from "../server/localSessions.ts";
 import { Metrics } from "../server/metrics.ts";
 import { SignallingError } from "../webrtc/errors.ts";
 import type { ConnectionCallback } from "../webrtc/requestHandler.ts";
-import { type FromWorker, HEARTBEAT_MS, type ToWorker, type WorkerRequest } from "./messages.ts";
+import { type FromWorker, HEARTBEAT_MS, type ToWorker, type WorkerPlace, type WorkerRequest } from "./messages.ts";
+import { RelayedLink } from "./udpRelay.ts";
+import { UdpMux } from "../webrtc/udpMux.ts";
 import { workerPortRange } from "./portRanges.ts";
 
-export interface WorkerOptions {
-  index: number;
-  count: number;
+export interface WorkerOptions extends WorkerPlace {
   config: Config;
   /** Starts the bot of a new session (the runner's launchBot). */
   onConnection: ConnectionCallback;
@@ -43,6 +43,16 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     metrics,
     heapCollector,
     logger,
+    udpMux: async () => {
+      const { udpPort } = config.ice;
+      if (udpPort === undefined || options.relayPort === undefined) return undefined;
+      const link = await RelayedLink.open(udpPort, options.relayPort);
+      send({ type: "udpLink", port: link.localPort });
+      return new UdpMux("0.0.0.0", link, {
+        assigned: (ufrag) => send({ type: "ufrags", assigned: ufrag }),
+        forgotten: (ufrags) => send({ type: "ufrags", forgotten: ufrags }),
+      });
+    },
     onConnection: (connection, body) => {
       const pcIds = new Set([connection.pcId]);
       connection.on("pcIdChanged", (pcId) => pcIds.add(pcId));

@@ -17,7 +17,8 @@ import { EventHub } from "../events/emitter.ts";
 import type { Answer } from "../webrtc/connection.ts";
 import { SignallingError } from "../webrtc/errors.ts";
 import type { OfferRequest, PatchRequest } from "../webrtc/requestHandler.ts";
-import { HEARTBEAT_MS } from "./messages.ts";
+import { HEARTBEAT_MS, type WorkerPlace } from "./messages.ts";
+import { UdpRelay } from "./udpRelay.ts";
 import { mergeMetrics } from "./metricsMerge.ts";
 import { chooseWorker } from "./placement.ts";
 import { WorkerGoneError, WorkerProcess } from "./workerProcess.ts";
@@ -28,8 +29,8 @@ export interface WorkerPoolOptions {
   count: number;
   /** The main process's metrics: its own lines (loop, memory) go beside the workers'. */
   metrics: Metrics;
-  /** Starts worker `index` of `count` (workerLauncher.ts; tests pass their own). */
-  launch: (index: number, count: number) => ChildProcess;
+  /** Starts a worker (workerLauncher.ts; tests pass their own). */
+  launch: (place: WorkerPlace) => ChildProcess;
   logger: Logger;
 }
 
@@ -75,6 +76,7 @@ export class WorkerPool implements SessionHost {
   #watchdog?: ReturnType<typeof setInterval>;
   #stopping = false;
   #failStart?: (error: Error) => void;
+  #relay?: UdpRelay;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -91,6 +93,8 @@ export class WorkerPool implements SessionHost {
   }
 
   async start(): Promise<void> {
+    const { udpPort } = this.#options.config.ice;
+    if (udpPort !== undefined) this.#relay = await UdpRelay.open("0.0.0.0", udpPort);
     const failed = new Promise<never>((_, reject) => (this.#failStart = reject));
     const started = Promise.all(Array.from({ length: this.#options.count }, (_, index) => this.#spawn(index)));
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -192,6 +196,7 @@ export class WorkerPool implements SessionHost {
     await Promise.race([Promise.all(exits), new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
     clearTimeout(timer);
     for (const worker of running) worker.kill();
+    this.#relay?.close();
   }
 
   async #offer(worker: WorkerProcess, request: OfferRequest, existing?: RemoteSession): Promise<Answer> {
@@ -214,10 +219,15 @@ export class WorkerPool implements SessionHost {
   }
 
   #spawn(index: number): Promise<void> {
-    const child = this.#options.launch(index, this.#options.count);
+    const child = this.#options.launch({ index, count: this.#options.count, relayPort: this.#relay?.innerPort });
     const worker = new WorkerProcess(index, child, this.#logger);
     this.#workers[index] = worker;
     worker.on("sessionClosed", (pcIds) => this.#closeSessions(pcIds));
+    worker.on("udpLink", (port) => this.#relay?.addWorker(index, port));
+    worker.on("ufrags", (assigned, forgotten) => {
+      if (assigned) this.#relay?.assign(assigned, index);
+      this.#relay?.forget(forgotten);
+    });
     worker.on("exited", (code, signal) => this.#onExit(worker, code, signal));
     return new Promise((resolve) => {
       if (worker.exited) return resolve();
@@ -242,6 +252,7 @@ export class WorkerPool implements SessionHost {
   #onExit(worker: WorkerProcess, code: number | null, signal: string | null): void {
     const lost = [...this.#open].filter((session) => session.worker === worker);
     this.#closeSessions(lost.flatMap((session) => [...session.pcIds]));
+    if (this.#workers[worker.index] === worker) this.#relay?.removeWorker(worker.index);
     if (this.#stopping) return;
     if (!worker.ready && code === CONFIG_ERROR_EXIT) {
       this.#failStart?.(new ConfigError(`worker ${worker.index} could not start (see the line above)`));

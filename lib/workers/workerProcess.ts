@@ -14,6 +14,8 @@ export interface WorkerEvents {
   ready: [];
   heartbeat: [Heartbeat];
   sessionClosed: [pcIds: string[]];
+  udpLink: [port: number];
+  ufrags: [assigned: string | undefined, forgotten: string[]];
   exited: [code: number | null, signal: string | null];
 }
 
@@ -101,6 +103,12 @@ export class WorkerProcess extends TypedEmitter<WorkerEvents> {
         return;
       case "sessionClosed":
         this.emit("sessionClosed", message.pcIds);
+        return;
+      case "udpLink":
+        this.emit("udpLink", message.port);
+        return;
+      case "ufrags":
+        this.emit("ufrags", message.assigned, message.forgotten ?? []);
         return;
       case "reply": {
         const pending = this.#pending.get(message.id);

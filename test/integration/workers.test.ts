@@ -194,6 +194,21 @@ describe("workers", () => {
     await echoes(second.client, "still here");
   }, 90_000);
 
+  test("single-port mode: sessions on both workers share the one UDP port, each with its own media", async () => {
+    server = await start([], { SMALLWEBRTC_ICE_UDP_PORT: "42300" });
+    const sessions = await Promise.all([connect(), connect(), connect(), connect()]);
+    const ports = sessions.flatMap(({ client }) =>
+      [...client.pc.remoteDescription!.sdp.matchAll(/^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host/gm)].map((m) => Number(m[1])));
+    expect(ports.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(ports)).toEqual(new Set([42300]));
+    expect((await status()).workers.map((worker) => worker.sessions > 0)).toEqual([true, true]);
+    for (const { client } of sessions) await stream(client);
+    await eventually(() => sessions.every(({ client }) => client.audioIn.length > 25), 10_000, "echoed audio on every session");
+    sessions[2].client.send({ echo: "two" });
+    await echoes(sessions[2].client, "two");
+    expect(sessions.filter(({ client }) => client.received.some((m) => (m as { echo?: string }).echo === "two"))).toHaveLength(1);
+  }, 60_000);
+
   test("SIGTERM drains every worker: every client gets peerLeft and the server exits 0", async () => {
     server = await start();
     const sessions = await Promise.all([connect(), connect(), connect()]);

@@ -1,0 +1,169 @@
+/**
+ * Single-port mode with workers: the main process owns the one public UDP port, and each worker's sessions are
+ * reached through it. Datagrams between the main process and a worker travel over loopback with a 6-byte header
+ * naming the client (IPv4 address and port): from a client, the header says who sent it; to a client, where it
+ * goes. The main process routes as a single-process mux does (lib/webrtc/udpMux.ts): a STUN binding request by the
+ * ufrag in its USERNAME, which the owning worker announced before its answer left; anything else by the client
+ * address that last spoke to, or was sent to from, a worker. Inside the worker, its own mux tells its sessions apart.
+ */
+import { createSocket, type Socket } from "node:dgram";
+import { type Address, bindingRequestUfrag, type DatagramLink } from "../webrtc/udpMux.ts";
+
+const HEADER_BYTES = 6;
+/** Bound on remembered client addresses: a flood of spoofed sources cannot grow memory without limit. */
+const MAX_ROUTES = 65_536;
+
+function header([host, port]: Address): Buffer {
+  const bytes = Buffer.alloc(HEADER_BYTES);
+  const octets = host.split(".");
+  for (let i = 0; i < 4; i++) bytes[i] = Number(octets[i]);
+  bytes.writeUInt16BE(port, 4);
+  return bytes;
+}
+
+function readHeader(data: Buffer): Address | undefined {
+  if (data.length < HEADER_BYTES) return undefined;
+  return [`${data[0]}.${data[1]}.${data[2]}.${data[3]}`, data.readUInt16BE(4)];
+}
+
+async function bind(host: string, port: number): Promise<Socket> {
+  const socket = createSocket({ type: "udp4", reuseAddr: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(port, host, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  // Port-unreachable errors from vanished clients or workers must not take the server down.
+  socket.on("error", () => {});
+  return socket;
+}
+
+/** The main process's side: the public port, and one loopback socket facing every worker. */
+export class UdpRelay {
+  readonly #public: Socket;
+  readonly #inner: Socket;
+  /** Worker index -> the loopback port its link listens on, and back. */
+  readonly #workerPorts = new Map<number, number>();
+  readonly #workerByPort = new Map<number, number>();
+  readonly #byUfrag = new Map<string, number>();
+  readonly #byRemote = new Map<string, number>();
+
+  private constructor(publicSocket: Socket, inner: Socket) {
+    this.#public = publicSocket;
+    this.#inner = inner;
+    publicSocket.on("message", (data, from) => this.#fromClient(data, [from.address, from.port]));
+    inner.on("message", (data, from) => this.#fromWorker(data, from.port));
+  }
+
+  static async open(host: string, port: number): Promise<UdpRelay> {
+    const publicSocket = await bind(host, port);
+    try {
+      return new UdpRelay(publicSocket, await bind("127.0.0.1", 0));
+    } catch (error) {
+      publicSocket.close();
+      throw error;
+    }
+  }
+
+  get port(): number {
+    return this.#public.address().port;
+  }
+
+  /** Where workers send (their links are told at start). */
+  get innerPort(): number {
+    return this.#inner.address().port;
+  }
+
+  /** A worker's link is listening on `port`; a replacement for `index` replaces the old one and its routes. */
+  addWorker(index: number, port: number): void {
+    this.removeWorker(index);
+    this.#workerPorts.set(index, port);
+    this.#workerByPort.set(port, index);
+  }
+
+  removeWorker(index: number): void {
+    const port = this.#workerPorts.get(index);
+    if (port === undefined) return;
+    this.#workerPorts.delete(index);
+    this.#workerByPort.delete(port);
+    for (const [key, owner] of this.#byUfrag) if (owner === index) this.#byUfrag.delete(key);
+    for (const [key, owner] of this.#byRemote) if (owner === index) this.#byRemote.delete(key);
+  }
+
+  assign(ufrag: string, index: number): void {
+    if (this.#workerPorts.has(index)) this.#byUfrag.set(ufrag, index);
+  }
+
+  forget(ufrags: readonly string[]): void {
+    for (const ufrag of ufrags) this.#byUfrag.delete(ufrag);
+  }
+
+  close(): void {
+    this.#public.close();
+    this.#inner.close();
+  }
+
+  #fromClient(data: Buffer, from: Address): void {
+    const ufrag = bindingRequestUfrag(data);
+    const index = ufrag !== undefined ? this.#byUfrag.get(ufrag) : this.#byRemote.get(`${from[0]}:${from[1]}`);
+    const port = index === undefined ? undefined : this.#workerPorts.get(index);
+    if (port === undefined) return;
+    if (ufrag !== undefined) this.#route(from, index!);
+    this.#inner.send([header(from), data], port, "127.0.0.1");
+  }
+
+  #fromWorker(data: Buffer, port: number): void {
+    const index = this.#workerByPort.get(port);
+    const to = readHeader(data);
+    if (index === undefined || !to) return;
+    this.#route(to, index);
+    this.#public.send(data.subarray(HEADER_BYTES), to[1], to[0]);
+  }
+
+  #route(addr: Address, index: number): void {
+    const key = `${addr[0]}:${addr[1]}`;
+    if (this.#byRemote.get(key) === index) return;
+    if (this.#byRemote.size >= MAX_ROUTES) this.#byRemote.delete(this.#byRemote.keys().next().value!);
+    this.#byRemote.set(key, index);
+  }
+}
+
+/** A worker's side: its mux's datagrams, relayed through the main process's public port. */
+export class RelayedLink implements DatagramLink {
+  readonly #socket: Socket;
+  readonly #relayPort: number;
+
+  private constructor(socket: Socket, readonly port: number, relayPort: number) {
+    this.#socket = socket;
+    this.#relayPort = relayPort;
+  }
+
+  /** `publicPort` is what clients send to; `relayPort` the main process's loopback socket. */
+  static async open(publicPort: number, relayPort: number): Promise<RelayedLink> {
+    return new RelayedLink(await bind("127.0.0.1", 0), publicPort, relayPort);
+  }
+
+  /** The loopback port the main process sends this worker's datagrams to. */
+  get localPort(): number {
+    return this.#socket.address().port;
+  }
+
+  send(data: Uint8Array, addr: Address): void {
+    this.#socket.send([header(addr), data], this.#relayPort, "127.0.0.1");
+  }
+
+  onMessage(receive: (data: Buffer, from: Address) => void): void {
+    this.#socket.on("message", (data, from) => {
+      // Only the main process's relay may speak for clients.
+      if (from.port !== this.#relayPort || from.address !== "127.0.0.1") return;
+      const client = readHeader(data);
+      if (client) receive(data.subarray(HEADER_BYTES), client);
+    });
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+}
