@@ -4,7 +4,7 @@
  * first; echo bot), and the aiortc reference (aiortc_echo_server.py). Both speak the same POST /api/offer and
  * GET /status, so the same load client drives either.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { spawn, type Subprocess } from "bun";
@@ -54,7 +54,7 @@ export async function startServer(
   return name === "smallwebrtc" ? await startOurs(run, args, env) : await startAiortc();
 }
 
-/** `pid` is the command's process: under `deno task` that is the task runner, whose CPU and RSS are not the server's. */
+/** `pid` is the command's process (the task runner under `deno task`): CPU and RSS are read over its whole tree. */
 async function startOurs(run: SmallWebRTCRun, args: string[], env: Record<string, string>): Promise<BenchServer> {
   const command = ["taskset", "-c", SERVER_CORE, ...SMALLWEBRTC_RUNS[run]];
   const server = await startServerProcess({ command, args, env: { ...OPEN_LIMITS, ...env } });
@@ -104,16 +104,46 @@ function freePort(): Promise<number> {
   });
 }
 
-/** CPU seconds (user + system, every thread) the process has used so far. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+/** The process and all its descendants (a server's workers; the server under `deno task`), while they live. */
+export function processTree(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    const tasks = readdirSync(`/proc/${pid}/task`);
+    children = tasks.flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").split(" ").filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
+  return [pid, ...children.flatMap(processTree)];
 }
 
+/** CPU seconds (user + system, every thread) the process and its descendants have used so far. */
+export function cpuSeconds(pid: number): number {
+  return sum(processTree(pid).map((each) => {
+    try {
+      const stat = readFileSync(`/proc/${each}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return 0; // it exited between the listing and the read
+    }
+  }));
+}
+
+/** Resident memory of the process and its descendants. */
 export function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
-  return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+  return sum(processTree(pid).map((each) => {
+    try {
+      const line = readFileSync(`/proc/${each}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+      return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
+    } catch {
+      return 0;
+    }
+  }));
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
 }
 
 /** Connects `client` through POST /api/offer, as the official client does, and waits for its data channel. */
