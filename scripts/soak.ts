@@ -1,12 +1,12 @@
 /**
- * Soak: N full-duplex echo sessions against the server process for a while, then all closed. Reports the server's
+ * Soak: N full-duplex echo sessions against the server (with its default workers) for a while, then all closed. Reports the server's
  * memory (idle, steady, end, after close) and its open UDP sockets and file descriptors before and after, which is
  * where leaks show. Used by scripts/soak (10 minutes by default) and by the 60 s CI test.
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { loadPackets } from "./benchmarks/loadStream.ts";
-import { connectClient, drained, openSessions, rssMb } from "./benchmarks/servers.ts";
+import { connectClient, drained, openSessions, processTree, rssMb } from "./benchmarks/servers.ts";
 import { startServerProcess } from "./support/serverProcess.ts";
 import { repoRoot } from "./support/paths.ts";
 import { TestClient } from "./support/weriftClient.ts";
@@ -28,8 +28,14 @@ export interface SoakReport {
   echoPacketsPerSession: number;
 }
 
-/** File descriptors of the process, and how many of them are UDP sockets (matched against /proc/net/udp). */
+/** File descriptors of the server (its main process and workers), and how many of them are UDP sockets. */
 function descriptors(pid: number): { fds: number; udp: number } {
+  const each = processTree(pid).map(processDescriptors);
+  return { fds: each.reduce((sum, d) => sum + d.fds, 0), udp: each.reduce((sum, d) => sum + d.udp, 0) };
+}
+
+/** File descriptors of one process, and how many of them are UDP sockets (matched against /proc/net/udp). */
+function processDescriptors(pid: number): { fds: number; udp: number } {
   const inodes = new Set<string>();
   for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
     for (const row of readFileSync(join(`/proc/${pid}`, table.slice("/proc/".length)), "utf8").split("\n").slice(1)) {

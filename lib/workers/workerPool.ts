@@ -254,6 +254,12 @@ export class WorkerPool implements SessionHost {
     this.#closeSessions(lost.flatMap((session) => [...session.pcIds]));
     if (this.#workers[worker.index] === worker) this.#relay?.removeWorker(worker.index);
     if (this.#stopping) return;
+    if (worker.launchError) {
+      const reason = `cannot start worker processes (${worker.launchError.message}); set workers to 1 to serve from one`;
+      this.#failStart?.(new ConfigError(reason));
+      if (!this.#failStart) this.#logger.error("worker could not be started; not replacing it", { worker: worker.index, reason });
+      return;
+    }
     if (!worker.ready && code === CONFIG_ERROR_EXIT) {
       this.#failStart?.(new ConfigError(`worker ${worker.index} could not start (see the line above)`));
       if (!this.#failStart) this.#logger.error("worker could not start; not replacing it", { worker: worker.index });

@@ -40,6 +40,8 @@ export class WorkerProcess extends TypedEmitter<WorkerEvents> {
   heartbeatAt = performance.now();
   /** Sessions placed here since that heartbeat. */
   placedSince = 0;
+  /** Why the process could not be started, if it could not. */
+  launchError?: Error;
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
@@ -50,8 +52,16 @@ export class WorkerProcess extends TypedEmitter<WorkerEvents> {
     this.pid = child.pid ?? -1;
     child.on("message", (message) => this.#receive(message as FromWorker));
     child.on("exit", (code, signal) => this.#exit(code, signal));
-    // An IPC write to a process that just died fails here instead of throwing into the caller.
-    child.on("error", (error) => logger.debug("worker channel error", { worker: index, error }));
+    child.on("error", (error) => {
+      // A process that could not be started at all never exits: its failure is its exit.
+      if (child.pid === undefined) {
+        this.launchError = error;
+        this.#exit(null, null);
+        return;
+      }
+      // An IPC write to a process that just died fails here instead of throwing into the caller.
+      logger.debug("worker channel error", { worker: index, error });
+    });
   }
 
   request<K extends WorkerRequest["kind"]>(

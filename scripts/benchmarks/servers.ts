@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { spawn, type Subprocess } from "bun";
 import { SOURCE_COMMANDS, startServerProcess } from "../support/serverProcess.ts";
@@ -50,13 +51,17 @@ export async function startServer(
   run: SmallWebRTCRun = "binary",
   args: string[] = [],
   env: Record<string, string> = {},
+  cores = SERVER_CORE,
 ): Promise<BenchServer> {
-  return name === "smallwebrtc" ? await startOurs(run, args, env) : await startAiortc();
+  return name === "smallwebrtc" ? await startOurs(run, args, env, cores) : await startAiortc();
 }
 
+/** Every core of the machine, for a server with workers (the load client shares one of them). */
+export const ALL_CORES = `0-${availableParallelism() - 1}`;
+
 /** `pid` is the command's process (the task runner under `deno task`): CPU and RSS are read over its whole tree. */
-async function startOurs(run: SmallWebRTCRun, args: string[], env: Record<string, string>): Promise<BenchServer> {
-  const command = ["taskset", "-c", SERVER_CORE, ...SMALLWEBRTC_RUNS[run]];
+async function startOurs(run: SmallWebRTCRun, args: string[], env: Record<string, string>, cores: string): Promise<BenchServer> {
+  const command = ["taskset", "-c", cores, ...SMALLWEBRTC_RUNS[run]];
   const server = await startServerProcess({ command, args, env: { ...OPEN_LIMITS, ...env } });
   return { name: "smallwebrtc", url: server.url, pid: server.process.pid, stop: async () => void (await server.stop()) };
 }

@@ -60,10 +60,15 @@ function expectSpeechEchoed(report: AiortcPeerReport) {
   return echo;
 }
 
-/** Bot audio packets the server skipped so far because it stalled (each one is a timestamp gap by design). */
+/**
+ * Bot audio packets the server skipped so far because it stalled (each one is a timestamp gap by design), summed
+ * over its workers.
+ */
 async function packetsSkippedByStalls(): Promise<number> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  return Number(/^smallwebrtc_audio_packets_skipped_total (\d+)$/m.exec(metrics)![1]);
+  const samples = [...metrics.matchAll(/^smallwebrtc_audio_packets_skipped_total(?:\{[^}]*\})? (\d+)$/gm)];
+  expect(samples.length).toBeGreaterThan(0);
+  return samples.reduce((sum, sample) => sum + Number(sample[1]), 0);
 }
 
 async function expectConnected(report: AiortcPeerReport) {

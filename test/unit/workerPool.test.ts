@@ -234,6 +234,21 @@ describe("worker pool", () => {
     await expect(pool.start()).rejects.toThrow("worker 0 could not start");
   });
 
+  test("a worker process that cannot be started at all fails the start, naming why", async () => {
+    const pool = new WorkerPool({
+      config: config(),
+      count: 1,
+      metrics: new Metrics(),
+      logger: silentLogger,
+      launch: () => {
+        const child = Object.assign(new EventEmitter(), { pid: undefined, connected: false });
+        queueMicrotask(() => child.emit("error", new Error("spawn ENOEXEC")));
+        return child as unknown as ChildProcess;
+      },
+    });
+    await expect(pool.start()).rejects.toThrow("cannot start worker processes (spawn ENOEXEC); set workers to 1");
+  });
+
   test("/metrics: the main process's lines, then each worker's with its label", async () => {
     const { pool } = await startPool();
     const text = await pool.renderMetrics();
