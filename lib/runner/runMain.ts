@@ -97,7 +97,16 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
       logger,
       onConnection,
       sessions: workers > 1
-        ? (metrics) => new WorkerPool({ config, count: workers, metrics, launch: launchWorker, logger })
+        ? (metrics) =>
+          new WorkerPool({
+            config,
+            count: workers,
+            metrics,
+            launch: launchWorker,
+            logger,
+            // The worker printed the one line that says why.
+            onFatal: () => void server.shutdown().finally(() => process.exit(2)),
+          })
         : undefined,
     });
     const listener = await server.listen();

@@ -5,8 +5,8 @@
  * for it (PATCH, re-offer, restart_pc, the /sessions/:id flow) reaches the worker that holds it by its pc_id.
  *
  * A worker that exits or stops sending heartbeats (a bot in an endless loop) is killed if need be and replaced;
- * only its own sessions end. A worker that cannot start at all (a config or embedded-file error, exit code 2)
- * stops the server with the reason it printed.
+ * only its own sessions end. A worker that stops on a config or embedded-file error (exit code 2) stops the server:
+ * it printed the reason.
  */
 import type { Config } from "../config/schema.ts";
 import { ConfigError } from "../config/layers.ts";
@@ -31,6 +31,8 @@ export interface WorkerPoolOptions {
   metrics: Metrics;
   /** Starts a worker (workerLauncher.ts; tests pass their own). */
   launch: (place: WorkerPlace) => ChildProcess;
+  /** A worker stopped on a mistake the user must fix, after the start; it has said why. The server must stop. */
+  onFatal: () => void;
   logger: Logger;
 }
 
@@ -260,9 +262,11 @@ export class WorkerPool implements SessionHost {
       if (!this.#failStart) this.#logger.error("worker could not be started; not replacing it", { worker: worker.index, reason });
       return;
     }
-    if (!worker.ready && code === CONFIG_ERROR_EXIT) {
-      this.#failStart?.(new ConfigError(`worker ${worker.index} could not start (see the line above)`));
-      if (!this.#failStart) this.#logger.error("worker could not start; not replacing it", { worker: worker.index });
+    // Exit code 2 is a mistake the user must fix (a bad config, a broken embedded file found at warm-up): a
+    // replacement would fail the same way, so the server stops, as one process would.
+    if (code === CONFIG_ERROR_EXIT) {
+      if (this.#failStart) this.#failStart(new ConfigError(`worker ${worker.index} could not start (see the line above)`));
+      else this.#options.onFatal();
       return;
     }
     const reason: RestartReason = this.#hung.has(worker) ? "hang" : "crash";

@@ -168,11 +168,26 @@ export async function scrapeMetrics(server: { url: string }): Promise<string> {
   return await (await fetch(`${server.url}/metrics`)).text();
 }
 
-/** One sample of scraped /metrics, `labels` as written between its braces; undefined when it is not there. */
+/** A sample of scraped /metrics, summed over its workers (see metricSamples); undefined when it is not there. */
 export function metricSample(metrics: string, name: string, labels?: string): number | undefined {
-  const series = labels === undefined ? name : `${name}{${labels}}`;
-  const line = metrics.split("\n").find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  const samples = metricSamples(metrics, name, labels);
+  return samples.length === 0 ? undefined : samples.reduce((sum, value) => sum + value, 0);
+}
+
+/**
+ * Every sample of `name` whose labels include `labels` (e.g. `direction="in"`), whatever else they carry: a server
+ * with workers has one per worker (`worker="0"`, ...). metricSample sums them.
+ */
+export function metricSamples(metrics: string, name: string, labels?: string): number[] {
+  const values: number[] = [];
+  for (const line of metrics.split("\n")) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const present = (match[2] ?? "").split(",");
+    if (labels !== undefined && !labels.split(",").every((label) => present.includes(label))) continue;
+    values.push(Number(match[3]));
+  }
+  return values;
 }
 
 export async function openSessions(server: { url: string }): Promise<number> {

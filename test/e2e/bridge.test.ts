@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { REQUEST_DATA_HEADER } from "../../lib/bridge/upgradeHeaders.ts";
+import { metricSample } from "../../scripts/benchmarks/servers.ts";
 import { speechWav } from "../../scripts/support/media.ts";
 import { startTestBot, type TestBot } from "../../scripts/support/pipecatTestBot.ts";
 import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
@@ -35,7 +36,7 @@ const LOUD_FRAME_BYTES = 50;
 
 async function queuedForClientSecs(): Promise<number> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  return Number(/smallwebrtc_bridge_queued_audio_seconds\{direction="to_client"\} (\S+)/.exec(metrics)?.[1]);
+  return metricSample(metrics, "smallwebrtc_bridge_queued_audio_seconds", 'direction="to_client"') ?? Number.NaN;
 }
 
 describe("official Pipecat client through the bridge", () => {

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { decimate, findEcho, readWav, rms } from "../../scripts/support/audio.ts";
+import { metricSample } from "../../scripts/benchmarks/servers.ts";
 import { speechWav } from "../../scripts/support/media.ts";
 import { join } from "node:path";
 import { repoRoot } from "../../scripts/support/paths.ts";
@@ -66,9 +67,9 @@ function expectSpeechEchoed(report: AiortcPeerReport) {
  */
 async function packetsSkippedByStalls(): Promise<number> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
-  const samples = [...metrics.matchAll(/^smallwebrtc_audio_packets_skipped_total(?:\{[^}]*\})? (\d+)$/gm)];
-  expect(samples.length).toBeGreaterThan(0);
-  return samples.reduce((sum, sample) => sum + Number(sample[1]), 0);
+  const skipped = metricSample(metrics, "smallwebrtc_audio_packets_skipped_total");
+  expect(skipped).toBeNumber();
+  return skipped!;
 }
 
 async function expectConnected(report: AiortcPeerReport) {

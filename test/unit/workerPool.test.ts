@@ -65,7 +65,9 @@ class FakeWorker extends EventEmitter {
 const config = (limits: Record<string, unknown> = {}) => ConfigSchema.parse({ limits });
 const offer = (pcId?: string) => ({ sdp: "v=0", type: "offer" as const, pcId });
 let pools: WorkerPool[] = [];
+let fatal = 0;
 afterEach(async () => {
+  fatal = 0;
   await Promise.all(pools.map((pool) => pool.shutdown(0)));
   pools = [];
 });
@@ -78,6 +80,7 @@ async function startPool(count = 2, limits: Record<string, unknown> = {}) {
     count,
     metrics: new Metrics(),
     logger: silentLogger,
+    onFatal: () => fatal++,
     launch: () => {
       const worker = new FakeWorker();
       launched.push(worker);
@@ -225,6 +228,7 @@ describe("worker pool", () => {
       count: 2,
       metrics: new Metrics(),
       logger: silentLogger,
+      onFatal: () => fatal++,
       launch: () => {
         const worker = new FakeWorker();
         queueMicrotask(() => worker.exit(2));
@@ -234,12 +238,22 @@ describe("worker pool", () => {
     await expect(pool.start()).rejects.toThrow("worker 0 could not start");
   });
 
+  test("a worker that stops with exit code 2 after the start stops the server; other exits are replaced", async () => {
+    const { launched } = await startPool();
+    launched[1].exit(1);
+    expect(fatal).toBe(0);
+    launched[0].exit(2);
+    expect(fatal).toBe(1);
+    await eventually(() => launched.length === 3, 5000, "the worker that exited with 1 replaced");
+  });
+
   test("a worker process that cannot be started at all fails the start, naming why", async () => {
     const pool = new WorkerPool({
       config: config(),
       count: 1,
       metrics: new Metrics(),
       logger: silentLogger,
+      onFatal: () => fatal++,
       launch: () => {
         const child = Object.assign(new EventEmitter(), { pid: undefined, connected: false });
         queueMicrotask(() => child.emit("error", new Error("spawn ENOEXEC")));
