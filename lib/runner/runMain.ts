@@ -33,7 +33,7 @@ import { workerRole } from "../workers/messages.ts";
 import { workerPortRange } from "../workers/portRanges.ts";
 import { canLaunchWorkers, launchWorker } from "../workers/workerLauncher.ts";
 import { runWorker } from "../workers/workerMain.ts";
-import { WorkerPool } from "../workers/workerPool.ts";
+import { WorkerPool, WorkerReportedError } from "../workers/workerPool.ts";
 
 export interface RunMainOptions {
   args?: string[];
@@ -123,6 +123,8 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     if (error instanceof ConfigError || error instanceof WeriftDriftError || error instanceof BundledFileError) {
       exit(program, error);
     }
+    // The worker printed the one line that says why.
+    if (error instanceof WorkerReportedError) process.exit(2);
     throw error;
   }
 }

@@ -51,6 +51,11 @@ const CONFIG_ERROR_EXIT = 2;
 
 type RestartReason = "crash" | "hang";
 
+/** A worker stopped on a mistake the user must fix (exit code 2) and printed the line that names it. */
+export class WorkerReportedError extends Error {
+  override name = "WorkerReportedError";
+}
+
 /** A session on some worker, as the main process knows it. */
 class RemoteSession extends EventHub<{ closed: [] }> implements SessionLifetime {
   isClosed = false;
@@ -265,7 +270,7 @@ export class WorkerPool implements SessionHost {
     // Exit code 2 is a mistake the user must fix (a bad config, a broken embedded file found at warm-up): a
     // replacement would fail the same way, so the server stops, as one process would.
     if (code === CONFIG_ERROR_EXIT) {
-      if (this.#failStart) this.#failStart(new ConfigError(`worker ${worker.index} could not start (see the line above)`));
+      if (this.#failStart) this.#failStart(new WorkerReportedError(`worker ${worker.index} stopped with exit code 2`));
       else this.#options.onFatal();
       return;
     }

@@ -94,8 +94,9 @@ async function expectConnected(report: AiortcPeerReport) {
  * 1 ms), not only when its liveness check gives up on the client seconds later (which logs "client vanished" instead).
  */
 async function expectClosedByClient(report: AiortcPeerReport) {
-  const closed = `client closed its peer connection pcId=${JSON.stringify(report.pc_id)}`;
-  await eventually(() => server.output().includes(closed), 2000, `"${closed}" in the server's log`);
+  // A worker's lines carry its index first: "... connection worker=1 pcId=...".
+  const closed = new RegExp(`client closed its peer connection (worker=\\d+ )?pcId=${RegExp.escape(JSON.stringify(report.pc_id))}`);
+  await eventually(() => closed.test(server.output()), 2000, `${closed} in the server's log`);
 }
 
 type Message = { type?: string; label?: string; id?: string; data?: unknown; [key: string]: unknown };

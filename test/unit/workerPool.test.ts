@@ -14,7 +14,7 @@ import type { FromWorker, ToWorker } from "../../lib/workers/messages.ts";
 import { mergeMetrics } from "../../lib/workers/metricsMerge.ts";
 import { chooseWorker, type WorkerLoad } from "../../lib/workers/placement.ts";
 import { workerPortRange } from "../../lib/workers/portRanges.ts";
-import { WorkerPool } from "../../lib/workers/workerPool.ts";
+import { WorkerPool, WorkerReportedError } from "../../lib/workers/workerPool.ts";
 import { eventually } from "../support/eventually.ts";
 
 /** A worker process that answers as the test scripts it. */
@@ -222,7 +222,7 @@ describe("worker pool", () => {
     }
   });
 
-  test("a worker that cannot start (exit code 2) fails the start with a ConfigError", async () => {
+  test("a worker that cannot start (exit code 2) fails the start; it has printed why", async () => {
     const pool = new WorkerPool({
       config: config(),
       count: 2,
@@ -235,7 +235,7 @@ describe("worker pool", () => {
         return worker as unknown as ChildProcess;
       },
     });
-    await expect(pool.start()).rejects.toThrow("worker 0 could not start");
+    await expect(pool.start()).rejects.toBeInstanceOf(WorkerReportedError);
   });
 
   test("a worker that stops with exit code 2 after the start stops the server; other exits are replaced", async () => {
