@@ -61,6 +61,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     },
   });
 
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -98,16 +99,18 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   // Ctrl-C reaches the whole process group; the main process drains the workers itself, in order.
   process.on("SIGINT", () => {});
   process.on("SIGTERM", () => void stop(0));
-  process.on("uncaughtException", (error) => {
+  const fail = (error: unknown) => {
     logger.exception("worker failed", error);
     void stop(1);
-  });
+  };
+  process.on("uncaughtException", fail);
+  process.on("unhandledRejection", fail);
 
   await sessions.start();
   metrics.startLagProbe();
   const load = processLoad();
   let warm = false;
-  const heartbeat = setInterval(() => {
+  heartbeat = setInterval(() => {
     send({ type: "heartbeat", load: load(), warm, sessions: sessions.size, rssBytes: process.memoryUsage().rss });
   }, HEARTBEAT_MS);
   send({ type: "ready" });
