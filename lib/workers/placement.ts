@@ -2,6 +2,7 @@
  * Which worker takes a new session: the least loaded by recent CPU, as LiveKit's agent workers are chosen by their
  * load function. A heartbeat is up to half a second old, so the sessions placed since a worker's last one count at
  * its average cost per session: a burst of offers spreads instead of piling onto the worker that looked idlest.
+ * Between workers whose loads are within SAME_LOAD, the one with fewer sessions wins.
  */
 
 export interface WorkerLoad {
@@ -17,8 +18,13 @@ export interface WorkerLoad {
   warm: boolean;
 }
 
-/** What a session is assumed to cost before a worker has any to average over. */
-const FIRST_SESSION_LOAD = 0.01;
+/** What a session is assumed to cost before a worker has any to average over (an echo session costs about this). */
+const FIRST_SESSION_LOAD = 0.02;
+/**
+ * Loads closer than this are the same: one half-second reading of an idle worker varies by a few percent, so between
+ * near-equal workers the one with fewer sessions wins, and a burst of offers spreads evenly.
+ */
+const SAME_LOAD = 0.05;
 
 export function expectedLoad(worker: WorkerLoad): number {
   const perSession = worker.sessions > 0 ? worker.load / worker.sessions : FIRST_SESSION_LOAD;
@@ -37,15 +43,11 @@ export function chooseWorker(workers: readonly WorkerLoad[], maxLoad: number): W
 }
 
 function leastLoaded(workers: readonly WorkerLoad[], maxLoad: number): WorkerLoad | undefined {
-  let best: WorkerLoad | undefined;
-  let bestLoad = Number.POSITIVE_INFINITY;
-  for (const worker of workers) {
-    const load = expectedLoad(worker);
-    if (load > maxLoad) continue;
-    if (load < bestLoad || (load === bestLoad && best && worker.sessions < best.sessions)) {
-      best = worker;
-      bestLoad = load;
-    }
-  }
-  return best;
+  const candidates = workers.filter((worker) => expectedLoad(worker) <= maxLoad);
+  if (candidates.length === 0) return undefined;
+  const lowest = Math.min(...candidates.map(expectedLoad));
+  const sessions = (worker: WorkerLoad) => worker.sessions + worker.placedSince;
+  return candidates
+    .filter((worker) => expectedLoad(worker) <= lowest + SAME_LOAD)
+    .reduce((best, worker) => (sessions(worker) < sessions(best) ? worker : best));
 }

@@ -109,11 +109,15 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   await sessions.start();
   metrics.startLagProbe();
   const load = processLoad();
-  let warm = false;
+  let warmAt = Number.POSITIVE_INFINITY;
+  let intervalStart = performance.now();
   heartbeat = setInterval(() => {
+    // Warm once a whole interval's load is the sessions' alone, none of it the warm-up's.
+    const warm = warmAt <= intervalStart;
+    intervalStart = performance.now();
     send({ type: "heartbeat", load: load(), warm, sessions: sessions.size, rssBytes: process.memoryUsage().rss });
   }, HEARTBEAT_MS);
   send({ type: "ready" });
   await options.warmUp();
-  warm = true;
+  warmAt = performance.now();
 }

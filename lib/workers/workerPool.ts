@@ -186,6 +186,7 @@ export class WorkerPool implements SessionHost {
         index: worker.index,
         pid: worker.pid,
         ready: worker.ready && !worker.exited,
+        warm: worker.heartbeat.warm,
         sessions: [...this.#open].filter((session) => session.worker === worker).length,
         load: Math.round(worker.heartbeat.load * 1000) / 1000,
       })),

@@ -18,6 +18,7 @@ interface WorkerStatus {
   index: number;
   pid: number;
   ready: boolean;
+  warm: boolean;
   sessions: number;
   load: number;
 }
@@ -32,8 +33,14 @@ afterEach(async () => {
   server = undefined;
 });
 
-function start(args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
-  return startServerProcess({ command: [BUN, MAIN], args: ["--workers", "2", ...args], env });
+/** Warm and idle: placement goes by load, and a worker still busy after its warm-up (collecting its garbage) is rightly avoided. */
+const atRest = (worker: WorkerStatus) => worker.warm && worker.load < 0.1;
+
+/** The server with two workers, once both are at rest, so that placement spreads sessions evenly. */
+async function start(args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
+  server = await startServerProcess({ command: [BUN, MAIN], args: ["--workers", "2", ...args], env });
+  await eventually(async () => (await status()).workers.every(atRest), 20_000, "both workers at rest");
+  return server;
 }
 
 async function status(): Promise<{ sessions: number; workers: WorkerStatus[] }> {
@@ -138,6 +145,7 @@ describe("workers", () => {
     const sessions = await Promise.all([connect(), connect(), connect(), connect()]);
     const before = await status();
     const [victim, survivor] = before.workers;
+    expect(before.workers.map((worker) => worker.sessions)).toEqual([2, 2]);
     // Which worker holds which client: the survivor's clients are the ones still echoed after the kill.
     for (const { client } of sessions) await stream(client);
     await eventually(() => sessions.every(({ client }) => client.audioIn.length > 25), 10_000, "echo on every client");
@@ -157,6 +165,7 @@ describe("workers", () => {
     await eventually(() => kept.every(({ client }) => client.audioInAt.at(-1)! > settledAt + 2000), 10_000, "two more seconds of echo");
     for (const { client } of kept) expect(longestGap(client, killedAt)).toBeLessThan(100);
 
+    await eventually(async () => atRest((await status()).workers[victim.index]), 20_000, "the replacement at rest");
     const replacement = (await status()).workers[victim.index];
     const { client } = await connect();
     client.send({ echo: "new" });
@@ -206,6 +215,17 @@ describe("workers", () => {
     sessions[2].client.send({ echo: "two" });
     await echoes(sessions[2].client, "two");
     expect(sessions.filter(({ client }) => client.received.some((m) => (m as { echo?: string }).echo === "two"))).toHaveLength(1);
+  }, 60_000);
+
+  test("ice.portRange is split between the workers: each binds in its own half", async () => {
+    server = await start([], { SMALLWEBRTC_ICE_PORT_RANGE: "[42400,42409]" });
+    const sessions = await Promise.all([connect(), connect(), connect(), connect()]);
+    expect((await status()).workers.map((worker) => worker.sessions > 0)).toEqual([true, true]);
+    const ports = sessions.flatMap(({ client }) =>
+      [...client.pc.remoteDescription!.sdp.matchAll(/^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host/gm)].map((m) => Number(m[1])));
+    for (const port of ports) expect(port).toBeWithin(42400, 42410);
+    expect(ports.some((port) => port <= 42404)).toBe(true);
+    expect(ports.some((port) => port >= 42405)).toBe(true);
   }, 60_000);
 
   test("SIGTERM drains every worker: every client gets peerLeft and the server exits 0", async () => {

@@ -104,7 +104,18 @@ describe("placement", () => {
     expect(chooseWorker([worker(0, 0.5), worker(1, 0.2)], 0.75)?.index).toBe(1);
     // Worker 1 ran 0.1 per session; four placed since its heartbeat make it the busier one.
     expect(chooseWorker([worker(0, 0.5), worker(1, 0.2, { sessions: 2, placedSince: 4 })], 0.75)?.index).toBe(0);
-    expect(chooseWorker([worker(0, 0.3), worker(1, 0.3, { sessions: 1 })], 0.75)?.index).toBe(0);
+  });
+
+  test("near-equal loads (within 0.05 of a core) go by sessions, so a burst on idle workers alternates", () => {
+    expect(chooseWorker([worker(0, 0.3, { sessions: 2 }), worker(1, 0.33, { sessions: 1 })], 0.75)?.index).toBe(1);
+    expect(chooseWorker([worker(0, 0.3, { sessions: 2 }), worker(1, 0.36, { sessions: 1 })], 0.75)?.index).toBe(0);
+    const idle = [worker(0, 0.04), worker(1, 0.001)];
+    const placed = Array.from({ length: 6 }, () => {
+      const chosen = chooseWorker(idle, 0.75)!;
+      chosen.placedSince++;
+      return chosen.index;
+    });
+    expect(placed.toSorted()).toEqual([0, 0, 0, 1, 1, 1]);
   });
 
   test("none above the limit, none unavailable; a cold worker only when no warm one can take it", () => {
