@@ -176,7 +176,7 @@ describe("workers", () => {
   }, 90_000);
 
   test("a bot stuck in an endless loop: the watchdog replaces its worker and the other worker's calls go on", async () => {
-    server = await start(["--bot", join(repoRoot, "test/fixtures/workers/hangingBot.ts")], {
+    server = await start(["--bot", join(repoRoot, "test/fixtures/workers/faultyBot.ts")], {
       SMALLWEBRTC_LIMITS_WORKER_TIMEOUT_SECS: "2",
     });
     const first = await connect();
@@ -201,6 +201,18 @@ describe("workers", () => {
     second.client.send({ echo: "still here" });
     await echoes(second.client, "still here");
   }, 90_000);
+
+  test("an uncaught error ends its worker: that worker's clients get peerLeft, the other's calls go on", async () => {
+    server = await start(["--bot", join(repoRoot, "test/fixtures/workers/faultyBot.ts")]);
+    const [first, second] = [await connect(), await connect()];
+    expect((await status()).workers.map((worker) => worker.sessions)).toEqual([1, 1]);
+    first.client.send({ throw: true });
+    await first.client.waitFor((m) => (m as { message?: { type?: string } }).message?.type === "peerLeft", 10_000);
+    await eventually(async () => (await status()).sessions === 1, 10_000, "the failed worker's session counted out");
+    expect(server.output()).toMatch(/worker failed .*a bug outside any session's work/);
+    second.client.send({ echo: "still here" });
+    await echoes(second.client, "still here");
+  }, 60_000);
 
   test("single-port mode: sessions on both workers share the one UDP port, each with its own media", async () => {
     server = await start([], { SMALLWEBRTC_ICE_UDP_PORT: "42300" });
