@@ -66,25 +66,30 @@ export interface UfragObserver {
   forgotten(ufrags: string[]): void;
 }
 
+/** An IPv4 UDP socket bound to `host`:`port` (0: any free port), or the bind error. */
+export async function bindUdp(host: string, port: number): Promise<Socket> {
+  const socket = createSocket({ type: "udp4", reuseAddr: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(port, host, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  // Port-unreachable errors from vanished peers must not take the server down.
+  socket.on("error", () => {});
+  return socket;
+}
+
 class SocketLink implements DatagramLink {
   readonly #socket: Socket;
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    // Port-unreachable errors from vanished clients must not take the server down.
-    socket.on("error", () => {});
   }
 
   static async open(host: string, port: number): Promise<SocketLink> {
-    const socket = createSocket({ type: "udp4", reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(port, host, () => {
-        socket.off("error", reject);
-        resolve();
-      });
-    });
-    return new SocketLink(socket);
+    return new SocketLink(await bindUdp(host, port));
   }
 
   get port(): number {

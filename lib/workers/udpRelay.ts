@@ -6,8 +6,8 @@
  * ufrag in its USERNAME, which the owning worker announced before its answer left; anything else by the client
  * address that last spoke to, or was sent to from, a worker. Inside the worker, its own mux tells its sessions apart.
  */
-import { createSocket, type Socket } from "node:dgram";
-import { type Address, bindingRequestUfrag, type DatagramLink } from "../webrtc/udpMux.ts";
+import type { Socket } from "node:dgram";
+import { type Address, bindingRequestUfrag, bindUdp, type DatagramLink } from "../webrtc/udpMux.ts";
 
 const HEADER_BYTES = 6;
 /** Bound on remembered client addresses: a flood of spoofed sources cannot grow memory without limit. */
@@ -24,20 +24,6 @@ function header([host, port]: Address): Buffer {
 function readHeader(data: Buffer): Address | undefined {
   if (data.length < HEADER_BYTES) return undefined;
   return [`${data[0]}.${data[1]}.${data[2]}.${data[3]}`, data.readUInt16BE(4)];
-}
-
-async function bind(host: string, port: number): Promise<Socket> {
-  const socket = createSocket({ type: "udp4", reuseAddr: false });
-  await new Promise<void>((resolve, reject) => {
-    socket.once("error", reject);
-    socket.bind(port, host, () => {
-      socket.off("error", reject);
-      resolve();
-    });
-  });
-  // Port-unreachable errors from vanished clients or workers must not take the server down.
-  socket.on("error", () => {});
-  return socket;
 }
 
 /** The main process's side: the public port, and one loopback socket facing every worker. */
@@ -58,9 +44,9 @@ export class UdpRelay {
   }
 
   static async open(host: string, port: number): Promise<UdpRelay> {
-    const publicSocket = await bind(host, port);
+    const publicSocket = await bindUdp(host, port);
     try {
-      return new UdpRelay(publicSocket, await bind("127.0.0.1", 0));
+      return new UdpRelay(publicSocket, await bindUdp("127.0.0.1", 0));
     } catch (error) {
       publicSocket.close();
       throw error;
@@ -142,7 +128,7 @@ export class RelayedLink implements DatagramLink {
 
   /** `publicPort` is what clients send to; `relayPort` the main process's loopback socket. */
   static async open(publicPort: number, relayPort: number): Promise<RelayedLink> {
-    return new RelayedLink(await bind("127.0.0.1", 0), publicPort, relayPort);
+    return new RelayedLink(await bindUdp("127.0.0.1", 0), publicPort, relayPort);
   }
 
   /** The loopback port the main process sends this worker's datagrams to. */
