@@ -14,6 +14,7 @@ import { measureDataChannel } from "./dataChannel.ts";
 import { measureRuntimes, type Range } from "./runtimes.ts";
 import { type BenchServer, rssMb, type ServerName, startServer } from "./servers.ts";
 import { sweepSessions } from "./sessionsPerCore.ts";
+import { benchWorkers } from "./workers.ts";
 
 const BENCHES = ["audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant"] as const;
 type Bench = (typeof BENCHES)[number];
@@ -22,11 +23,13 @@ const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
 const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--rounds 20]
                     [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
-                    [--assistant-sessions 20] [--server smallwebrtc|aiortc|both]
+                    [--assistant-sessions 20] [--server smallwebrtc|aiortc|both] [--workers 1,2]
                     [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
 benchmark (smallwebrtc, the aiortc reference, and their ratio), then one JSON line, also written to --out.
 --server measures one server alone (no ratios): quicker while working on one of them.
+sessions --workers 1,2 sweeps smallwebrtc once per worker count instead, free to use every core (the load client
+still pinned to core 1, so its CPU is shown), and gives sessions per machine and their ratio to one worker.
 runtimes starts smallwebrtc --starts times each as the binary, with Bun and with Deno (no aiortc), and gives the
 range over the starts of its start time and of each start's connect-time p50 (--rounds connects).
 bridge runs --bridge-sessions echo sessions against the binary's built-in echo and against the binary bridged to a
@@ -48,6 +51,7 @@ const { values, positionals } = parseArgs({
     "assistant-sessions": { type: "string", default: "20" },
     out: { type: "string", default: "bench-results.json" },
     server: { type: "string", default: "both" },
+    workers: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -137,9 +141,27 @@ if (runs("assistant") && servers.includes("smallwebrtc")) {
     result.worst.map((run) => `${run.sessions} sessions ${round(run.totalP95Ms)} ms`).join(", ") + " in total at p95");
 }
 
+if (runs("sessions") && values.workers !== undefined) {
+  const counts = values.workers.split(",").map(Number);
+  const rows = await benchWorkers({ counts, steps: values.steps.split(",").map(Number), log });
+  results.workers = rows;
+  console.log(`\nsessions --workers ${values.workers}: smallwebrtc on every core (${rows.length} runs), the load ` +
+    "client pinned to the last one (target: at least 1.5x the sessions of one process with two workers)");
+  console.table(rows.map((row) => ({
+    workers: row.workers,
+    "sessions per machine (<1 % late)": row.sessions,
+    "server CPU % at max": round(row.serverCpuPct),
+    "load client CPU % at max": round(row.clientCpuPct),
+    "idle RSS (MB)": round(row.idleRssMb),
+    "RSS per added session (MB)": round(row.rssPerSessionMb),
+    "ratio to 1 worker": round(row.ratio),
+  })));
+}
+
 for (const name of servers) {
   // Connect time and the data channel on one server; the sessions sweep on a fresh one, so its idle RSS is clean.
-  const groups = [[runs("connect") && connect, runs("data-channel") && dataChannel], [runs("sessions") && sessions]];
+  const perCore = runs("sessions") && values.workers === undefined;
+  const groups = [[runs("connect") && connect, runs("data-channel") && dataChannel], [perCore && sessions]];
   for (const group of groups) {
     const benches = group.filter((bench): bench is BenchFn => bench !== false);
     if (benches.length === 0) continue;
