@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { availableParallelism } from "node:os";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { spawn, type Subprocess } from "bun";
 import { SOURCE_COMMANDS, startServerProcess } from "../support/serverProcess.ts";
@@ -56,8 +56,11 @@ export async function startServer(
   return name === "smallwebrtc" ? await startOurs(run, args, env, cores) : await startAiortc();
 }
 
-/** Every core of the machine, for a server with workers (the load client shares one of them). */
-export const ALL_CORES = `0-${availableParallelism() - 1}`;
+/**
+ * Every core of the machine, for a server with workers (the load client shares one of them). Counted with os.cpus():
+ * availableParallelism() counts only the cores this pinned process may use.
+ */
+export const ALL_CORES = `0-${cpus().length - 1}`;
 
 /** `pid` is the command's process (the task runner under `deno task`): CPU and RSS are read over its whole tree. */
 async function startOurs(run: SmallWebRTCRun, args: string[], env: Record<string, string>, cores: string): Promise<BenchServer> {
