@@ -1,6 +1,7 @@
 /**
  * /metrics in the Prometheus text format: sessions, offers by result, packets and bytes, codec CPU time, event-loop
- * lag, the bridge's sockets and queues, and memory. Gauges are read at scrape time; only counters are kept.
+ * stalls and collection pauses, the bridge's sockets and queues, and memory. Gauges are read at scrape time; only
+ * counters are kept.
  */
 import process from "node:process";
 import { bridgeStats } from "../bridge/bridgeStats.ts";
@@ -10,6 +11,15 @@ import { stageLatencies } from "../pipeline/stageLatency.ts";
 import { encoderComplexity } from "../media/encoderComplexity.ts";
 import type { SmallWebRTCConnection, Traffic } from "../webrtc/connection.ts";
 import type { HeapCollector } from "./heapCollector.ts";
+import {
+  GC_SHRINK_BYTES,
+  LoopStalls,
+  type PauseHistogram,
+  type RecentPauses,
+  STALL_BUCKETS_MS,
+  STALL_FLOOR_MS,
+  STALL_WINDOW_MS,
+} from "./loopStalls.ts";
 
 export type OfferResult = "answered" | "invalid" | "unauthorized" | "not_found" | "rate_limited" | "capacity" | "error";
 
@@ -22,15 +32,17 @@ export function offerResult(status: number): OfferResult {
   return status < 500 ? "invalid" : "error";
 }
 
+type MetricType = "gauge" | "counter" | "histogram";
+
 export class Metrics {
   readonly #offers = new Map<OfferResult, number>();
   #closedTraffic: Traffic = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
-  #lagMs = 0;
-  #lagTimer?: ReturnType<typeof setInterval>;
   readonly #heap?: HeapCollector;
+  readonly #stalls: LoopStalls;
 
-  constructor(heap?: HeapCollector) {
+  constructor(heap?: HeapCollector, stalls = new LoopStalls()) {
     this.#heap = heap;
+    this.#stalls = stalls;
   }
 
   countOffer(status: number): void {
@@ -43,25 +55,19 @@ export class Metrics {
     this.#closedTraffic = addTraffic(this.#closedTraffic, connection.traffic);
   }
 
-  /** Measures event-loop lag: how late a 500 ms timer fires, as the worst of the last interval. */
+  /** Starts measuring event-loop stalls and the collection pauses among them. */
   startLagProbe(): void {
-    let expected = performance.now() + 500;
-    this.#lagTimer = setInterval(() => {
-      const now = performance.now();
-      this.#lagMs = Math.max(0, now - expected);
-      expected = now + 500;
-    }, 500);
-    (this.#lagTimer as { unref?: () => void }).unref?.();
+    this.#stalls.start();
   }
 
   stop(): void {
-    clearInterval(this.#lagTimer);
+    this.#stalls.stop();
   }
 
   render(open: readonly SmallWebRTCConnection[]): string {
     const traffic = open.reduce((sum, connection) => addTraffic(sum, connection.traffic), this.#closedTraffic);
     const lines: string[] = [];
-    const metric = (name: string, type: "gauge" | "counter", help: string, samples: [string, number][]) => {
+    const metric = (name: string, type: MetricType, help: string, samples: [string, number][]) => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
     };
@@ -91,8 +97,19 @@ export class Metrics {
       ]));
     metric("smallwebrtc_stage_latency_samples", "gauge", "Samples those quantiles are taken over, by stage.",
       stages.map(({ stage, count }) => [`{stage="${stage}"}`, count]));
-    metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
-      [["", this.#lagMs / 1000]]);
+    const window = `the last ${STALL_WINDOW_MS / 1000} s`;
+    metric("smallwebrtc_event_loop_stall_seconds", "histogram",
+      `Event-loop stalls: how late a 10 ms timer fired, counted when over ${STALL_FLOOR_MS} ms.`,
+      histogramSamples(this.#stalls.stalls));
+    metric("smallwebrtc_event_loop_stall_recent_seconds", "gauge",
+      `How late the 10 ms timer fired over ${window}, every firing counted (p99, max).`,
+      recentSamples(this.#stalls.recentStalls()));
+    metric("smallwebrtc_gc_pause_seconds", "histogram",
+      `Stalls attributed to garbage collection: those across which the used heap shrank by over ${GC_SHRINK_MIB} MiB ` +
+        "(neither runtime reports its collections, so this is inferred).",
+      histogramSamples(this.#stalls.gcPauses));
+    metric("smallwebrtc_gc_pause_recent_seconds", "gauge", `Those collection pauses over ${window} (p99, max).`,
+      recentSamples(this.#stalls.recentGcPauses()));
     if (this.#heap) {
       metric("smallwebrtc_heap_collections_total", "counter",
         "Full heap collections requested to keep memory flat (Bun).",
@@ -118,6 +135,23 @@ export class Metrics {
     metric("process_resident_memory_bytes", "gauge", "Resident set size.", [["", process.memoryUsage().rss]]);
     return `${lines.join("\n")}\n`;
   }
+}
+
+const GC_SHRINK_MIB = GC_SHRINK_BYTES / 1024 / 1024;
+
+/** A histogram's cumulative buckets, sum and count, in seconds. */
+function histogramSamples(histogram: PauseHistogram): [string, number][] {
+  let cumulative = 0;
+  const bounds = [...STALL_BUCKETS_MS.map((ms) => String(ms / 1000)), "+Inf"];
+  return [
+    ...bounds.map((le, i): [string, number] => [`_bucket{le="${le}"}`, (cumulative += histogram.counts[i])]),
+    ["_sum", histogram.sumMs / 1000],
+    ["_count", histogram.count],
+  ];
+}
+
+function recentSamples({ p99Ms, maxMs }: RecentPauses): [string, number][] {
+  return [['{quantile="0.99"}', p99Ms / 1000], ['{quantile="1"}', maxMs / 1000]];
 }
 
 function addTraffic(a: Traffic, b: Traffic): Traffic {
