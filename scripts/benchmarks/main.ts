@@ -20,13 +20,16 @@ type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
 const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
-const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--rounds 20]
-                    [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
+const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--windows 3]
+                    [--rounds 20] [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
                     [--assistant-sessions 20] [--server smallwebrtc|aiortc|both]
                     [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
 benchmark (smallwebrtc, the aiortc reference, and their ratio), then one JSON line, also written to --out.
 --server measures one server alone (no ratios): quicker while working on one of them.
+sessions adds echo sessions up to each of --steps and measures --windows windows of 10 s at each; every figure of a
+step is the worst over its windows (late and missing packets, echo latency, CPU, RSS), printed beside smallwebrtc's
+own event-loop stalls, their p99 and maximum, and its collection pauses from /metrics (n/a for aiortc).
 runtimes starts smallwebrtc --starts times each as the binary, with Bun and with Deno (no aiortc), and gives the
 range over the starts of its start time and of each start's connect-time p50 (--rounds connects).
 bridge runs --bridge-sessions echo sessions against the binary's built-in echo and against the binary bridged to a
@@ -40,6 +43,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     steps: { type: "string", default: DEFAULT_STEPS },
+    windows: { type: "string", default: "3" },
     rounds: { type: "string", default: "20" },
     starts: { type: "string", default: "5" },
     "bridge-rounds": { type: "string", default: "3" },
@@ -63,7 +67,7 @@ if (values.help || unknown.length > 0 || servers.length === 0) {
 const runs = (bench: Bench) => wanted.includes(bench);
 const log = (line: string) => console.error(`  ${line}`);
 
-type Figures = Record<string, number | boolean>;
+type Figures = Record<string, number | boolean | string>;
 type BenchFn = (server: BenchServer, figures: Figures) => Promise<void>;
 const results: Record<string, unknown> = { machine: machine() };
 const tables: Partial<Record<ServerName, Figures>> = {};
@@ -183,7 +187,7 @@ async function dataChannel(server: BenchServer, figures: Figures): Promise<void>
 async function sessions(server: BenchServer, figures: Figures): Promise<void> {
   log(`${server.name}: sessions per core`);
   const steps = values.steps.split(",").map(Number);
-  const result = await sweepSessions(server, { steps, log });
+  const result = await sweepSessions(server, { steps, windows: Number(values.windows), log });
   results[`sessions.${server.name}`] = result;
   const at = (n: number) => result.steps.find((step) => step.sessions === n);
   const atMax = at(result.maxSessions);
@@ -197,6 +201,9 @@ async function sessions(server: BenchServer, figures: Figures): Promise<void> {
     "echo p99 at 10 sessions (ms)": at(10)?.latencyMs.p99 ?? Number.NaN,
     "echo p50 at max (ms)": atMax?.latencyMs.p50 ?? Number.NaN,
     "echo p99 at max (ms)": atMax?.latencyMs.p99 ?? Number.NaN,
+    "longest server stall at max (ms)": atMax?.serverLoop?.maxStallMs ?? "n/a",
+    "server GC pauses at max": atMax?.serverLoop?.gcPauses ?? "n/a",
+    "longest server stall at 40 sessions (ms)": at(40)?.serverLoop?.maxStallMs ?? "n/a",
     "RSS per added session (MB)": result.rssPerSessionMb,
     "RSS after all closed (MB)": result.afterCloseRssMb,
     "freed every session": result.freedAll,
@@ -249,6 +256,6 @@ function round(value: number): number {
   return Number(value.toFixed(value >= 100 ? 0 : 2));
 }
 
-function show(value: number | boolean | undefined): number | string {
+function show(value: number | boolean | string | undefined): number | string {
   return typeof value === "number" ? round(value) : String(value ?? "");
 }
