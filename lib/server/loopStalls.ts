@@ -1,11 +1,15 @@
 /**
- * How long the event loop stops, and which of those stops were garbage collections. Neither Bun nor Deno tells
- * JavaScript about its collections (a PerformanceObserver for "gc" stays silent in both), so both are measured from
- * inside: a 10 ms timer records how late it fires, and a late firing across which the used heap shrank by more than
- * a threshold is counted as a collection pause. That attribution is a judgement, not a report: a stall with no
- * collection in it can coincide with one running concurrently, and a collection that frees little goes uncounted.
+ * How long the event loop stops, and which of those stops had a garbage collection in them. Neither Bun nor Deno
+ * tells JavaScript about its collections (a PerformanceObserver for "gc" stays silent in both), so both are measured
+ * from inside: a 10 ms timer records how late it fires, and each firing leaves an object held only by a WeakRef.
+ * When the next firing finds it gone, a collection ran in between; a stall with one in it counts as a collection
+ * pause. That is a judgement, not a report: a collection that ran concurrently beside a stall with another cause
+ * counts too, and one that kept the object (a conservative stack scan can) goes unseen.
+ *
+ * Reading the heap's size instead was tried and dropped: under Bun a read waits for a running collection (4 ms on
+ * average with bun:jsc's heapSize(), 50-70 ms just after a requested full collection with process.memoryUsage()),
+ * so the probe made the stalls it was meant to measure.
  */
-import process from "node:process";
 
 export interface LoopStallsOptions {
   /** How often the timer fires; its lateness is what is measured. */
@@ -14,10 +18,9 @@ export interface LoopStallsOptions {
   floorMs?: number;
   /** The span the recent p99 and maximum are taken over. */
   windowMs?: number;
-  /** A stall during which the used heap shrank by more than this counts as a collection pause. */
-  gcShrinkBytes?: number;
   now?: () => number;
-  heapUsed?: () => number;
+  /** Whether a collection ran since the previous call (the first call starts the watch). */
+  collectedSince?: () => boolean;
 }
 
 /** Upper bounds of the histograms' buckets, in milliseconds (a last one, +Inf, holds the rest). */
@@ -25,7 +28,6 @@ export const STALL_BUCKETS_MS = [10, 20, 50, 100, 200, 500] as const;
 
 export const STALL_FLOOR_MS = 5;
 export const STALL_WINDOW_MS = 10_000;
-export const GC_SHRINK_BYTES = 1024 * 1024;
 
 /** Counts of pauses by bucket (each bucket its own, not cumulative), their total and their number since start. */
 export class PauseHistogram {
@@ -47,10 +49,7 @@ export interface RecentPauses {
   maxMs: number;
 }
 
-/**
- * Timestamped samples over a sliding window, kept in a fixed ring: the probe runs on the loop it measures, so it
- * allocates nothing per firing.
- */
+/** Timestamped samples over a sliding window, in a fixed ring that allocates nothing per sample. */
 class RecentSamples {
   readonly #at: Float64Array;
   readonly #value: Float64Array;
@@ -81,38 +80,36 @@ class RecentSamples {
 export class LoopStalls {
   /** Stalls above the floor since start. */
   readonly stalls = new PauseHistogram();
-  /** The stalls among them attributed to garbage collection. */
+  /** The stalls among them with a garbage collection in them. */
   readonly gcPauses = new PauseHistogram();
+  /** Firings that found a collection had run since the one before (several in one interval count once). */
+  collections = 0;
   readonly #intervalMs: number;
   readonly #floorMs: number;
   readonly #windowMs: number;
-  readonly #gcShrinkBytes: number;
   readonly #now: () => number;
-  readonly #heapUsed: () => number;
+  readonly #collectedSince: () => boolean;
   /** Every firing's lateness, stall or not, so that the p99 covers the loop as a whole. */
   readonly #recentLateness: RecentSamples;
   readonly #recentGc = new RecentSamples(256);
   #last: number;
-  #lastHeap: number;
   #timer?: ReturnType<typeof setInterval>;
 
   constructor(options: LoopStallsOptions = {}) {
     this.#intervalMs = options.intervalMs ?? 10;
     this.#floorMs = options.floorMs ?? STALL_FLOOR_MS;
     this.#windowMs = options.windowMs ?? STALL_WINDOW_MS;
-    this.#gcShrinkBytes = options.gcShrinkBytes ?? GC_SHRINK_BYTES;
     this.#now = options.now ?? (() => performance.now());
-    this.#heapUsed = options.heapUsed ?? cheapHeapUsed();
+    this.#collectedSince = options.collectedSince ?? collectionWatch();
     // A late timer fires less often, never more: the window cannot hold more firings than this.
     this.#recentLateness = new RecentSamples(Math.ceil(this.#windowMs / this.#intervalMs) + 1);
     this.#last = this.#now();
-    this.#lastHeap = this.#heapUsed();
   }
 
   start(): void {
     if (this.#timer) return;
     this.#last = this.#now();
-    this.#lastHeap = this.#heapUsed();
+    this.#collectedSince();
     this.#timer = setInterval(() => this.tick(), this.#intervalMs);
     (this.#timer as { unref?: () => void }).unref?.();
   }
@@ -122,21 +119,20 @@ export class LoopStalls {
     this.#timer = undefined;
   }
 
-  /** One firing of the timer: records how late it came, and whether the heap shrank across the wait. */
+  /** One firing of the timer: records how late it came, and whether a collection ran since the last one. */
   tick(): void {
     const now = this.#now();
-    const heap = this.#heapUsed();
     const lateMs = Math.max(0, now - this.#last - this.#intervalMs);
-    this.#recentLateness.add(now, lateMs);
-    if (lateMs > this.#floorMs) {
-      this.stalls.observe(lateMs);
-      if (heap < this.#lastHeap - this.#gcShrinkBytes) {
-        this.gcPauses.observe(lateMs);
-        this.#recentGc.add(now, lateMs);
-      }
-    }
     this.#last = now;
-    this.#lastHeap = heap;
+    this.#recentLateness.add(now, lateMs);
+    const collected = this.#collectedSince();
+    if (collected) this.collections++;
+    if (lateMs <= this.#floorMs) return;
+    this.stalls.observe(lateMs);
+    if (collected) {
+      this.gcPauses.observe(lateMs);
+      this.#recentGc.add(now, lateMs);
+    }
   }
 
   /** How late the timer fired over the window (every firing counts towards the p99). */
@@ -151,15 +147,14 @@ export class LoopStalls {
 }
 
 /**
- * The used heap, read cheaply enough for 100 reads a second: process.memoryUsage() takes 11-14 µs in both runtimes
- * (it reads the RSS too), and V8's getHeapStatistics() 7 ms under Bun, but bun:jsc's heapSize() and V8's under Deno
- * well under a microsecond.
+ * Tells whether a collection ran since it was last asked: each call leaves a fresh object behind, held only weakly.
+ * A WeakRef's target survives the job it was made in, so only a collection between two timer callbacks clears it.
  */
-function cheapHeapUsed(): () => number {
-  const builtin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  const jsc = (globalThis as { Bun?: unknown }).Bun ? builtin?.("bun:jsc") as { heapSize?: () => number } : undefined;
-  if (jsc?.heapSize) return jsc.heapSize;
-  const v8 = builtin?.("node:v8") as { getHeapStatistics?: () => { used_heap_size: number } } | undefined;
-  if (v8?.getHeapStatistics) return () => v8.getHeapStatistics!().used_heap_size;
-  return () => process.memoryUsage().heapUsed;
+function collectionWatch(): () => boolean {
+  let canary: WeakRef<object> | undefined;
+  return () => {
+    const collected = canary !== undefined && canary.deref() === undefined;
+    canary = new WeakRef({});
+    return collected;
+  };
 }

@@ -12,7 +12,6 @@ import { encoderComplexity } from "../media/encoderComplexity.ts";
 import type { SmallWebRTCConnection, Traffic } from "../webrtc/connection.ts";
 import type { HeapCollector } from "./heapCollector.ts";
 import {
-  GC_SHRINK_BYTES,
   LoopStalls,
   type PauseHistogram,
   type RecentPauses,
@@ -105,9 +104,12 @@ export class Metrics {
       `How late the 10 ms timer fired over ${window}, every firing counted (p99, max).`,
       recentSamples(this.#stalls.recentStalls()));
     metric("smallwebrtc_gc_pause_seconds", "histogram",
-      `Stalls attributed to garbage collection: those across which the used heap shrank by over ${GC_SHRINK_MIB} MiB ` +
-        "(neither runtime reports its collections, so this is inferred).",
+      "Those stalls with a garbage collection in them (neither runtime reports its collections: an object left by " +
+        "the timer's previous firing, held only weakly, was gone).",
       histogramSamples(this.#stalls.gcPauses));
+    metric("smallwebrtc_gc_collections_total", "counter",
+      "Timer intervals in which a garbage collection ran, stall or not (several in one interval count once).",
+      [["", this.#stalls.collections]]);
     metric("smallwebrtc_gc_pause_recent_seconds", "gauge", `Those collection pauses over ${window} (p99, max).`,
       recentSamples(this.#stalls.recentGcPauses()));
     if (this.#heap) {
@@ -136,8 +138,6 @@ export class Metrics {
     return `${lines.join("\n")}\n`;
   }
 }
-
-const GC_SHRINK_MIB = GC_SHRINK_BYTES / 1024 / 1024;
 
 /** A histogram's cumulative buckets, sum and count, in seconds. */
 function histogramSamples(histogram: PauseHistogram): [string, number][] {

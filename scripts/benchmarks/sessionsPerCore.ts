@@ -19,7 +19,9 @@ export interface ServerLoop {
   /** The p99 and maximum of how late its 10 ms timer fired over its last 10 s (the window's length). */
   stallP99Ms: number;
   maxStallMs: number;
-  /** The stalls attributed to garbage collection, and the longest of them. */
+  /** Timer intervals with a garbage collection in them. */
+  collections: number;
+  /** The stalls with a garbage collection in them, and the longest of them. */
   gcPauses: number;
   maxGcPauseMs: number;
   /** Full collections the heap collector requested. */
@@ -142,7 +144,8 @@ function describeStep(step: SweepStep): string {
   const loop = step.serverLoop;
   const serverLoop = loop
     ? `${loop.stalls} (p99 ${loop.stallP99Ms.toFixed(0)} ms, max ${loop.maxStallMs.toFixed(0)} ms), ` +
-      `gc pauses ${loop.gcPauses} (max ${loop.maxGcPauseMs.toFixed(0)} ms), full collections ${loop.fullCollections}`
+      `collections ${loop.collections}, ${loop.gcPauses} of them in stalls (max ${loop.maxGcPauseMs.toFixed(0)} ms), ` +
+      `full collections requested ${loop.fullCollections}`
     : "n/a";
   const { p50, p99 } = step.latencyMs;
   return `late+missing ${step.badPct.toFixed(2)} % ` +
@@ -181,6 +184,7 @@ function worstOf(windows: SweepStep[]): SweepStep {
       stalls: loopMax((loop) => loop.stalls),
       stallP99Ms: loopMax((loop) => loop.stallP99Ms),
       maxStallMs: loopMax((loop) => loop.maxStallMs),
+      collections: loopMax((loop) => loop.collections),
       gcPauses: loopMax((loop) => loop.gcPauses),
       maxGcPauseMs: loopMax((loop) => loop.maxGcPauseMs),
       fullCollections: loopMax((loop) => loop.fullCollections),
@@ -248,6 +252,7 @@ function serverLoop(before: string, after: string): ServerLoop {
     stalls: grown("smallwebrtc_event_loop_stall_seconds_count"),
     stallP99Ms: sample(after, "smallwebrtc_event_loop_stall_recent_seconds", 'quantile="0.99"') * 1000,
     maxStallMs: sample(after, "smallwebrtc_event_loop_stall_recent_seconds", 'quantile="1"') * 1000,
+    collections: grown("smallwebrtc_gc_collections_total"),
     gcPauses: grown("smallwebrtc_gc_pause_seconds_count"),
     maxGcPauseMs: sample(after, "smallwebrtc_gc_pause_recent_seconds", 'quantile="1"') * 1000,
     fullCollections: grown("smallwebrtc_heap_collections_total"),

@@ -5,18 +5,19 @@ import { metricSample } from "../../scripts/benchmarks/servers.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestServer, type TestServer } from "../support/testServer.ts";
 
-const MB = 1024 * 1024;
-
-/** A probe on a clock and a heap the test moves by hand: `fire(lateMs, heap)` is one timer firing that late. */
+/**
+ * A probe on a clock the test moves by hand: `fire(lateMs, collected)` is one timer firing that late, with or without
+ * a garbage collection since the firing before.
+ */
 function handProbe() {
   let now = 1000;
-  let heap = 100 * MB;
-  const probe = new LoopStalls({ intervalMs: 10, floorMs: 5, windowMs: 10_000, now: () => now, heapUsed: () => heap });
+  let collected = false;
+  const probe = new LoopStalls({ intervalMs: 10, floorMs: 5, windowMs: 10_000, now: () => now, collectedSince: () => collected });
   return {
     probe,
-    fire(lateMs: number, heapAfter = heap) {
+    fire(lateMs: number, collectedBefore = false) {
       now += 10 + lateMs;
-      heap = heapAfter;
+      collected = collectedBefore;
       probe.tick();
     },
   };
@@ -37,16 +38,31 @@ describe("LoopStalls", () => {
     expect(stalls.counts).toEqual([1, 0, 0, 1, 0, 0, 1]);
   });
 
-  test("a stall across which the heap shrank by over the threshold is a collection pause; shrinking alone is not", () => {
+  test("a stall with a collection in it is a collection pause; a collection on time is counted, not as a pause", () => {
     const { probe, fire } = handProbe();
-    fire(30, 99.5 * MB); // a stall, the heap down by half a MiB: not a collection
-    fire(0, 60 * MB); // the heap down by far more, but on time: a concurrent collection, no pause
-    fire(40, 40 * MB); // late and down by 20 MiB: a collection pause
-    fire(45, 45 * MB); // late, the heap grew
+    fire(30); // a stall, no collection
+    fire(0, true); // a collection, on time: it ran concurrently
+    fire(40, true); // late, and a collection ran: a collection pause
+    fire(45);
     expect(probe.stalls.count).toBe(3);
+    expect(probe.collections).toBe(2);
     expect(probe.gcPauses.count).toBe(1);
     expect(probe.gcPauses.sumMs).toBe(40);
     expect(probe.recentGcPauses()).toEqual({ p99Ms: 40, maxMs: 40 });
+  });
+
+  test("sees a real collection between two firings", async () => {
+    const probe = new LoopStalls();
+    const between = () => new Promise((resolve) => setTimeout(resolve, 0));
+    probe.tick();
+    await between();
+    probe.tick();
+    await between();
+    const before = probe.collections;
+    Bun.gc(true);
+    await between();
+    probe.tick();
+    expect(probe.collections).toBe(before + 1);
   });
 
   test("the recent p99 covers every firing of the window, and old ones leave it", () => {
@@ -73,7 +89,7 @@ describe("LoopStalls", () => {
   test("/metrics gives the histograms with cumulative buckets and the recent figures in seconds", () => {
     const { probe, fire } = handProbe();
     fire(7);
-    fire(60, 50 * MB);
+    fire(60, true);
     const text = new Metrics(undefined, probe).render([]);
     expect(text).toContain("# TYPE smallwebrtc_event_loop_stall_seconds histogram");
     expect(metricSample(text, "smallwebrtc_event_loop_stall_seconds_bucket", 'le="0.01"')).toBe(1);
@@ -85,7 +101,8 @@ describe("LoopStalls", () => {
     expect(metricSample(text, "smallwebrtc_event_loop_stall_recent_seconds", 'quantile="1"')).toBeCloseTo(0.06);
     expect(metricSample(text, "smallwebrtc_gc_pause_seconds_count")).toBe(1);
     expect(metricSample(text, "smallwebrtc_gc_pause_recent_seconds", 'quantile="0.99"')).toBeCloseTo(0.06);
-    expect(text).toMatch(/# HELP smallwebrtc_gc_pause_seconds .*heap shrank/);
+    expect(metricSample(text, "smallwebrtc_gc_collections_total")).toBe(1);
+    expect(text).toMatch(/# HELP smallwebrtc_gc_pause_seconds .*garbage collection/);
   });
 });
 
