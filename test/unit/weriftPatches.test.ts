@@ -1,7 +1,10 @@
 /** The werift patches refuse to apply to a werift they were not written for, with one line that says why. */
+import { heapStats } from "bun:jsc";
 import { describe, expect, test } from "bun:test";
+import { Event } from "werift";
 import weriftPackage from "../../node_modules/werift/package.json" with { type: "json" };
-import { applyWeriftPatches, PATCHED_WERIFT_VERSION, weriftDrift } from "../../lib/webrtc/weriftPatches.ts";
+import { applyWeriftPatches, makeExecuteLean, PATCHED_WERIFT_VERSION, weriftDrift } from "../../lib/webrtc/weriftPatches.ts";
+import { eventually } from "../support/eventually.ts";
 
 class Target {
   method(_a: unknown) {}
@@ -30,5 +33,35 @@ describe("werift drift check", () => {
     expect(weriftDrift(PATCHED_WERIFT_VERSION, [{ ...target, method: "method", arity: 2 }])).toBe(
       `werift ${PATCHED_WERIFT_VERSION}'s Target#method takes 1 parameters, not the 2 lib/webrtc/weriftPatches.ts expects`,
     );
+  });
+});
+
+describe("werift events on the packet path", () => {
+  /** Promises made by `calls` executions of `event` (counted before any collection can take them). */
+  function promisesMadeBy(event: Event<[number]>, calls: number): number {
+    Bun.gc(true);
+    const before = heapStats().objectTypeCounts.Promise ?? 0;
+    for (let i = 0; i < calls; i++) event.execute(i);
+    return (heapStats().objectTypeCounts.Promise ?? 0) - before;
+  }
+
+  test("call their subscribers, queued ones too, without starting async work per call while none is queued", async () => {
+    const event = new Event<[number]>();
+    const heard: number[] = [];
+    event.subscribe((value) => void heard.push(value));
+    // werift's own execute starts an async function per call, queued subscribers or not: the count sees them.
+    expect(promisesMadeBy(event, 1000)).toBeGreaterThanOrEqual(1000);
+    makeExecuteLean(event as never);
+    expect(promisesMadeBy(event, 1000)).toBeLessThan(50);
+    expect(heard).toHaveLength(2000);
+
+    const queued: number[] = [];
+    event.queuingSubscribe(async (value) => void queued.push(value));
+    event.execute(7);
+    await eventually(() => queued.includes(7), 1000, "the queued subscriber to hear 7");
+    expect(heard.at(-1)).toBe(7);
+    event.complete();
+    event.execute(8);
+    expect(heard.at(-1)).toBe(7);
   });
 });
