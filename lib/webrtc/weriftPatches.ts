@@ -15,6 +15,7 @@ import {
   RTCRtpReceiver,
   RTCRtpSender,
   RTCSctpTransport,
+  RtpHeader,
   UdpTransport,
 } from "werift";
 import weriftPackage from "../../node_modules/werift/package.json" with { type: "json" };
@@ -50,6 +51,7 @@ const TARGETS: PatchTarget[] = [
   { name: "Connection#ensureProtocol", owner: Connection.prototype, method: "ensureProtocol", arity: 1 },
   { name: "RTCDtlsTransport#startSrtp", owner: RTCDtlsTransport.prototype, method: "startSrtp", arity: 0 },
   { name: "RTCRtpReceiver#addTrack", owner: RTCRtpReceiver.prototype, method: "addTrack", arity: 1 },
+  { name: "RtpHeader.deSerialize", owner: RtpHeader, method: "deSerialize", arity: 1 },
 ];
 
 /**
@@ -95,6 +97,7 @@ export function applyWeriftPatches(log?: Logger): void {
   drainDataChannelsOnce();
   keepRtpHistoryOnlyForNack();
   executeLeanOnPacketPath();
+  parseRtpHeadersWithoutStrings();
   useUdpMuxWhenAsked();
 }
 
@@ -308,4 +311,80 @@ export function makeExecuteLean(event: EventFields): void {
     if (event.ended) return;
     for (const item of event.event.stack) item.execute(...args);
   };
+}
+
+/** RFC 8285 header extension profiles, as werift names them. */
+const ONE_BYTE_EXTENSIONS = 0xbede;
+const TWO_BYTE_EXTENSIONS = 0x1000;
+
+/**
+ * werift reads an RTP header's bit fields through strings: each byte becomes an array of "0"/"1" characters, padded,
+ * sliced and joined again, six times per header, and a received packet's header is parsed twice (once to check it
+ * under SRTP, once into the packet): some 70 short-lived objects per packet. The same fields are read here with
+ * shifts and masks into the same RtpHeader, extensions included (RFC 3550 5.1, RFC 8285), and werift's own parse is
+ * no longer called.
+ */
+function parseRtpHeadersWithoutStrings(): void {
+  wrap<(raw: Buffer) => RtpHeader>(RtpHeader, "deSerialize", () => (raw: Buffer) => parseRtpHeader(raw));
+}
+
+/** An RTP header as werift's RtpHeader.deSerialize gives it, field for field. Exported for tests. */
+export function parseRtpHeader(raw: Buffer): RtpHeader {
+  const header = new RtpHeader();
+  const first = raw[0];
+  header.version = first >> 6;
+  header.padding = (first & 0x20) !== 0;
+  header.extension = (first & 0x10) !== 0;
+  header.csrcLength = first & 0x0f;
+  header.marker = (raw[1] & 0x80) !== 0;
+  header.payloadType = raw[1] & 0x7f;
+  header.sequenceNumber = raw.readUInt16BE(2);
+  header.timestamp = raw.readUInt32BE(4);
+  header.ssrc = raw.readUInt32BE(8);
+  let offset = 12;
+  for (let i = 0; i < header.csrcLength; i++, offset += 4) header.csrc.push(raw.readUInt32BE(offset));
+  if (header.extension) offset = parseExtensions(raw, offset, header);
+  header.payloadOffset = offset;
+  if (header.padding) header.paddingSize = raw[raw.length - 1];
+  return header;
+}
+
+/** Reads the extension block at `offset` into `header`; returns the offset after it (where werift's parse ends). */
+function parseExtensions(raw: Buffer, offset: number, header: RtpHeader): number {
+  header.extensionProfile = raw.readUInt16BE(offset) as RtpHeader["extensionProfile"];
+  const length = raw.readUInt16BE(offset + 2) * 4;
+  header.extensionLength = length;
+  let at = offset + 4;
+  const end = at + length;
+  if (header.extensionProfile === ONE_BYTE_EXTENSIONS) {
+    while (at < end) {
+      if (raw[at] === 0) {
+        at++; // padding
+        continue;
+      }
+      const id = raw[at] >> 4;
+      const size = (raw[at] & 0x0f) + 1;
+      at++;
+      if (id === 15) break; // reserved: stop reading (RFC 8285 4.2)
+      header.extensions.push({ id, payload: raw.subarray(at, at + size) });
+      at += size;
+    }
+  } else if (header.extensionProfile === TWO_BYTE_EXTENSIONS) {
+    while (at < end) {
+      if (raw[at] === 0) {
+        at++;
+        continue;
+      }
+      const id = raw[at];
+      const size = raw[at + 1];
+      at += 2;
+      header.extensions.push({ id, payload: raw.subarray(at, at + size) });
+      at += size;
+    }
+  } else {
+    const payload = raw.subarray(at, at + length);
+    header.extensions.push({ id: 0, payload });
+    at += payload.length;
+  }
+  return at;
 }
