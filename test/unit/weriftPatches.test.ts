@@ -51,7 +51,7 @@ describe("werift events on the packet path", () => {
     return (heapStats().objectTypeCounts.Promise ?? 0) - before;
   }
 
-  test("call their subscribers, queued ones too, without starting async work per call while none is queued", async () => {
+  test("call their subscribers, queued ones too, and start no async work per call while none is queued", async () => {
     const event = new Event<[number]>();
     const heard: number[] = [];
     event.subscribe((value) => void heard.push(value));
@@ -75,7 +75,7 @@ describe("werift events on the packet path", () => {
 describe("RTP headers", () => {
   const extension = (id: number, bytes: number[]) => ({ id, payload: Buffer.from(bytes) });
 
-  test("parse into what werift serialised: CSRCs, one- and two-byte extensions, other profiles, marker, padding", () => {
+  test("parse into what werift serialised: CSRCs, one- and two-byte and other extensions, marker, padding", () => {
     const headers = [
       { payloadType: 111, sequenceNumber: 65535, timestamp: 0xfffffff0, ssrc: 0x89abcdef, marker: true },
       { payloadType: 96, sequenceNumber: 1, timestamp: 960, ssrc: 7, csrc: [1, 0xffffffff] },
