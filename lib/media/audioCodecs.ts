@@ -3,7 +3,7 @@
  * Decoders produce mono PCM at the pipeline's rate directly where the codec can (libopus decodes natively at 8, 12,
  * 16, 24 and 48 kHz), so the common path needs no resampler at all.
  */
-import { timeCodec } from "./codecTime.ts";
+import { codecTimer } from "./codecTime.ts";
 import { encoderComplexity } from "./encoderComplexity.ts";
 import { decodeG711, encodeG711, type G711Law } from "./g711.ts";
 import { OpusDecoder, OpusEncoder, type OpusSampleRate } from "./opus.ts";
@@ -55,11 +55,33 @@ export function createAudioDecoder(codec: RtpAudioCodec, outputRate: number): Au
   if (name === "OPUS") {
     const native = OPUS_RATES.includes(outputRate);
     const decoder = new OpusDecoder({ sampleRate: (native ? outputRate : 48000) as OpusSampleRate, channels: 1 });
+    const time = codecTimer("opus", "decode");
     const opus: AudioDecoder = {
       sampleRate: decoder.sampleRate,
-      decode: (payload) => timeCodec("opus", "decode", () => decoder.decode(payload)),
-      conceal: (samples) => timeCodec("opus", "decode", () => decoder.conceal(samples)),
-      recover: (next, samples) => timeCodec("opus", "decode", () => decoder.decodeFec(next, samples)),
+      decode(payload) {
+        const start = performance.now();
+        try {
+          return decoder.decode(payload);
+        } finally {
+          time.addSince(start);
+        }
+      },
+      conceal(samples) {
+        const start = performance.now();
+        try {
+          return decoder.conceal(samples);
+        } finally {
+          time.addSince(start);
+        }
+      },
+      recover(next, samples) {
+        const start = performance.now();
+        try {
+          return decoder.decodeFec(next, samples);
+        } finally {
+          time.addSince(start);
+        }
+      },
       free: () => decoder.free(),
     };
     return native ? opus : resampled(opus, outputRate);
@@ -87,13 +109,19 @@ export function createAudioEncoder(codec: RtpAudioCodec, preferredRate: number, 
     const sampleRate = (OPUS_RATES.includes(preferredRate) ? preferredRate : 48000) as OpusSampleRate;
     let complexity = encoderComplexity.current;
     const encoder = new OpusEncoder({ sampleRate, channels: 1, application: "voip", bitrate, complexity });
+    const time = codecTimer("opus", "encode");
     return {
       sampleRate,
       frameSamples: (sampleRate * FRAME_MS) / 1000,
       rtpTimestampStep: (OPUS_RTP_CLOCK * FRAME_MS) / 1000,
       encode: (pcm) => {
         if (complexity !== encoderComplexity.current) encoder.setComplexity((complexity = encoderComplexity.current));
-        return timeCodec("opus", "encode", () => encoder.encode(pcm));
+        const start = performance.now();
+        try {
+          return encoder.encode(pcm);
+        } finally {
+          time.addSince(start);
+        }
       },
       free: () => encoder.free(),
     };

@@ -33,6 +33,9 @@ export interface AudioReceiverStats {
   undecodable: number;
 }
 
+/** What is pending when packets hold whole frames, as they mostly do: one empty array rather than one per packet. */
+const NO_SAMPLES = new Int16Array(0);
+
 export class AudioReceiver {
   readonly stats: AudioReceiverStats = { packets: 0, lost: 0, concealedMs: 0, undecodable: 0 };
   readonly #options: AudioReceiverOptions;
@@ -43,7 +46,7 @@ export class AudioReceiver {
   #decoderCodec?: string;
   /** Samples of the last decoded packet: what a lost packet is assumed to have held. */
   #lastPacketSamples: number;
-  #pending = new Int16Array(0);
+  #pending = NO_SAMPLES;
 
   constructor(options: AudioReceiverOptions) {
     this.#options = options;
@@ -120,6 +123,6 @@ export class AudioReceiver {
     for (; offset + this.#frameSamples <= buffer.length; offset += this.#frameSamples) {
       this.#options.onFrame(buffer.subarray(offset, offset + this.#frameSamples));
     }
-    this.#pending = buffer.slice(offset);
+    this.#pending = offset === buffer.length ? NO_SAMPLES : buffer.slice(offset);
   }
 }

@@ -5,27 +5,36 @@
 
 export type CodecOperation = "encode" | "decode";
 
-const totals = new Map<string, number>();
+/**
+ * One codec operation's running total. Callers on the per-packet path keep theirs and time the work themselves, so
+ * timing makes no closure and no lookup key per packet.
+ */
+export class CodecTimer {
+  ms = 0;
 
-export function recordCodecTime(codec: string, operation: CodecOperation, ms: number): void {
-  const key = `${codec}\u0000${operation}`;
-  totals.set(key, (totals.get(key) ?? 0) + ms);
+  constructor(readonly codec: string, readonly operation: CodecOperation) {}
+
+  /** Adds the time since `start`, a performance.now() reading. */
+  addSince(start: number): void {
+    this.ms += performance.now() - start;
+  }
 }
 
-/** Runs `work` and adds its duration to the (codec, operation) total. */
-export function timeCodec<T>(codec: string, operation: CodecOperation, work: () => T): T {
-  const start = performance.now();
-  try {
-    return work();
-  } finally {
-    recordCodecTime(codec, operation, performance.now() - start);
-  }
+const timers = new Map<string, CodecTimer>();
+
+/** The process-wide timer of one codec operation. */
+export function codecTimer(codec: string, operation: CodecOperation): CodecTimer {
+  const key = `${codec}\u0000${operation}`;
+  let timer = timers.get(key);
+  if (!timer) timers.set(key, (timer = new CodecTimer(codec, operation)));
+  return timer;
+}
+
+export function recordCodecTime(codec: string, operation: CodecOperation, ms: number): void {
+  codecTimer(codec, operation).ms += ms;
 }
 
 /** Seconds spent so far, by codec and operation. */
 export function codecSeconds(): { codec: string; operation: CodecOperation; seconds: number }[] {
-  return [...totals].map(([key, ms]) => {
-    const [codec, operation] = key.split("\u0000") as [string, CodecOperation];
-    return { codec, operation, seconds: ms / 1000 };
-  });
+  return [...timers.values()].map(({ codec, operation, ms }) => ({ codec, operation, seconds: ms / 1000 }));
 }

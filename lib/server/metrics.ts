@@ -1,6 +1,7 @@
 /**
  * /metrics in the Prometheus text format: sessions, offers by result, packets and bytes, codec CPU time, event-loop
- * lag, the bridge's sockets and queues, and memory. Gauges are read at scrape time; only counters are kept.
+ * stalls and collection pauses, the bridge's sockets and queues, and memory. Gauges are read at scrape time; only
+ * counters are kept.
  */
 import process from "node:process";
 import { bridgeStats } from "../bridge/bridgeStats.ts";
@@ -10,6 +11,14 @@ import { stageLatencies } from "../pipeline/stageLatency.ts";
 import { encoderComplexity } from "../media/encoderComplexity.ts";
 import type { SmallWebRTCConnection, Traffic } from "../webrtc/connection.ts";
 import type { HeapCollector } from "./heapCollector.ts";
+import {
+  LoopStalls,
+  type PauseHistogram,
+  type RecentPauses,
+  STALL_BUCKETS_MS,
+  STALL_FLOOR_MS,
+  STALL_WINDOW_MS,
+} from "./loopStalls.ts";
 
 export type OfferResult = "answered" | "invalid" | "unauthorized" | "not_found" | "rate_limited" | "capacity" | "error";
 
@@ -22,15 +31,17 @@ export function offerResult(status: number): OfferResult {
   return status < 500 ? "invalid" : "error";
 }
 
+type MetricType = "gauge" | "counter" | "histogram";
+
 export class Metrics {
   readonly #offers = new Map<OfferResult, number>();
   #closedTraffic: Traffic = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
-  #lagMs = 0;
-  #lagTimer?: ReturnType<typeof setInterval>;
   readonly #heap?: HeapCollector;
+  readonly #stalls: LoopStalls;
 
-  constructor(heap?: HeapCollector) {
+  constructor(heap?: HeapCollector, stalls = new LoopStalls()) {
     this.#heap = heap;
+    this.#stalls = stalls;
   }
 
   countOffer(status: number): void {
@@ -43,19 +54,13 @@ export class Metrics {
     this.#closedTraffic = addTraffic(this.#closedTraffic, connection.traffic);
   }
 
-  /** Measures event-loop lag: how late a 500 ms timer fires, as the worst of the last interval. */
+  /** Starts measuring event-loop stalls and the collection pauses among them. */
   startLagProbe(): void {
-    let expected = performance.now() + 500;
-    this.#lagTimer = setInterval(() => {
-      const now = performance.now();
-      this.#lagMs = Math.max(0, now - expected);
-      expected = now + 500;
-    }, 500);
-    (this.#lagTimer as { unref?: () => void }).unref?.();
+    this.#stalls.start();
   }
 
   stop(): void {
-    clearInterval(this.#lagTimer);
+    this.#stalls.stop();
   }
 
   /** Everything: what the HTTP side counts and what the sessions of this process do. */
@@ -125,17 +130,31 @@ export class Metrics {
     return `${lines.join("\n")}\n`;
   }
 
-  /** The process alone: how late its event loop runs and how much memory it holds. */
+  /** The process alone: its event-loop stalls and collection pauses, and how much memory it holds. */
   renderProcess(): string[] {
     const { lines, metric } = textFormat();
-    metric("smallwebrtc_event_loop_lag_seconds", "gauge", "How late a 500 ms timer fired, most recently.",
-      [["", this.#lagMs / 1000]]);
+    const window = `the last ${STALL_WINDOW_MS / 1000} s`;
+    metric("smallwebrtc_event_loop_stall_seconds", "histogram",
+      `Event-loop stalls: how late a 10 ms timer fired, counted when over ${STALL_FLOOR_MS} ms.`,
+      histogramSamples(this.#stalls.stalls));
+    metric("smallwebrtc_event_loop_stall_recent_seconds", "gauge",
+      `How late the 10 ms timer fired over ${window}, every firing counted (p99, max).`,
+      recentSamples(this.#stalls.recentStalls()));
+    metric("smallwebrtc_gc_pause_seconds", "histogram",
+      "Those stalls with a garbage collection in them (neither runtime reports its collections: an object left by " +
+        "the timer's previous firing, held only weakly, was gone).",
+      histogramSamples(this.#stalls.gcPauses));
+    metric("smallwebrtc_gc_collections_total", "counter",
+      "Timer intervals in which a garbage collection ran, stall or not (several in one interval count once).",
+      [["", this.#stalls.collections]]);
+    metric("smallwebrtc_gc_pause_recent_seconds", "gauge", `Those collection pauses over ${window} (p99, max).`,
+      recentSamples(this.#stalls.recentGcPauses()));
     metric("process_resident_memory_bytes", "gauge", "Resident set size.", [["", process.memoryUsage().rss]]);
     return lines;
   }
 }
 
-type MetricWriter = (name: string, type: "gauge" | "counter", help: string, samples: [string, number][]) => void;
+type MetricWriter = (name: string, type: MetricType, help: string, samples: [string, number][]) => void;
 
 /** Lines in the Prometheus text format, and the function that adds one family to them. */
 function textFormat(): { lines: string[]; metric: MetricWriter } {
@@ -145,6 +164,21 @@ function textFormat(): { lines: string[]; metric: MetricWriter } {
     for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
   };
   return { lines, metric };
+}
+
+/** A histogram's cumulative buckets, sum and count, in seconds. */
+function histogramSamples(histogram: PauseHistogram): [string, number][] {
+  let cumulative = 0;
+  const bounds = [...STALL_BUCKETS_MS.map((ms) => String(ms / 1000)), "+Inf"];
+  return [
+    ...bounds.map((le, i): [string, number] => [`_bucket{le="${le}"}`, (cumulative += histogram.counts[i])]),
+    ["_sum", histogram.sumMs / 1000],
+    ["_count", histogram.count],
+  ];
+}
+
+function recentSamples({ p99Ms, maxMs }: RecentPauses): [string, number][] {
+  return [['{quantile="0.99"}', p99Ms / 1000], ['{quantile="1"}', maxMs / 1000]];
 }
 
 function addTraffic(a: Traffic, b: Traffic): Traffic {

@@ -104,6 +104,8 @@ export class Peer implements PeerMedia {
   #livenessTimer?: ReturnType<typeof setInterval>;
   #channelOpen = false;
   #closed = false;
+  /** One handler for every packet's send, not a closure per packet. */
+  readonly #sendFailed = (error: unknown) => this.#logger.debug("RTP send failed", { error });
 
   /** A new peer connection; `answer()` applies the client's offer. */
   constructor(options: PeerOptions, listener: PeerListener, media: ConnectionMedia) {
@@ -212,9 +214,7 @@ export class Peer implements PeerMedia {
     if (!transceiver || this.#closed) return;
     const header = new RtpHeader({ sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, marker: packet.marker });
     const payload = Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.byteLength);
-    transceiver.sender.sendRtp(new RtpPacket(header, payload)).catch((error: unknown) => {
-      this.#logger.debug("RTP send failed", { error });
-    });
+    transceiver.sender.sendRtp(new RtpPacket(header, payload)).catch(this.#sendFailed);
   }
 
   requestKeyframe(slot: MediaSlot): void {

@@ -21,13 +21,16 @@ type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
 const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
-const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--rounds 20]
-                    [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
+const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--windows 3]
+                    [--rounds 20] [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
                     [--assistant-sessions 20] [--server smallwebrtc|aiortc|both] [--workers 1,2]
                     [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
 benchmark (smallwebrtc, the aiortc reference, and their ratio), then one JSON line, also written to --out.
 --server measures one server alone (no ratios): quicker while working on one of them.
+sessions adds echo sessions up to each of --steps and measures --windows windows of 10 s at each; every figure of a
+step is the worst over its windows (late and missing packets, echo latency, CPU, RSS), printed beside smallwebrtc's
+own event-loop stalls, their p99 and maximum, and its collection pauses from /metrics (n/a for aiortc).
 sessions --workers 1,2 sweeps smallwebrtc once per worker count instead, free to use every core (the load client
 still pinned to core 1, so its CPU is shown), and gives sessions per machine and their ratio to one worker.
 runtimes starts smallwebrtc --starts times each as the binary, with Bun and with Deno (no aiortc), and gives the
@@ -43,6 +46,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     steps: { type: "string", default: DEFAULT_STEPS },
+    windows: { type: "string", default: "3" },
     rounds: { type: "string", default: "20" },
     starts: { type: "string", default: "5" },
     "bridge-rounds": { type: "string", default: "3" },
@@ -67,7 +71,7 @@ if (values.help || unknown.length > 0 || servers.length === 0) {
 const runs = (bench: Bench) => wanted.includes(bench);
 const log = (line: string) => console.error(`  ${line}`);
 
-type Figures = Record<string, number | boolean>;
+type Figures = Record<string, number | boolean | string>;
 type BenchFn = (server: BenchServer, figures: Figures) => Promise<void>;
 const results: Record<string, unknown> = { machine: machine() };
 const tables: Partial<Record<ServerName, Figures>> = {};
@@ -143,7 +147,8 @@ if (runs("assistant") && servers.includes("smallwebrtc")) {
 
 if (runs("sessions") && values.workers !== undefined) {
   const counts = values.workers.split(",").map(Number);
-  const rows = await benchWorkers({ counts, steps: values.steps.split(",").map(Number), log });
+  const steps = values.steps.split(",").map(Number);
+  const rows = await benchWorkers({ counts, steps, log, sweep: { windows: Number(values.windows) } });
   results.workers = rows;
   console.log(`\nsessions --workers ${values.workers}: smallwebrtc on every core (${rows.length} runs), the load ` +
     "client pinned to the last one (target: at least 1.5x the sessions of one process with two workers)");
@@ -205,7 +210,7 @@ async function dataChannel(server: BenchServer, figures: Figures): Promise<void>
 async function sessions(server: BenchServer, figures: Figures): Promise<void> {
   log(`${server.name}: sessions per core`);
   const steps = values.steps.split(",").map(Number);
-  const result = await sweepSessions(server, { steps, log });
+  const result = await sweepSessions(server, { steps, windows: Number(values.windows), log });
   results[`sessions.${server.name}`] = result;
   const at = (n: number) => result.steps.find((step) => step.sessions === n);
   const atMax = at(result.maxSessions);
@@ -219,6 +224,9 @@ async function sessions(server: BenchServer, figures: Figures): Promise<void> {
     "echo p99 at 10 sessions (ms)": at(10)?.latencyMs.p99 ?? Number.NaN,
     "echo p50 at max (ms)": atMax?.latencyMs.p50 ?? Number.NaN,
     "echo p99 at max (ms)": atMax?.latencyMs.p99 ?? Number.NaN,
+    "longest server stall at max (ms)": atMax?.serverLoop?.maxStallMs ?? "n/a",
+    "server GC pauses at max": atMax?.serverLoop?.gcPauses ?? "n/a",
+    "longest server stall at 40 sessions (ms)": at(40)?.serverLoop?.maxStallMs ?? "n/a",
     "RSS per added session (MB)": result.rssPerSessionMb,
     "RSS after all closed (MB)": result.afterCloseRssMb,
     "freed every session": result.freedAll,
@@ -271,6 +279,6 @@ function round(value: number): number {
   return Number(value.toFixed(value >= 100 ? 0 : 2));
 }
 
-function show(value: number | boolean | undefined): number | string {
+function show(value: number | boolean | string | undefined): number | string {
   return typeof value === "number" ? round(value) : String(value ?? "");
 }

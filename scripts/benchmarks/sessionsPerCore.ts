@@ -1,15 +1,46 @@
 /**
  * Sessions per core, echo latency and memory, in one sweep: sessions are added step by step to a server pinned to
  * one core, all of them sending speech in real time, and at each step the server's CPU and RSS, its late or missing
- * output packets and the marker echo latency are measured over a window. The sweep stops once a step is clearly
- * overloaded. Afterwards every client closes and the server's RSS is read again once it has freed the sessions.
+ * output packets and the marker echo latency are measured over three windows in a row. A step reports the worst of
+ * each figure over its windows, so the sweep's result is one that every window met. Beside them stand the server's
+ * own event-loop stalls and collection pauses from its /metrics (smallwebrtc only), so a bad window shows its cause.
+ * The sweep stops once a step is clearly overloaded. Afterwards every client closes and the server's RSS is read again
+ * once it has freed the sessions.
  */
 import { TestClient } from "../support/weriftClient.ts";
-import { type BenchServer, connectClient, cpuSeconds, drained, metricSample, rssMb, scrapeMetrics } from "./servers.ts";
+import {
+  type BenchServer,
+  connectClient,
+  cpuSeconds,
+  drained,
+  metricSample,
+  metricSamples,
+  rssMb,
+  scrapeMetrics,
+} from "./servers.ts";
+import { STALL_WINDOW_MS } from "../../lib/server/loopStalls.ts";
 import { loadPackets, MARKER_AT, markerLatencies, outputQuality, PACKETS_PER_SECOND, percentile } from "./loadStream.ts";
+
+/** What smallwebrtc's /metrics says of its own event loop over one window. */
+export interface ServerLoop {
+  /** Stalls over the probe's floor (5 ms) in the window. */
+  stalls: number;
+  /** The p99 and maximum of how late its 10 ms timer fired over its last 10 s (the window's length). */
+  stallP99Ms: number;
+  maxStallMs: number;
+  /** Timer intervals with a garbage collection in them. */
+  collections: number;
+  /** The stalls with a garbage collection in them, and the longest of them. */
+  gcPauses: number;
+  maxGcPauseMs: number;
+  /** Full collections the heap collector requested. */
+  fullCollections: number;
+}
 
 export interface SweepStep {
   sessions: number;
+  /** How many windows each figure is the worst of. */
+  windows: number;
   serverCpuPct: number;
   cpuPctPerSession: number;
   /** Late plus missing output packets, as a share of those expected. */
@@ -21,8 +52,10 @@ export interface SweepStep {
   clientCpuPct: number;
   /** The load client's longest event-loop stall in the window: arrivals it delayed would read as late packets. */
   clientMaxStallMs: number;
-  /** smallwebrtc's Opus complexity at the end of the window (it lowers it under load); undefined for aiortc. */
+  /** smallwebrtc's lowest Opus complexity at the end of a window (it lowers it under load); undefined for aiortc. */
   opusComplexity?: number;
+  /** smallwebrtc's own view of its loop; undefined for aiortc, which has no /metrics. */
+  serverLoop?: ServerLoop;
 }
 
 export interface SweepResult {
@@ -39,7 +72,10 @@ export interface SweepResult {
 export interface SweepOptions {
   steps: number[];
   settleMs?: number;
+  /** The length of each window: the span smallwebrtc's recent stall figures cover, so they describe the window. */
   windowMs?: number;
+  /** Windows per step; the step reports the worst of each figure over them. */
+  windows?: number;
   /** Sessions whose echo is decoded for latency (decoding happens after each window, off the clock). */
   probes?: number;
   log?: (line: string) => void;
@@ -62,7 +98,7 @@ const BAD_LIMIT_PCT = 1;
 const STOP_PCT = 10;
 
 export async function sweepSessions(server: BenchServer, options: SweepOptions): Promise<SweepResult> {
-  const { settleMs = 3000, windowMs = 8000, probes = 10, log = () => {} } = options;
+  const { settleMs = 3000, windowMs = STALL_WINDOW_MS, windows = 3, probes = 10, log = () => {} } = options;
   const packets = await loadPackets();
   const sessions: LoadSession[] = [];
   const steps: SweepStep[] = [];
@@ -81,12 +117,15 @@ export async function sweepSessions(server: BenchServer, options: SweepOptions):
       // reported beside the result.
       Bun.gc(true);
       await Bun.sleep(settleMs);
-      const step = await measureStep(server, sessions, windowMs, probes);
+      const measured: SweepStep[] = [];
+      for (let window = 1; window <= windows; window++) {
+        const figures = await measureWindow(server, sessions, windowMs, probes);
+        measured.push(figures);
+        log(`${server.name} ${target} sessions, window ${window}/${windows}: ${describeStep(figures)}`);
+      }
+      const step = worstOf(measured);
       steps.push(step);
-      log(`${server.name} ${target} sessions: cpu ${step.serverCpuPct.toFixed(0)} %, late+missing ${step.badPct.toFixed(2)} %, ` +
-        `echo p50 ${step.latencyMs.p50.toFixed(0)} ms, rss ${step.rssMb.toFixed(0)} MB, client cpu ${step.clientCpuPct.toFixed(0)} %, ` +
-        `client stall ${step.clientMaxStallMs.toFixed(0)} ms` +
-        (step.opusComplexity === undefined ? "" : `, opus complexity ${step.opusComplexity}`));
+      log(`${server.name} ${target} sessions, worst of ${windows}: ${describeStep(step)}`);
       if (step.badPct > STOP_PCT) break;
     }
   } finally {
@@ -110,8 +149,67 @@ export async function sweepSessions(server: BenchServer, options: SweepOptions):
   };
 }
 
-async function measureStep(server: BenchServer, sessions: LoadSession[], windowMs: number, probes: number): Promise<SweepStep> {
+function describeStep(step: SweepStep): string {
+  const loop = step.serverLoop;
+  const serverLoop = loop
+    ? `${loop.stalls} (p99 ${loop.stallP99Ms.toFixed(0)} ms, max ${loop.maxStallMs.toFixed(0)} ms), ` +
+      `collections ${loop.collections}, ${loop.gcPauses} of them in stalls (max ${loop.maxGcPauseMs.toFixed(0)} ms), ` +
+      `full collections requested ${loop.fullCollections}`
+    : "n/a";
+  const { p50, p99 } = step.latencyMs;
+  return `late+missing ${step.badPct.toFixed(2)} % ` +
+    `(late ${step.latePct.toFixed(2)}, missing ${step.missingPct.toFixed(2)}), ` +
+    `server stalls ${serverLoop}, cpu ${step.serverCpuPct.toFixed(0)} %, ` +
+    `echo p50/p99 ${p50.toFixed(0)}/${p99.toFixed(0)} ms, rss ${step.rssMb.toFixed(0)} MB, ` +
+    `client cpu ${step.clientCpuPct.toFixed(0)} %, client stall ${step.clientMaxStallMs.toFixed(0)} ms` +
+    (step.opusComplexity === undefined ? "" : `, opus complexity ${step.opusComplexity}`);
+}
+
+/** Each figure at its worst over the windows: highest for the bad ones, lowest for the Opus complexity. */
+function worstOf(windows: SweepStep[]): SweepStep {
+  const max = (figure: (step: SweepStep) => number) => Math.max(...windows.map(figure));
+  const loops = windows.map((step) => step.serverLoop).filter((loop) => loop !== undefined);
+  const loopMax = (figure: (loop: ServerLoop) => number) => Math.max(...loops.map(figure));
+  const complexities = windows.map((step) => step.opusComplexity).filter((value) => value !== undefined);
+  return {
+    sessions: windows[0].sessions,
+    windows: windows.length,
+    serverCpuPct: max((step) => step.serverCpuPct),
+    cpuPctPerSession: max((step) => step.cpuPctPerSession),
+    badPct: max((step) => step.badPct),
+    latePct: max((step) => step.latePct),
+    missingPct: max((step) => step.missingPct),
+    latencyMs: {
+      p50: max((step) => step.latencyMs.p50),
+      p95: max((step) => step.latencyMs.p95),
+      p99: max((step) => step.latencyMs.p99),
+      markers: Math.min(...windows.map((step) => step.latencyMs.markers)),
+    },
+    rssMb: max((step) => step.rssMb),
+    clientCpuPct: max((step) => step.clientCpuPct),
+    clientMaxStallMs: max((step) => step.clientMaxStallMs),
+    opusComplexity: complexities.length > 0 ? Math.min(...complexities) : undefined,
+    serverLoop: loops.length === 0 ? undefined : {
+      stalls: loopMax((loop) => loop.stalls),
+      stallP99Ms: loopMax((loop) => loop.stallP99Ms),
+      maxStallMs: loopMax((loop) => loop.maxStallMs),
+      collections: loopMax((loop) => loop.collections),
+      gcPauses: loopMax((loop) => loop.gcPauses),
+      maxGcPauseMs: loopMax((loop) => loop.maxGcPauseMs),
+      fullCollections: loopMax((loop) => loop.fullCollections),
+    },
+  };
+}
+
+async function measureWindow(
+  server: BenchServer,
+  sessions: LoadSession[],
+  windowMs: number,
+  probes: number,
+): Promise<SweepStep> {
   dropReceived(sessions);
+  const hasMetrics = server.name === "smallwebrtc";
+  const metricsBefore = hasMetrics ? await scrapeMetrics(server) : undefined;
   const stalls = watchStalls();
   const from = performance.now();
   const cpuBefore = cpuSeconds(server.pid);
@@ -122,9 +220,10 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
   const client = process.cpuUsage(clientBefore);
   const rss = rssMb(server.pid);
   const clientMaxStallMs = stalls.stop();
-  const opusComplexity = server.name === "smallwebrtc"
-    ? metricSample(await scrapeMetrics(server), "smallwebrtc_opus_complexity")
-    : undefined;
+  const metricsAfter = hasMetrics ? await scrapeMetrics(server) : undefined;
+  const opusComplexity = metricsAfter === undefined
+    ? undefined
+    : Math.min(...metricSamples(metricsAfter, "smallwebrtc_opus_complexity"));
 
   let expected = 0;
   let late = 0;
@@ -140,6 +239,7 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
   dropReceived(sessions);
   return {
     sessions: sessions.length,
+    windows: 1,
     serverCpuPct,
     cpuPctPerSession: serverCpuPct / sessions.length,
     badPct: ((late + missing) / expected) * 100,
@@ -150,6 +250,23 @@ async function measureStep(server: BenchServer, sessions: LoadSession[], windowM
     clientCpuPct: ((client.user + client.system) / 1000 / (to - from)) * 100,
     clientMaxStallMs,
     opusComplexity,
+    serverLoop: metricsBefore && metricsAfter ? serverLoop(metricsBefore, metricsAfter) : undefined,
+  };
+}
+
+/** Counts are summed over the server's processes (its workers and main process); quantiles are the worst of them. */
+function serverLoop(before: string, after: string): ServerLoop {
+  const sample = (metrics: string, name: string) => metricSample(metrics, name) ?? Number.NaN;
+  const grown = (name: string) => sample(after, name) - sample(before, name);
+  const worst = (name: string, quantile: string) => Math.max(...metricSamples(after, name, `quantile="${quantile}"`));
+  return {
+    stalls: grown("smallwebrtc_event_loop_stall_seconds_count"),
+    stallP99Ms: worst("smallwebrtc_event_loop_stall_recent_seconds", "0.99") * 1000,
+    maxStallMs: worst("smallwebrtc_event_loop_stall_recent_seconds", "1") * 1000,
+    collections: grown("smallwebrtc_gc_collections_total"),
+    gcPauses: grown("smallwebrtc_gc_pause_seconds_count"),
+    maxGcPauseMs: worst("smallwebrtc_gc_pause_recent_seconds", "1") * 1000,
+    fullCollections: grown("smallwebrtc_heap_collections_total"),
   };
 }
 
