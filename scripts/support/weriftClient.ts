@@ -197,6 +197,28 @@ export class TestClient {
     }
   }
 
+  /**
+   * Sends pre-encoded, packetised video frames on the camera track, looping them, paced in real time at `fps` until
+   * `until()` says stop. Timestamps keep rising across loops, as a camera's do; the loop should start with a keyframe.
+   */
+  async streamVideo(frames: Uint8Array[][], fps: number, until: () => boolean): Promise<void> {
+    const start = performance.now();
+    const step = 90_000 / fps;
+    for (let i = 0; !until(); i++) {
+      const payloads = frames[i % frames.length];
+      const timestamp = Math.round(i * step) >>> 0;
+      for (const [k, payload] of payloads.entries()) {
+        const header = new RtpHeader({
+          sequenceNumber: this.#videoSequence++ & 0xffff,
+          timestamp,
+          marker: k === payloads.length - 1,
+        });
+        this.#camera.writeRtp(new RtpPacket(header, Buffer.from(payload)));
+      }
+      await sleep(Math.max(0, start + ((i + 1) * 1000) / fps - performance.now()));
+    }
+  }
+
   async close(): Promise<void> {
     await this.pc.close();
   }
