@@ -11,7 +11,7 @@ import { ImageScaler } from "./imageScaler.ts";
 import { Pacer, type Tick } from "./pacer.ts";
 import { Vp8Encoder } from "./vp8.ts";
 import { Vp8Packetiser } from "./vp8Rtp.ts";
-import type { RgbImage } from "./yuv.ts";
+import type { RawImage } from "./yuv.ts";
 
 export interface OutgoingVideoRtp {
   payload: Uint8Array;
@@ -47,7 +47,7 @@ export class VideoSender {
   readonly #scaler?: ImageScaler;
   readonly #timestampBase = crypto.getRandomValues(new Uint32Array(1))[0];
   #sequenceNumber = crypto.getRandomValues(new Uint16Array(1))[0];
-  #image?: RgbImage;
+  #image?: RawImage;
   #changed = false;
   #lastSentAt = -Infinity;
   #encoding = false;
@@ -73,7 +73,7 @@ export class VideoSender {
   }
 
   /** The picture to show from the next frame on. */
-  setImage(image: RgbImage): void {
+  setImage(image: RawImage): void {
     this.#image = image;
     this.#changed = true;
   }

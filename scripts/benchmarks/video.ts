@@ -63,6 +63,12 @@ export interface VideoRun {
   cpuPctPerSession: number;
   /** Of that, the codec work /metrics counts; "other" is the rest. */
   stagesPctPerSession: Record<CodecStage | "other", number>;
+  /** Of the server's CPU, the share spent in the kernel (page faults, sockets), in % of one core per session. */
+  systemPctPerSession: number;
+  /** Minor page faults the server took per second: fresh memory touched for the first time. */
+  pageFaultsPerSecond: number;
+  /** Server CPU per bot video frame sent, in ms: the cost of a frame even when the server cannot keep up. */
+  cpuMsPerFrame: number;
   /** The load client's CPU over the window, in % of one core (all sessions): it must stay well below 100. */
   clientCpuPct: number;
   clientMaxStallMs: number;
@@ -118,7 +124,9 @@ export async function benchVideo(options: VideoBenchOptions): Promise<VideoResul
         runs.push(run);
         log(`${run.format}, ${count} sessions: ${run.cpuPctPerSession.toFixed(1)} % of a core per session ` +
           `(${Object.entries(run.stagesPctPerSession).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}), ` +
-          `client ${run.clientCpuPct.toFixed(0)} %, bot video ${run.videoOutFps.toFixed(1)} fps, audio late ` +
+          `kernel ${run.systemPctPerSession.toFixed(1)} %, ${run.pageFaultsPerSecond.toFixed(0)} page faults/s, ` +
+          `${run.cpuMsPerFrame.toFixed(1)} ms per frame, client ${run.clientCpuPct.toFixed(0)} %, ` +
+          `bot video ${run.videoOutFps.toFixed(1)} fps, audio late ` +
           `${run.audioLatePct.toFixed(2)} % missing ${run.audioMissingPct.toFixed(2)} %`);
       } finally {
         await server.stop();
@@ -163,12 +171,14 @@ async function measure(
     const from = performance.now();
     const fromEpochMs = Date.now();
     const cpuBefore = cpuSeconds(server.pid);
+    const statBefore = processStat(server.pid);
     const clientBefore = process.cpuUsage();
     await Bun.sleep(windowMs);
     const to = performance.now();
     const toEpochMs = Date.now();
     const seconds = (to - from) / 1000;
     const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / seconds) * 100;
+    const statAfter = processStat(server.pid);
     const client = process.cpuUsage(clientBefore);
     const clientMaxStallMs = stalls.stop();
     const codec = codecPct(await before, await scrapeMetrics(server), seconds);
@@ -184,15 +194,20 @@ async function measure(
       frames += peer.videoIn.filter((rtp) => rtp.header.marker).length;
     }
     const perSession = (pct: number) => pct / sessions;
+    const cpuMs = serverCpuPct * seconds * 10;
     const codecTotal = Object.values(codec).reduce((a, b) => a + b, 0);
+    const codecPerSession = Object.fromEntries(Object.entries(codec).map(([k, v]) => [k, perSession(v)]));
     return {
       format: formatName(format),
       sessions,
       cpuPctPerSession: perSession(serverCpuPct),
       stagesPctPerSession: {
-        ...(Object.fromEntries(Object.entries(codec).map(([k, v]) => [k, perSession(v)])) as Record<CodecStage, number>),
+        ...(codecPerSession as Record<CodecStage, number>),
         other: perSession(serverCpuPct - codecTotal),
       },
+      systemPctPerSession: perSession(((statAfter.systemSeconds - statBefore.systemSeconds) / seconds) * 100),
+      pageFaultsPerSecond: (statAfter.minorFaults - statBefore.minorFaults) / seconds,
+      cpuMsPerFrame: frames === 0 ? Number.NaN : cpuMs / frames,
       clientCpuPct: ((client.user + client.system) / 1000 / (to - from)) * 100,
       clientMaxStallMs,
       // Frames received in the window, counted by their last packet; the window opened with the lists emptied.
@@ -219,7 +234,8 @@ async function profileOne(
 ): Promise<VideoProfile> {
   const dir = mkdtempSync(join(tmpdir(), "smallwebrtc-video-profile-"));
   try {
-    const command = ["taskset", "-c", "0", process.execPath, "--cpu-prof", `--cpu-prof-dir=${dir}`, join(repoRoot, "main.ts")];
+    const profiler = ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+    const command = ["taskset", "-c", "0", process.execPath, ...profiler, join(repoRoot, "main.ts")];
     const process_ = await startServerProcess({
       command,
       args: ["--bot", "mirror"],
@@ -258,6 +274,13 @@ function codecPct(before: string, after: string, seconds: number): Record<CodecS
       ((value(after, labels) - value(before, labels)) / seconds) * 100,
     ]),
   ) as Record<CodecStage, number>;
+}
+
+/** Kernel CPU seconds and minor page faults so far (/proc/<pid>/stat fields 10 and 15). */
+function processStat(pid: number): { systemSeconds: number; minorFaults: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { systemSeconds: Number(fields[12]) / 100, minorFaults: Number(fields[7]) };
 }
 
 function forgetReceived(client: TestClient): void {
