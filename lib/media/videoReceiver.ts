@@ -1,7 +1,7 @@
 /**
  * Client video in: RTP -> reorder buffer -> depacketiser -> decoder -> RGB or I420 pictures. Decoding is
- * asynchronous and bounded: when the decoder falls behind, waiting frames are dropped and a keyframe is requested, because a VP8 or
- * H.264 frame cannot be skipped without breaking the ones that refer to it.
+ * asynchronous (VP8 in the codec thread) and bounded: when the decoder falls behind, waiting frames are dropped and a
+ * keyframe is requested, because a VP8 or H.264 frame cannot be skipped without breaking the ones that refer to it.
  */
 import type { Logger } from "../log/logger.ts";
 import { recordCodecTime } from "./codecTime.ts";
@@ -9,7 +9,7 @@ import { H264Decoder } from "./h264.ts";
 import { H264Depacketiser } from "./h264Rtp.ts";
 import { JitterBuffer } from "./jitterBuffer.ts";
 import type { DepacketisedFrame, VideoDepacketiser, VideoRtpPacket } from "./videoDepacketiser.ts";
-import { Vp8Decoder } from "./vp8.ts";
+import { ThreadedVp8Decoder } from "./vp8Thread.ts";
 import { Vp8Depacketiser } from "./vp8Rtp.ts";
 import { i420ToRgb, type ImageFormat, type RawImage } from "./yuv.ts";
 
@@ -56,7 +56,7 @@ export class VideoReceiver {
   constructor(options: VideoReceiverOptions) {
     this.#options = options;
     this.#depacketiser = options.codec === "VP8" ? new Vp8Depacketiser() : new H264Depacketiser();
-    this.#decoder = options.codec === "VP8" ? Vp8Decoder.create() : h264Decoder();
+    this.#decoder = options.codec === "VP8" ? ThreadedVp8Decoder.create() : h264Decoder();
     this.#decoder.catch((error) => options.logger.error("video decoder failed to start", { error }));
     // Start from a keyframe now instead of waiting for the sender's next periodic one.
     options.requestKeyframe();
@@ -107,10 +107,8 @@ export class VideoReceiver {
       const decoder = await this.#decoder;
       for (let frame = this.#waiting.shift(); frame && !this.#closed; frame = this.#waiting.shift()) {
         try {
-          const start = performance.now();
-          // For VP8 this includes the conversion to RGB, made straight from the decoder's buffers.
+          // Decoders record their own codec time: VP8's is spent in the codec thread.
           const image = await decoder.decode(frame.data, this.#options.format ?? "RGB");
-          recordCodecTime(this.#options.codec.toLowerCase(), "decode", performance.now() - start);
           if (image && !this.#closed) this.#options.onImage(image);
         } catch {
           this.resync();
@@ -124,13 +122,16 @@ export class VideoReceiver {
   }
 }
 
-/** The H.264 decoder gives I420 only: RGB is converted from its copy. */
+/** The H.264 decoder (on this thread) gives I420 only: RGB is converted from its copy. */
 async function h264Decoder(): Promise<Decoder> {
   const decoder = await H264Decoder.create();
   return {
     async decode(frame, format) {
-      const image = await decoder.decode(frame);
-      return image && format === "RGB" ? i420ToRgb(image) : image;
+      const start = performance.now();
+      const i420 = await decoder.decode(frame);
+      const image = i420 && format === "RGB" ? i420ToRgb(i420) : i420;
+      recordCodecTime("h264", "decode", performance.now() - start);
+      return image;
     },
     close: () => decoder.close(),
   };

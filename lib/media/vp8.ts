@@ -1,7 +1,7 @@
 /**
  * VP8 encoder and decoder (libvpx through the shared libav.js instance). Each encoder or decoder is one codec context
- * inside that instance. Calls run synchronously on the caller's thread; the API is async so the codecs can move to a
- * worker later without touching callers.
+ * inside that instance. Calls run synchronously on the caller's thread; sessions use them through the codec thread
+ * (vp8Thread.ts), which has the same async API.
  */
 import {
   AV_PIX_FMT_YUV420P,

@@ -3,12 +3,13 @@
  * pipeline as RGB pictures, and OutputImageRawFrames leave as VP8 the client can decode. Only what the transport
  * asks for is touched: a camera the bot does not read is never decoded.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { H264Packetizer } from "werift";
 import type { RunnerArguments } from "../../lib/bots/bot.ts";
 import { MirrorProcessor } from "../../lib/bots/mirror.ts";
 import { Vp8Decoder, Vp8Encoder } from "../../lib/media/vp8.ts";
 import { Vp8Depacketiser, Vp8Packetiser } from "../../lib/media/vp8Rtp.ts";
+import { warmUpVideoThread } from "../../lib/media/vp8Thread.ts";
 import { i420ByteLength, type I420Image, type RgbImage, rgbToI420 } from "../../lib/media/yuv.ts";
 import { type Frame, UserImageRawFrame } from "../../lib/pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../../lib/pipeline/frameProcessor.ts";
@@ -24,6 +25,9 @@ import { consistently, eventually } from "../support/eventually.ts";
 
 let server: TestServer;
 let peer: TestClient;
+// As the server does for the mirror bot: a cold codec thread would fall behind the first pictures and drop them until
+// a keyframe, which this client never sends when asked.
+beforeAll(() => warmUpVideoThread());
 afterEach(async () => {
   await peer?.close();
   await server?.close();
