@@ -16,7 +16,9 @@ import { type BenchServer, rssMb, type ServerName, startServer } from "./servers
 import { sweepSessions } from "./sessionsPerCore.ts";
 import { benchVideo } from "./video.ts";
 
-const BENCHES = ["audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant", "video"] as const;
+const BENCHES = [
+  "audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant", "video",
+] as const;
 type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
 const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
@@ -164,7 +166,9 @@ if (runs("video") && servers.includes("smallwebrtc")) {
     "ms/frame": round(run.cpuMsPerFrame),
     "client CPU %": round(run.clientCpuPct),
     "bot video fps": round(run.videoOutFps),
+    "keyframe requests/s": round(run.keyframeRequestsPerSecond),
     "audio late/missing %": `${round(run.audioLatePct)} / ${round(run.audioMissingPct)}`,
+    "audio delay p99/max (ms)": `${round(run.audioDelayP99Ms)} / ${round(run.audioDelayMaxMs)}`,
   })));
   for (const profile of result.profiles) {
     console.log(`\nvideo profile, ${profile.format}, one session from source: ${round(profile.cpuPct)} % of a core ` +

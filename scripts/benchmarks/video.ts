@@ -21,7 +21,7 @@ import { startServerProcess } from "../support/serverProcess.ts";
 import { y4m } from "../support/media.ts";
 import { TestClient } from "../support/weriftClient.ts";
 import { cpuProfileStages, type StageShares } from "./cpuProfileStages.ts";
-import { loadPackets, outputQuality } from "./loadStream.ts";
+import { loadPackets, outputQuality, percentile } from "./loadStream.ts";
 import {
   type BenchServer,
   connectClient,
@@ -72,11 +72,19 @@ export interface VideoRun {
   /** The load client's CPU over the window, in % of one core (all sessions): it must stay well below 100. */
   clientCpuPct: number;
   clientMaxStallMs: number;
+  /** Keyframe requests the server sent per session per second: each means dropped camera frames. */
+  keyframeRequestsPerSecond: number;
   /** Bot video frames each session received per second, on average (the camera's rate when the mirror keeps up). */
   videoOutFps: number;
   /** Bot audio packets late (over 50 ms behind schedule) or missing, as a share of those expected. */
   audioLatePct: number;
   audioMissingPct: number;
+  /**
+   * How far bot audio packets arrived behind their schedule (each session's earliest packet sets it), p99 and max in
+   * ms: a codec call on the thread that paces audio shows here long before packets count as late.
+   */
+  audioDelayP99Ms: number;
+  audioDelayMaxMs: number;
 }
 
 export interface VideoProfile {
@@ -126,8 +134,10 @@ export async function benchVideo(options: VideoBenchOptions): Promise<VideoResul
           `(${Object.entries(run.stagesPctPerSession).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}), ` +
           `kernel ${run.systemPctPerSession.toFixed(1)} %, ${run.pageFaultsPerSecond.toFixed(0)} page faults/s, ` +
           `${run.cpuMsPerFrame.toFixed(1)} ms per frame, client ${run.clientCpuPct.toFixed(0)} %, ` +
-          `bot video ${run.videoOutFps.toFixed(1)} fps, audio late ` +
-          `${run.audioLatePct.toFixed(2)} % missing ${run.audioMissingPct.toFixed(2)} %`);
+          `bot video ${run.videoOutFps.toFixed(1)} fps, ` +
+          `${run.keyframeRequestsPerSecond.toFixed(2)} keyframe requests/s, ` +
+          `audio late ${run.audioLatePct.toFixed(2)} % missing ${run.audioMissingPct.toFixed(2)} %, delay p99 ` +
+          `${run.audioDelayP99Ms.toFixed(1)} ms max ${run.audioDelayMaxMs.toFixed(1)} ms`);
       } finally {
         await server.stop();
       }
@@ -172,6 +182,7 @@ async function measure(
     const fromEpochMs = Date.now();
     const cpuBefore = cpuSeconds(server.pid);
     const statBefore = processStat(server.pid);
+    const requestsBefore = clients.reduce((sum, peer) => sum + peer.cameraKeyframeRequests, 0);
     const clientBefore = process.cpuUsage();
     await Bun.sleep(windowMs);
     const to = performance.now();
@@ -179,6 +190,7 @@ async function measure(
     const seconds = (to - from) / 1000;
     const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / seconds) * 100;
     const statAfter = processStat(server.pid);
+    const requests = clients.reduce((sum, peer) => sum + peer.cameraKeyframeRequests, 0) - requestsBefore;
     const client = process.cpuUsage(clientBefore);
     const clientMaxStallMs = stalls.stop();
     const codec = codecPct(await before, await scrapeMetrics(server), seconds);
@@ -186,7 +198,9 @@ async function measure(
     let late = 0;
     let missing = 0;
     let frames = 0;
+    const delays: number[] = [];
     for (const peer of clients) {
+      delays.push(...audioDelays(peer, from, to));
       const quality = outputQuality(peer.audioIn, peer.audioInAt, from, to);
       expected += quality.expected;
       late += quality.late;
@@ -210,10 +224,13 @@ async function measure(
       cpuMsPerFrame: frames === 0 ? Number.NaN : cpuMs / frames,
       clientCpuPct: ((client.user + client.system) / 1000 / (to - from)) * 100,
       clientMaxStallMs,
+      keyframeRequestsPerSecond: requests / sessions / seconds,
       // Frames received in the window, counted by their last packet; the window opened with the lists emptied.
       videoOutFps: frames / sessions / seconds,
       audioLatePct: (late / expected) * 100,
       audioMissingPct: (missing / expected) * 100,
+      audioDelayP99Ms: percentile(delays, 99),
+      audioDelayMaxMs: Math.max(...delays),
       window: [fromEpochMs, toEpochMs],
     };
   } finally {
@@ -281,6 +298,19 @@ function processStat(pid: number): { systemSeconds: number; minorFaults: number 
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return { systemSeconds: Number(fields[12]) / 100, minorFaults: Number(fields[7]) };
+}
+
+/** Each bot audio packet's delay behind the schedule its session's earliest packet in [from, to) sets, in ms. */
+function audioDelays(peer: TestClient, from: number, to: number): number[] {
+  const lateness: number[] = [];
+  const first = peer.audioIn[0]?.header.timestamp ?? 0;
+  for (const [i, packet] of peer.audioIn.entries()) {
+    const at = peer.audioInAt[i];
+    if (at < from || at >= to) continue;
+    lateness.push(at - ((packet.header.timestamp - first) >>> 0) / 48);
+  }
+  const earliest = Math.min(...lateness);
+  return lateness.map((value) => value - earliest);
 }
 
 function forgetReceived(client: TestClient): void {
