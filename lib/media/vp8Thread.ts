@@ -9,7 +9,7 @@
  * carries on from a keyframe and a decoder rejects until the caller's keyframe request is answered.
  */
 import { Worker } from "node:worker_threads";
-import { bundledFileOverrides } from "../assets/bundledFiles.ts";
+import { BundledFileError, bundledFileOverrides } from "../assets/bundledFiles.ts";
 import { recordCodecTime } from "./codecTime.ts";
 import type { EncodedVideoFrame, Vp8EncodeOptions, Vp8EncoderOptions } from "./vp8.ts";
 import type { I420Image, ImageFormat, RawImage, RgbImage } from "./yuv.ts";
@@ -34,6 +34,8 @@ export interface Vp8Reply {
   /** Time the thread spent on the request. */
   ms: number;
   error?: string;
+  /** Set when the error was a BundledFileError, which is rebuilt on this side. */
+  bundledFile?: { path: string; problem: string };
   frames?: EncodedVideoFrame[];
   image?: RawImage;
 }
@@ -73,6 +75,7 @@ class Vp8Thread {
       const call = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
       if (reply.error === undefined) call?.resolve(reply);
+      else if (reply.bundledFile) call?.reject(new BundledFileError(reply.bundledFile.path, reply.bundledFile.problem));
       else call?.reject(new Error(reply.error));
     });
     this.#worker.on("error", (error: Error) => this.#fail(error));

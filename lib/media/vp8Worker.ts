@@ -4,7 +4,7 @@
  * up the main thread, which paces every session's audio.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { useBundledFileOverrides } from "../assets/bundledFiles.ts";
+import { BundledFileError, useBundledFileOverrides } from "../assets/bundledFiles.ts";
 import { Vp8Decoder, Vp8Encoder, warmUpVideo } from "./vp8.ts";
 import type { Vp8Reply, Vp8Request, Vp8ThreadData } from "./vp8Thread.ts";
 
@@ -27,7 +27,10 @@ async function answer(request: Vp8Request): Promise<void> {
     port!.postMessage({ id: request.id, ms: performance.now() - start, ...reply } satisfies Vp8Reply, transfer);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    port!.postMessage({ id: request.id, ms: performance.now() - start, error: message } satisfies Vp8Reply);
+    // A libav.js file that fails its check stops the server at warm-up: the main thread needs the error's kind.
+    const bundledFile = error instanceof BundledFileError ? { path: error.path, problem: error.problem } : undefined;
+    const reply: Vp8Reply = { id: request.id, ms: performance.now() - start, error: message, bundledFile };
+    port!.postMessage(reply);
   }
 }
 

@@ -1,4 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BundledFileError, useBundledFileOverrides } from "../../lib/assets/bundledFiles.ts";
 import { codecSeconds } from "../../lib/media/codecTime.ts";
 import { Vp8Decoder, Vp8Encoder } from "../../lib/media/vp8.ts";
 import { terminateVp8Thread, ThreadedVp8Decoder, ThreadedVp8Encoder } from "../../lib/media/vp8Thread.ts";
@@ -64,6 +68,24 @@ describe("VP8 in the codec thread", () => {
     expect(after.keyframe).toBe(true);
     const picture = await decoder.decode(after.data);
     expect(psnrY(rgbToI420(frames[0]), picture!)).toBeGreaterThan(30);
+  });
+
+  test("the thread loads libav.js from the same assetsDir, and a bad file there rejects as a BundledFileError", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "swrtc-vp8-thread-"));
+    writeFileSync(join(dir, "libav-vp8-opus.wasm"), "not wasm");
+    // Positive control: a thread started before the override opens codecs.
+    keep(await ThreadedVp8Encoder.create());
+    useBundledFileOverrides(dir);
+    try {
+      await terminateVp8Thread();
+      const error = await ThreadedVp8Encoder.create().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BundledFileError);
+      expect((error as BundledFileError).path).toBe(join(dir, "libav-vp8-opus.wasm"));
+    } finally {
+      useBundledFileOverrides(undefined);
+      await terminateVp8Thread();
+    }
+    keep(await ThreadedVp8Encoder.create());
   });
 
   test("calls after close() reject, naming the codec", async () => {
