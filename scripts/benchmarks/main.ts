@@ -42,8 +42,8 @@ adds to a turn: from VAD ending the turn to the STT request, and from the first 
 video runs --video-sessions mirror-bot sessions, each sending camera video (VP8) and speech, at 320x240@15 and at
 640x480@30 (no aiortc), and gives the server's CPU per session split into codec work (/metrics) and the rest, the load
 client's CPU, the bot video frame rate and the bot audio late or missing; --video-profile adds one session per format
-against the server from source under Bun's sampling profiler, its CPU split by stage (the profiles are kept beside
---out).`;
+against the server from source under Bun's sampling profiler, its main thread's CPU split by stage (the profiles are
+kept beside --out).`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -160,6 +160,7 @@ if (runs("video") && servers.includes("smallwebrtc")) {
     camera: run.format,
     sessions: run.sessions,
     "CPU %/session": round(run.cpuPctPerSession),
+    "main thread %": round(run.mainThreadPctPerSession),
     ...Object.fromEntries(Object.entries(run.stagesPctPerSession).map(([stage, pct]) => [stage, round(pct)])),
     "kernel %": round(run.systemPctPerSession),
     "page faults/s": round(run.pageFaultsPerSecond),
@@ -171,8 +172,8 @@ if (runs("video") && servers.includes("smallwebrtc")) {
     "audio delay p99/max (ms)": `${round(run.audioDelayP99Ms)} / ${round(run.audioDelayMaxMs)}`,
   })));
   for (const profile of result.profiles) {
-    console.log(`\nvideo profile, ${profile.format}, one session from source: ${round(profile.cpuPct)} % of a core ` +
-      `(${profile.file})`);
+    console.log(`\nvideo profile, ${profile.format}, one session from source: ${round(profile.cpuPct)} % of a core, ` +
+      `the main thread ${round(profile.mainThreadPct)} (${profile.file})`);
     console.table(Object.entries(profile.stagesPct).map(([stage, pct]) => ({ stage, "% of a core": round(pct) })));
   }
 }

@@ -8,7 +8,7 @@
  * the codec seconds from /metrics (smallwebrtc_codec_seconds_total), the load client's own CPU, the bot video frames
  * the clients receive, and the bot audio packets that arrived late or never (the audio that video work could delay).
  * With `profile`, one more session per format runs against the server from source under Bun's sampling profiler, and
- * its samples are split by stage (cpuProfileStages.ts).
+ * its main thread's samples are split by stage (cpuProfileStages.ts).
  */
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,6 +28,7 @@ import {
   cpuSeconds,
   drained,
   metricSample,
+  processTree,
   scrapeMetrics,
   startServer,
 } from "./servers.ts";
@@ -61,7 +62,9 @@ export interface VideoRun {
   sessions: number;
   /** The server's CPU over the window, in % of one core, divided by the sessions. */
   cpuPctPerSession: number;
-  /** Of that, the codec work /metrics counts; "other" is the rest. */
+  /** Of that, what the server's main thread used: its event loop paces every session's audio. */
+  mainThreadPctPerSession: number;
+  /** Of the server's CPU, the codec work /metrics counts; "other" is the rest. */
   stagesPctPerSession: Record<CodecStage | "other", number>;
   /** Of the server's CPU, the share spent in the kernel (page faults, sockets), in % of one core per session. */
   systemPctPerSession: number;
@@ -91,7 +94,9 @@ export interface VideoProfile {
   format: string;
   /** The profiled server's CPU over the window, in % of one core (one session). */
   cpuPct: number;
-  /** That CPU split by stage, in % of one core. */
+  /** Its main thread's CPU: Bun's profiler samples that thread only (not the VP8 codec thread). */
+  mainThreadPct: number;
+  /** The main thread's CPU split by stage, in % of one core. */
   stagesPct: StageShares;
   /** Where the whole profile was kept (it opens in Chrome's DevTools). */
   file: string;
@@ -131,6 +136,7 @@ export async function benchVideo(options: VideoBenchOptions): Promise<VideoResul
         const { window: _, ...run } = await measure(server, format, load, count, windowMs, settleMs);
         runs.push(run);
         log(`${run.format}, ${count} sessions: ${run.cpuPctPerSession.toFixed(1)} % of a core per session ` +
+          `(main thread ${run.mainThreadPctPerSession.toFixed(1)}) ` +
           `(${Object.entries(run.stagesPctPerSession).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}), ` +
           `kernel ${run.systemPctPerSession.toFixed(1)} %, ${run.pageFaultsPerSecond.toFixed(0)} page faults/s, ` +
           `${run.cpuMsPerFrame.toFixed(1)} ms per frame, client ${run.clientCpuPct.toFixed(0)} %, ` +
@@ -146,7 +152,8 @@ export async function benchVideo(options: VideoBenchOptions): Promise<VideoResul
       const file = `${profilePrefix}${formatName(format)}.cpuprofile`;
       const result = await profileOne(format, load, file, windowMs, settleMs);
       profiles.push(result);
-      log(`${result.format} profiled: ${result.cpuPct.toFixed(1)} % of a core, ` +
+      log(`${result.format} profiled: ${result.cpuPct.toFixed(1)} % of a core, main thread ` +
+        `${result.mainThreadPct.toFixed(1)}: ` +
         Object.entries(result.stagesPct).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", "));
     }
   }
@@ -182,6 +189,7 @@ async function measure(
     const fromEpochMs = Date.now();
     const cpuBefore = cpuSeconds(server.pid);
     const statBefore = processStat(server.pid);
+    const mainBefore = mainThreadSeconds(server.pid);
     const requestsBefore = clients.reduce((sum, peer) => sum + peer.cameraKeyframeRequests, 0);
     const clientBefore = process.cpuUsage();
     await Bun.sleep(windowMs);
@@ -190,6 +198,7 @@ async function measure(
     const seconds = (to - from) / 1000;
     const serverCpuPct = ((cpuSeconds(server.pid) - cpuBefore) / seconds) * 100;
     const statAfter = processStat(server.pid);
+    const mainAfter = mainThreadSeconds(server.pid);
     const requests = clients.reduce((sum, peer) => sum + peer.cameraKeyframeRequests, 0) - requestsBefore;
     const client = process.cpuUsage(clientBefore);
     const clientMaxStallMs = stalls.stop();
@@ -215,6 +224,7 @@ async function measure(
       format: formatName(format),
       sessions,
       cpuPctPerSession: perSession(serverCpuPct),
+      mainThreadPctPerSession: perSession(((mainAfter - mainBefore) / seconds) * 100),
       stagesPctPerSession: {
         ...(codecPerSession as Record<CodecStage, number>),
         other: perSession(serverCpuPct - codecTotal),
@@ -256,7 +266,8 @@ async function profileOne(
     const process_ = await startServerProcess({
       command,
       args: ["--bot", "mirror"],
-      env: { SMALLWEBRTC_LOG_LEVEL: "warn" },
+      // One process, as startServer runs the binary: the profile is of the process that serves the session.
+      env: { SMALLWEBRTC_LOG_LEVEL: "warn", SMALLWEBRTC_WORKERS: "1" },
     });
     const server: BenchServer = {
       name: "smallwebrtc",
@@ -274,8 +285,9 @@ async function profileOne(
     if (!file) throw new Error(`the profiled server wrote no .cpuprofile into ${dir}`);
     copyFileSync(join(dir, file), keepAs);
     const shares = cpuProfileStages(JSON.parse(readFileSync(keepAs, "utf8")), ...run.window);
-    const stagesPct = Object.fromEntries(Object.entries(shares).map(([k, v]) => [k, v * run.cpuPctPerSession]));
-    return { format: formatName(format), cpuPct: run.cpuPctPerSession, stagesPct, file: keepAs };
+    const mainThreadPct = run.mainThreadPctPerSession;
+    const stagesPct = Object.fromEntries(Object.entries(shares).map(([k, v]) => [k, v * mainThreadPct]));
+    return { format: formatName(format), cpuPct: run.cpuPctPerSession, mainThreadPct, stagesPct, file: keepAs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -293,11 +305,20 @@ function codecPct(before: string, after: string, seconds: number): Record<CodecS
   ) as Record<CodecStage, number>;
 }
 
-/** Kernel CPU seconds and minor page faults so far (/proc/<pid>/stat fields 10 and 15). */
+/** Kernel CPU seconds and minor page faults so far (/proc/<pid>/stat fields 10 and 15), over the process tree. */
 function processStat(pid: number): { systemSeconds: number; minorFaults: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { systemSeconds: Number(fields[12]) / 100, minorFaults: Number(fields[7]) };
+  const total = { systemSeconds: 0, minorFaults: 0 };
+  for (const each of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${each}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total.systemSeconds += Number(fields[12]) / 100;
+      total.minorFaults += Number(fields[7]);
+    } catch {
+      // it exited between the listing and the read
+    }
+  }
+  return total;
 }
 
 /** Each bot audio packet's delay behind the schedule its session's earliest packet in [from, to) sets, in ms. */
@@ -311,6 +332,13 @@ function audioDelays(peer: TestClient, from: number, to: number): number[] {
   }
   const earliest = Math.min(...lateness);
   return lateness.map((value) => value - earliest);
+}
+
+/** CPU seconds of the process's main thread (the thread whose id is the process id). */
+function mainThreadSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function forgetReceived(client: TestClient): void {
