@@ -33,7 +33,9 @@ function stage(): void {
 function compile(arch: Arch): string {
   const outfile = join(DIST, `smallwebrtc-linux-${arch}`);
   const command = [
+    // The VP8 codec thread's entry is a second entry point: lib/media/vp8Thread.ts starts it by this path.
     process.execPath, "build", "--compile", "--minify", `--target=${TARGETS[arch]}`, join(ROOT, "main.ts"),
+    join(ROOT, "lib/media/vp8Worker.ts"),
     "--asset", join(STAGE, "assets"), "--asset", join(STAGE, "client"), "--asset", join(STAGE, "types"),
     "--outfile", outfile,
   ];

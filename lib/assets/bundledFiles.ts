@@ -82,6 +82,11 @@ export function useBundledFileOverrides(dir: string | undefined): void {
   modules.clear();
 }
 
+/** The directory given to useBundledFileOverrides, for a worker thread to use the same files. */
+export function bundledFileOverrides(): string | undefined {
+  return overrideDir;
+}
+
 /**
  * Checks every file that `assetsDir` replaces, before the server listens, so a bad one stops it at once rather than
  * at the first call. A replaced WASM file is compiled for that, and the module kept for its binding among

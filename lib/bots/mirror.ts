@@ -1,6 +1,7 @@
 /**
  * The mirror bot: your camera comes back as the bot's video (and your voice as its audio, like the echo bot). It
- * proves the video path end to end: VP8 (or H.264) decode, RGB frames in the pipeline, VP8 encode, paced RTP.
+ * proves the video path end to end: VP8 (or H.264) decode, image frames in the pipeline, VP8 encode, paced RTP.
+ * Pictures pass through unchanged, so they stay in the codec's I420 layout: no conversion to RGB and back.
  */
 import { type Frame, OutputImageRawFrame, UserImageRawFrame } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
@@ -12,7 +13,7 @@ import { EchoProcessor } from "./echo.ts";
 export class MirrorProcessor extends FrameProcessor {
   protected override async processFrame(frame: Frame, direction: FrameDirection): Promise<void> {
     if (frame instanceof UserImageRawFrame && frame.transportSource === "camera") {
-      await this.pushFrame(new OutputImageRawFrame(frame.image, frame.size), direction);
+      await this.pushFrame(new OutputImageRawFrame(frame.image, frame.size, frame.format), direction);
       return;
     }
     await this.pushFrame(frame, direction);
@@ -28,6 +29,7 @@ export function mirrorBot(args: RunnerArguments): Promise<void> {
       audioOutSampleRate: 16000,
       audioOutLive: true,
       videoInEnabled: true,
+      videoInFormat: "I420",
       videoOutEnabled: true,
       videoOutFramerate: 30,
     },

@@ -10,7 +10,16 @@ import LibAVWrapper from "@libav.js/variant-vp8-opus";
 import libavFactory from "../../node_modules/@libav.js/variant-vp8-opus/dist/libav-6.10.9.0-vp8-opus.wasm.mjs";
 import { compileBundledModule } from "../assets/bundledFiles.ts";
 import type { WasmBinding } from "../assets/wasmInterface.ts";
-import { i420ByteLength, type I420Image } from "./yuv.ts";
+import {
+  i420ByteLength,
+  type I420Image,
+  type I420Planes,
+  packedPlanes,
+  planesToRgb,
+  type RawImage,
+  type RgbImage,
+  rgbToPlanes,
+} from "./yuv.ts";
 
 /** In noworker mode the instance is the emscripten module itself, so its heap view is there too (replaced, not
  * resized, when the memory grows: read it after any call that may allocate). */
@@ -55,9 +64,12 @@ function createLibAV(): Promise<LibAV> {
   });
 }
 
-/** Fills `frame` (an AVFrame) with the image, (re)allocating its buffers when the size changed. */
-export function writeI420Frame(libav: LibAV, frame: number, image: I420Image): void {
-  const { width, height, data } = image;
+/**
+ * Fills `frame` (an AVFrame) with the picture, (re)allocating its buffers when the size changed. An RGB picture is
+ * converted straight into the frame's planes.
+ */
+export function writeFrame(libav: LibAV, frame: number, image: RawImage): void {
+  const { width, height } = image;
   if (
     libav.AVFrame_width_sync(frame) !== width ||
     libav.AVFrame_height_sync(frame) !== height ||
@@ -72,18 +84,10 @@ export function writeI420Frame(libav: LibAV, frame: number, image: I420Image): v
     // The encoder may still hold a reference to the previous picture; this copies only in that case.
     check(libav, libav.av_frame_make_writable_sync(frame), "av_frame_make_writable");
   }
-  let offset = 0;
-  for (let plane = 0; plane < 3; plane++) {
-    const planeWidth = plane === 0 ? width : (width + 1) >> 1;
-    const planeHeight = plane === 0 ? height : (height + 1) >> 1;
-    const pointer = libav.AVFrame_data_a_sync(frame, plane);
-    const stride = libav.AVFrame_linesize_a_sync(frame, plane);
-    // Read HEAPU8 after the allocations above: memory growth replaces it.
-    const heap = libav.HEAPU8;
-    for (let row = 0; row < planeHeight; row++, offset += planeWidth) {
-      heap.set(data.subarray(offset, offset + planeWidth), pointer + row * stride);
-    }
-  }
+  // Taken after the allocations above: memory growth replaces the heap's buffer.
+  const planes = framePlanes(libav, frame);
+  if (image.format === "RGB") rgbToPlanes(image, planes);
+  else copyPlanes(packedPlanes(image), planes);
 }
 
 /**
@@ -91,24 +95,65 @@ export function writeI420Frame(libav: LibAV, frame: number, image: I420Image): v
  * odd sizes (browsers scale 640x360 to 480x270 under load), so the planes are read here.
  */
 export function readI420Frame(libav: LibAV, frame: number): I420Image {
+  const planes = framePlanes(libav, frame);
+  const image: I420Image = {
+    format: "I420",
+    width: planes.width,
+    height: planes.height,
+    data: new Uint8Array(i420ByteLength(planes.width, planes.height)),
+  };
+  copyPlanes(planes, packedPlanes(image));
+  return image;
+}
+
+/** Reads a decoded AVFrame as RGB, converting straight from its planes. */
+export function readRgbFrame(libav: LibAV, frame: number): RgbImage {
+  return planesToRgb(framePlanes(libav, frame));
+}
+
+/** Views of a yuv420p AVFrame's planes in the heap, valid until the next call that may grow the memory. */
+function framePlanes(libav: LibAV, frame: number): I420Planes {
   const format = libav.AVFrame_format_sync(frame);
   if (format !== AV_PIX_FMT_YUV420P) throw new Error(`decoder produced pixel format ${format}, expected yuv420p`);
   const width = libav.AVFrame_width_sync(frame);
   const height = libav.AVFrame_height_sync(frame);
-  const data = new Uint8Array(i420ByteLength(width, height));
+  const yStride = libav.AVFrame_linesize_a_sync(frame, 0);
+  const uvStride = libav.AVFrame_linesize_a_sync(frame, 1);
+  if (libav.AVFrame_linesize_a_sync(frame, 2) !== uvStride) throw new Error("AVFrame chroma planes differ in stride");
   const heap = libav.HEAPU8;
-  let offset = 0;
-  for (let plane = 0; plane < 3; plane++) {
-    const planeWidth = plane === 0 ? width : (width + 1) >> 1;
-    const planeHeight = plane === 0 ? height : (height + 1) >> 1;
-    const pointer = libav.AVFrame_data_a_sync(frame, plane);
-    const stride = libav.AVFrame_linesize_a_sync(frame, plane);
-    for (let row = 0; row < planeHeight; row++, offset += planeWidth) {
-      const start = pointer + row * stride;
-      data.set(heap.subarray(start, start + planeWidth), offset);
-    }
+  const chromaRows = (height + 1) >> 1;
+  const plane = (index: number, stride: number, rows: number) => {
+    const pointer = libav.AVFrame_data_a_sync(frame, index);
+    return heap.subarray(pointer, pointer + stride * rows);
+  };
+  return {
+    width,
+    height,
+    y: plane(0, yStride, height),
+    u: plane(1, uvStride, chromaRows),
+    v: plane(2, uvStride, chromaRows),
+    yStride,
+    uvStride,
+  };
+}
+
+/** Copies row by row between planes of the same size whose strides may differ. */
+function copyPlanes(from: I420Planes, to: I420Planes): void {
+  const chromaWidth = (from.width + 1) >> 1;
+  const chromaRows = (from.height + 1) >> 1;
+  copyRows(from.y, from.yStride, to.y, to.yStride, from.width, from.height);
+  copyRows(from.u, from.uvStride, to.u, to.uvStride, chromaWidth, chromaRows);
+  copyRows(from.v, from.uvStride, to.v, to.uvStride, chromaWidth, chromaRows);
+}
+
+function copyRows(from: Uint8Array, fromStride: number, to: Uint8Array, toStride: number, width: number, rows: number) {
+  if (fromStride === width && toStride === width) {
+    to.set(from.subarray(0, width * rows));
+    return;
   }
-  return { format: "I420", width, height, data };
+  for (let row = 0; row < rows; row++) {
+    to.set(from.subarray(row * fromStride, row * fromStride + width), row * toStride);
+  }
 }
 
 /** Turns a negative libav return code into an Error carrying ffmpeg's message. */

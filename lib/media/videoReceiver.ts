@@ -1,7 +1,7 @@
 /**
- * Client video in: RTP -> reorder buffer -> depacketiser -> decoder -> RGB pictures. Decoding is asynchronous and
- * bounded: when the decoder falls behind, waiting frames are dropped and a keyframe is requested, because a VP8 or
- * H.264 frame cannot be skipped without breaking the ones that refer to it.
+ * Client video in: RTP -> reorder buffer -> depacketiser -> decoder -> RGB or I420 pictures. Decoding is
+ * asynchronous (VP8 in the codec thread) and bounded: when the decoder falls behind, waiting frames are dropped and a
+ * keyframe is requested, because a VP8 or H.264 frame cannot be skipped without breaking the ones that refer to it.
  */
 import type { Logger } from "../log/logger.ts";
 import { recordCodecTime } from "./codecTime.ts";
@@ -9,20 +9,22 @@ import { H264Decoder } from "./h264.ts";
 import { H264Depacketiser } from "./h264Rtp.ts";
 import { JitterBuffer } from "./jitterBuffer.ts";
 import type { DepacketisedFrame, VideoDepacketiser, VideoRtpPacket } from "./videoDepacketiser.ts";
-import { Vp8Decoder } from "./vp8.ts";
+import { ThreadedVp8Decoder } from "./vp8Thread.ts";
 import { Vp8Depacketiser } from "./vp8Rtp.ts";
-import { type I420Image, i420ToRgb, type RgbImage } from "./yuv.ts";
+import { i420ToRgb, type ImageFormat, type RawImage } from "./yuv.ts";
 
 export type VideoCodecName = "VP8" | "H264";
 
 interface Decoder {
-  decode(frame: Uint8Array): Promise<I420Image | undefined>;
+  decode(frame: Uint8Array, format: ImageFormat): Promise<RawImage | undefined>;
   close(): void;
 }
 
 export interface VideoReceiverOptions {
   codec: VideoCodecName;
-  onImage: (image: RgbImage) => void;
+  /** Pixel layout of the pictures handed to `onImage`; default RGB. */
+  format?: ImageFormat;
+  onImage: (image: RawImage) => void;
   /** Ask the sender for a keyframe (send an RTCP PLI). */
   requestKeyframe: () => void;
   logger: Logger;
@@ -54,7 +56,7 @@ export class VideoReceiver {
   constructor(options: VideoReceiverOptions) {
     this.#options = options;
     this.#depacketiser = options.codec === "VP8" ? new Vp8Depacketiser() : new H264Depacketiser();
-    this.#decoder = options.codec === "VP8" ? Vp8Decoder.create() : H264Decoder.create();
+    this.#decoder = options.codec === "VP8" ? ThreadedVp8Decoder.create() : h264Decoder();
     this.#decoder.catch((error) => options.logger.error("video decoder failed to start", { error }));
     // Start from a keyframe now instead of waiting for the sender's next periodic one.
     options.requestKeyframe();
@@ -105,10 +107,9 @@ export class VideoReceiver {
       const decoder = await this.#decoder;
       for (let frame = this.#waiting.shift(); frame && !this.#closed; frame = this.#waiting.shift()) {
         try {
-          const start = performance.now();
-          const image = await decoder.decode(frame.data);
-          recordCodecTime(this.#options.codec.toLowerCase(), "decode", performance.now() - start);
-          if (image && !this.#closed) this.#options.onImage(i420ToRgb(image));
+          // Decoders record their own codec time: VP8's is spent in the codec thread.
+          const image = await decoder.decode(frame.data, this.#options.format ?? "RGB");
+          if (image && !this.#closed) this.#options.onImage(image);
         } catch {
           this.resync();
         }
@@ -119,4 +120,19 @@ export class VideoReceiver {
       this.#decoding = false;
     }
   }
+}
+
+/** The H.264 decoder (on this thread) gives I420 only: RGB is converted from its copy. */
+async function h264Decoder(): Promise<Decoder> {
+  const decoder = await H264Decoder.create();
+  return {
+    async decode(frame, format) {
+      const start = performance.now();
+      const i420 = await decoder.decode(frame);
+      const image = i420 && format === "RGB" ? i420ToRgb(i420) : i420;
+      recordCodecTime("h264", "decode", performance.now() - start);
+      return image;
+    },
+    close: () => decoder.close(),
+  };
 }

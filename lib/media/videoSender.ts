@@ -9,9 +9,9 @@ import { type Clock, realClock } from "./clock.ts";
 import { recordCodecTime } from "./codecTime.ts";
 import { ImageScaler } from "./imageScaler.ts";
 import { Pacer, type Tick } from "./pacer.ts";
-import { Vp8Encoder } from "./vp8.ts";
+import { ThreadedVp8Encoder } from "./vp8Thread.ts";
 import { Vp8Packetiser } from "./vp8Rtp.ts";
-import type { RgbImage } from "./yuv.ts";
+import type { RawImage } from "./yuv.ts";
 
 export interface OutgoingVideoRtp {
   payload: Uint8Array;
@@ -43,11 +43,11 @@ export class VideoSender {
   readonly #options: VideoSenderOptions;
   readonly #pacer: Pacer;
   readonly #packetiser = new Vp8Packetiser();
-  readonly #encoder: Promise<Vp8Encoder>;
+  readonly #encoder: Promise<ThreadedVp8Encoder>;
   readonly #scaler?: ImageScaler;
   readonly #timestampBase = crypto.getRandomValues(new Uint32Array(1))[0];
   #sequenceNumber = crypto.getRandomValues(new Uint16Array(1))[0];
-  #image?: RgbImage;
+  #image?: RawImage;
   #changed = false;
   #lastSentAt = -Infinity;
   #encoding = false;
@@ -59,7 +59,7 @@ export class VideoSender {
     if (problem) throw new RangeError(`video sender: ${problem}`);
     if (width !== undefined && height !== undefined) this.#scaler = new ImageScaler(width, height);
     this.#options = options;
-    this.#encoder = Vp8Encoder.create({ bitrate: options.bitrate, framerate: options.framerate });
+    this.#encoder = ThreadedVp8Encoder.create({ bitrate: options.bitrate, framerate: options.framerate });
     this.#encoder.catch((error) => options.logger.error("video encoder failed to start", { error }));
     this.#pacer = new Pacer({
       intervalMs: 1000 / options.framerate,
@@ -73,7 +73,7 @@ export class VideoSender {
   }
 
   /** The picture to show from the next frame on. */
-  setImage(image: RgbImage): void {
+  setImage(image: RawImage): void {
     this.#image = image;
     this.#changed = true;
   }
@@ -99,11 +99,11 @@ export class VideoSender {
     try {
       const encoder = await this.#encoder;
       const timestamp = (this.#timestampBase + Math.round((tick.index * VIDEO_CLOCK) / this.#options.framerate)) >>> 0;
-      // Scaling counts as encoding time, as the colour conversion inside encode() does.
+      // Scaling counts as encoding time, as the colour conversion inside encode() does (the encoder records its own).
       const start = performance.now();
       const picture = this.#scaler ? this.#scaler.scale(image) : image;
+      if (this.#scaler) recordCodecTime("vp8", "encode", performance.now() - start);
       const frames = await encoder.encode(picture, { timestampMs: now });
-      recordCodecTime("vp8", "encode", performance.now() - start);
       for (const frame of frames) {
         if (this.#closed) return;
         const payloads = this.#packetiser.packetise(frame.data);

@@ -1,7 +1,7 @@
 /**
  * VP8 encoder and decoder (libvpx through the shared libav.js instance). Each encoder or decoder is one codec context
- * inside that instance. Calls run synchronously on the caller's thread; the API is async so the codecs can move to a
- * worker later without touching callers.
+ * inside that instance. Calls run synchronously on the caller's thread; sessions use them through the codec thread
+ * (vp8Thread.ts), which has the same async API.
  */
 import {
   AV_PIX_FMT_YUV420P,
@@ -9,10 +9,11 @@ import {
   check,
   type LibAV,
   readI420Frame,
+  readRgbFrame,
   sharedLibAV,
-  writeI420Frame,
+  writeFrame,
 } from "./libav.ts";
-import { i420ByteLength, type I420Image, i420ToRgb, type RawImage, rgbToI420 } from "./yuv.ts";
+import type { I420Image, ImageFormat, RawImage, RgbImage } from "./yuv.ts";
 
 export interface Vp8EncoderOptions {
   /** Target bits per second. Default 800 000: a clean 640x480 at 30 fps for camera-like content. */
@@ -97,8 +98,6 @@ export class Vp8Encoder extends Vp8Codec {
   #height = 0;
   #lastTimestamp: number | undefined;
   #keyframeRequested = false;
-  /** Reused RGB -> I420 output, so steady-state encoding allocates nothing per frame on the JS side. */
-  #scratch = new Uint8Array(0);
 
   private constructor(libav: LibAV, options: Vp8EncoderOptions) {
     super(libav);
@@ -124,10 +123,10 @@ export class Vp8Encoder extends Vp8Codec {
 
   #encode(image: RawImage, options: Vp8EncodeOptions): EncodedVideoFrame[] {
     this.assertOpen("encode");
-    const i420 = image.format === "I420" ? image : rgbToI420(image, this.#scratchFor(image));
-    const contexts = this.#contextsFor(i420.width, i420.height);
+    const contexts = this.#contextsFor(image.width, image.height);
     const { libav } = this;
-    writeI420Frame(libav, contexts.frame, i420);
+    // An RGB picture is converted straight into the encoder's frame: no I420 copy on the JS side.
+    writeFrame(libav, contexts.frame, image);
     // libvpx needs strictly increasing timestamps; a jittery capture clock must not make it reject a frame.
     const last = this.#lastTimestamp;
     const wanted = Math.round(options.timestampMs ?? (last === undefined ? 0 : last + 1000 / this.#options.framerate));
@@ -147,12 +146,6 @@ export class Vp8Encoder extends Vp8Codec {
       libav.av_packet_unref_sync(contexts.packet);
       out.push({ data: packet.data, keyframe: ((packet.flags ?? 0) & AV_PKT_FLAG_KEY) !== 0 });
     }
-  }
-
-  #scratchFor(image: RawImage): Uint8Array {
-    const length = i420ByteLength(image.width, image.height);
-    if (this.#scratch.length !== length) this.#scratch = new Uint8Array(length);
-    return this.#scratch;
   }
 
   #contextsFor(width: number, height: number): Contexts {
@@ -227,13 +220,17 @@ export class Vp8Decoder extends Vp8Codec {
   /**
    * Decodes one complete frame (as a depacketiser emits them). Resolves to undefined when the frame shows no picture
    * (a hidden alt-ref frame); rejects when libvpx rejects the data, after which the caller should ask for a keyframe.
-   * Size changes are picked up from keyframes.
+   * Size changes are picked up from keyframes. With `format` "RGB" the picture is converted straight from the
+   * decoder's buffers, with no I420 copy in between.
    */
-  decode(frame: Uint8Array): Promise<I420Image | undefined> {
-    return new Promise((resolve) => resolve(this.#decode(frame)));
+  decode(frame: Uint8Array, format?: "I420"): Promise<I420Image | undefined>;
+  decode(frame: Uint8Array, format: "RGB"): Promise<RgbImage | undefined>;
+  decode(frame: Uint8Array, format: ImageFormat): Promise<RawImage | undefined>;
+  decode(frame: Uint8Array, format: ImageFormat = "I420"): Promise<RawImage | undefined> {
+    return new Promise((resolve) => resolve(this.#decode(frame, format)));
   }
 
-  #decode(data: Uint8Array): I420Image | undefined {
+  #decode(data: Uint8Array, format: ImageFormat): RawImage | undefined {
     this.assertOpen("decode");
     const contexts = this.contexts!;
     // An empty packet would be read as "end of stream" and flush the decoder.
@@ -243,12 +240,12 @@ export class Vp8Decoder extends Vp8Codec {
     const sent = libav.avcodec_send_packet_sync(contexts.context, contexts.packet);
     libav.av_packet_unref_sync(contexts.packet);
     check(libav, sent, "VP8 decode");
-    let image: I420Image | undefined;
+    let image: RawImage | undefined;
     for (;;) {
       const result = libav.avcodec_receive_frame_sync(contexts.context, contexts.frame);
       if (result === AVERROR_EAGAIN) return image;
       check(libav, result, "VP8 decode");
-      image = readI420Frame(libav, contexts.frame);
+      image = format === "RGB" ? readRgbFrame(libav, contexts.frame) : readI420Frame(libav, contexts.frame);
       libav.av_frame_unref_sync(contexts.frame);
     }
   }
@@ -278,8 +275,7 @@ export async function warmUpVideo(milliseconds = 500): Promise<void> {
         }
       }
       for (const frame of await encoder.encode({ format: "RGB", width, height, data })) {
-        const image = await decoder.decode(frame.data);
-        if (image) i420ToRgb(image);
+        await decoder.decode(frame.data, "RGB");
       }
     }
   } finally {

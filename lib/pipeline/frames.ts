@@ -156,25 +156,31 @@ export class TTSAudioRawFrame extends OutputAudioRawFrame {}
 
 export type ImageSource = "camera" | "screenVideo";
 
-/** A picture from the client's camera or screen share: packed RGB24, `width * height * 3` bytes. */
+/**
+ * Pixel layouts of image frames: "RGB" is packed RGB24 (`width * height * 3` bytes); "I420" is planar 4:2:0, the Y
+ * plane then U and V at half the width and height rounded up (`width * height + 2 * ceil(width/2) * ceil(height/2)`).
+ */
+export type ImageFrameFormat = "RGB" | "I420";
+
+/** A picture from the client's camera or screen share, as TransportParams `videoInFormat` asks (default RGB). */
 export class UserImageRawFrame extends SystemFrame {
-  readonly format = "RGB";
   constructor(
     readonly userId: string,
     readonly image: Uint8Array,
     readonly size: readonly [width: number, height: number],
     readonly transportSource: ImageSource = "camera",
+    readonly format: ImageFrameFormat = "RGB",
   ) {
     super();
   }
 }
 
-/** A picture to send to the client as bot video: packed RGB24 of exactly the output size. */
+/** A picture to send to the client as bot video, RGB unless said otherwise. */
 export class OutputImageRawFrame extends DataFrame {
-  readonly format = "RGB";
   constructor(
     readonly image: Uint8Array,
     readonly size: readonly [width: number, height: number],
+    readonly format: ImageFrameFormat = "RGB",
   ) {
     super();
   }

@@ -21,7 +21,7 @@ import { writeApiTypes, writeStarterBot } from "./botScaffold.ts";
 import { parseBotSpec } from "../config/botSpec.ts";
 import { loggableUrl } from "../bridge/botSocket.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
-import { warmUpVideo } from "../media/vp8.ts";
+import { warmUpVideoThread } from "../media/vp8Thread.ts";
 import { checkCodecFiles, warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
 import type { Bot } from "../bots/bot.ts";
@@ -155,7 +155,7 @@ async function warmUpCodecs(video: boolean, logger: Logger): Promise<void> {
   const start = performance.now();
   try {
     await warmUpAudio();
-    if (video) await warmUpVideo();
+    if (video) await warmUpVideoThread();
     logger.debug("codecs warmed up", { ms: Math.round(performance.now() - start) });
   } catch (error) {
     if (error instanceof BundledFileError) throw error;

@@ -4,7 +4,7 @@
  * InputTransportMessageFrame.
  */
 import type { VADState } from "../audio/vad/vadAnalyzer.ts";
-import type { RgbImage } from "../media/yuv.ts";
+import type { RawImage } from "../media/yuv.ts";
 import {
   ClientConnectedFrame,
   type Frame,
@@ -79,16 +79,19 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
       this.#client.media.receiveAudio({ sampleRate: this.#sampleRate, onFrame: (pcm) => this.#onAudio(pcm) });
     }
     if (params.videoInEnabled) {
-      this.#client.media.receiveVideo({ onImage: (image, source) => this.#onImage(image, source) });
+      this.#client.media.receiveVideo({
+        format: params.videoInFormat,
+        onImage: (image, source) => this.#onImage(image, source),
+      });
     }
   }
 
-  #onImage(image: RgbImage, source: ImageSource): void {
+  #onImage(image: RawImage, source: ImageSource): void {
     if (!this.running) return;
     // A picture that cannot be delivered yet is replaced by the next one rather than queued.
     if (this.#imagesInFlight >= MAX_IMAGES_IN_FLIGHT) return;
     this.#imagesInFlight++;
-    const frame = new UserImageRawFrame(this.#client.id, image.data, [image.width, image.height], source);
+    const frame = new UserImageRawFrame(this.#client.id, image.data, [image.width, image.height], source, image.format);
     void this.#push(frame).finally(() => this.#imagesInFlight--);
   }
 

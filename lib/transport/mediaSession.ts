@@ -12,7 +12,7 @@ import { AudioReceiver } from "../media/audioReceiver.ts";
 import { AudioSender } from "../media/audioSender.ts";
 import { type VideoCodecName, videoCodecName, VideoReceiver } from "../media/videoReceiver.ts";
 import { VideoSender } from "../media/videoSender.ts";
-import type { RgbImage } from "../media/yuv.ts";
+import type { ImageFormat, RawImage } from "../media/yuv.ts";
 import type { ImageSource } from "../pipeline/frames.ts";
 import type { SmallWebRTCConnection } from "../webrtc/connection.ts";
 import { type MediaPort, type MediaSlot, type NegotiatedCodec, RECEIVER } from "../webrtc/mediaPort.ts";
@@ -23,7 +23,8 @@ export interface AudioInput {
 }
 
 export interface VideoInput {
-  onImage: (image: RgbImage, source: ImageSource) => void;
+  format: ImageFormat;
+  onImage: (image: RawImage, source: ImageSource) => void;
 }
 
 export interface AudioOutput {
@@ -101,7 +102,7 @@ export class MediaSession {
     );
   }
 
-  /** Starts delivering the client's camera and screen pictures as RGB. */
+  /** Starts delivering the client's camera and screen pictures, in `input.format`. */
   receiveVideo(input: VideoInput): void {
     if (this.#closed) return;
     for (const slot of [RECEIVER.camera, RECEIVER.screen] as const) {
@@ -113,7 +114,7 @@ export class MediaSession {
           const codec = this.#videoCodecs(slot).get(rtp.header.payloadType);
           if (!codec) return;
           let receiver = this.#videoReceivers.get(slot);
-          receiver ??= this.#createVideoReceiver(slot, codec, (image) => input.onImage(image, source));
+          receiver ??= this.#createVideoReceiver(slot, codec, input.format, (image) => input.onImage(image, source));
           receiver.receive(rtp);
         }),
       );
@@ -162,9 +163,15 @@ export class MediaSession {
     return new AudioReceiver({ codecs, outputRate: input.sampleRate, onFrame: input.onFrame });
   }
 
-  #createVideoReceiver(slot: MediaSlot, codec: VideoCodecName, onImage: (image: RgbImage) => void): VideoReceiver {
+  #createVideoReceiver(
+    slot: MediaSlot,
+    codec: VideoCodecName,
+    format: ImageFormat,
+    onImage: (image: RawImage) => void,
+  ): VideoReceiver {
     const receiver = new VideoReceiver({
       codec,
+      format,
       onImage,
       logger: this.#logger,
       requestKeyframe: () => this.#port.requestKeyframe(slot),

@@ -58,7 +58,7 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       await this.#writeAudio(frame);
     } else if (frame instanceof OutputImageRawFrame) {
       const [width, height] = frame.size;
-      media.videoSender?.setImage({ format: "RGB", width, height, data: frame.image });
+      media.videoSender?.setImage({ format: frame.format, width, height, data: frame.image });
     } else if (frame instanceof OutputTransportMessageUrgentFrame) {
       this.#client.sendMessage(frame.message);
     } else if (frame instanceof OutputTransportMessageFrame) {

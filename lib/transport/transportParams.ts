@@ -4,6 +4,7 @@
  */
 import type { VADAnalyzer } from "../audio/vad/vadAnalyzer.ts";
 import { videoSizeProblem } from "../media/videoSender.ts";
+import type { ImageFormat } from "../media/yuv.ts";
 
 export interface TransportParams {
   audioInEnabled?: boolean;
@@ -22,6 +23,12 @@ export interface TransportParams {
    */
   audioOutLive?: boolean;
   videoInEnabled?: boolean;
+  /**
+   * Pixel layout of UserImageRawFrame: "RGB" (the default, Pipecat's packed RGB24) or "I420" (planar 4:2:0, as the
+   * codec decodes it). A bot that hands pictures on unchanged, or works on brightness only, saves converting every
+   * picture to RGB and, when it sends them as bot video, back.
+   */
+  videoInFormat?: ImageFormat;
   videoOutEnabled?: boolean;
   /**
    * Size of bot video: pictures of another size are scaled to it (stretched, as Pipecat does). Unset (the default),
@@ -52,6 +59,7 @@ export function resolveTransportParams(params: TransportParams): ResolvedTranspo
     audioOutBitrate: 32_000,
     audioOutLive: false,
     videoInEnabled: false,
+    videoInFormat: "RGB",
     videoOutEnabled: false,
     videoOutFramerate: 30,
     videoOutBitrate: 800_000,

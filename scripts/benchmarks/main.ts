@@ -15,15 +15,19 @@ import { measureRuntimes, type Range } from "./runtimes.ts";
 import { type BenchServer, rssMb, type ServerName, startServer } from "./servers.ts";
 import { sweepSessions } from "./sessionsPerCore.ts";
 import { benchWorkers } from "./workers.ts";
+import { benchVideo } from "./video.ts";
 
-const BENCHES = ["audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant"] as const;
+const BENCHES = [
+  "audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant", "video",
+] as const;
 type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
 const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
 const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--windows 3]
                     [--rounds 20] [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
-                    [--assistant-sessions 20] [--server smallwebrtc|aiortc|both] [--workers 1,2]
+                    [--assistant-sessions 20] [--video-sessions 1,2] [--video-profile]
+                    [--server smallwebrtc|aiortc|both] [--workers 1,2]
                     [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
 benchmark (smallwebrtc, the aiortc reference, and their ratio), then one JSON line, also written to --out.
@@ -40,7 +44,12 @@ local WebSocket echo bot, alternating, --bridge-rounds times (no aiortc), and gi
 latency (p50) and CPU ratio per session.
 assistant runs the assistant bot against local stand-in services with fixed delays, at 1 session and at
 --assistant-sessions, --assistant-rounds times (no aiortc), and gives the worst round's p95 of the time the server
-adds to a turn: from VAD ending the turn to the STT request, and from the first TTS bytes to their first RTP packet.`;
+adds to a turn: from VAD ending the turn to the STT request, and from the first TTS bytes to their first RTP packet.
+video runs --video-sessions mirror-bot sessions, each sending camera video (VP8) and speech, at 320x240@15 and at
+640x480@30 (no aiortc), and gives the server's CPU per session split into codec work (/metrics) and the rest, the load
+client's CPU, the bot video frame rate and the bot audio late or missing; --video-profile adds one session per format
+against the server from source under Bun's sampling profiler, its main thread's CPU split by stage (the profiles are
+kept beside --out).`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -53,6 +62,8 @@ const { values, positionals } = parseArgs({
     "bridge-sessions": { type: "string", default: "10" },
     "assistant-rounds": { type: "string", default: "3" },
     "assistant-sessions": { type: "string", default: "20" },
+    "video-sessions": { type: "string", default: "1,2" },
+    "video-profile": { type: "boolean", default: false },
     out: { type: "string", default: "bench-results.json" },
     server: { type: "string", default: "both" },
     workers: { type: "string" },
@@ -161,6 +172,36 @@ if (runs("sessions") && values.workers !== undefined) {
     "RSS per added session (MB)": round(row.rssPerSessionMb),
     "ratio to 1 worker": round(row.ratio),
   })));
+}
+
+if (runs("video") && servers.includes("smallwebrtc")) {
+  const result = await benchVideo({
+    sessions: values["video-sessions"].split(",").map(Number),
+    profilePrefix: values["video-profile"] ? `${values.out.replace(/\.json$/, "")}.video-` : undefined,
+    log,
+  });
+  results.video = result;
+  console.log("\nvideo: mirror-bot sessions, server CPU in % of one core per session (target: 640x480@30 under 25)");
+  console.table(result.runs.map((run) => ({
+    camera: run.format,
+    sessions: run.sessions,
+    "CPU %/session": round(run.cpuPctPerSession),
+    "main thread %": round(run.mainThreadPctPerSession),
+    ...Object.fromEntries(Object.entries(run.stagesPctPerSession).map(([stage, pct]) => [stage, round(pct)])),
+    "kernel %": round(run.systemPctPerSession),
+    "page faults/s": round(run.pageFaultsPerSecond),
+    "ms/frame": round(run.cpuMsPerFrame),
+    "client CPU %": round(run.clientCpuPct),
+    "bot video fps": round(run.videoOutFps),
+    "keyframe requests/s": round(run.keyframeRequestsPerSecond),
+    "audio late/missing %": `${round(run.audioLatePct)} / ${round(run.audioMissingPct)}`,
+    "audio delay p99/max (ms)": `${round(run.audioDelayP99Ms)} / ${round(run.audioDelayMaxMs)}`,
+  })));
+  for (const profile of result.profiles) {
+    console.log(`\nvideo profile, ${profile.format}, one session from source: ${round(profile.cpuPct)} % of a core, ` +
+      `the main thread ${round(profile.mainThreadPct)} (${profile.file})`);
+    console.table(Object.entries(profile.stagesPct).map(([stage, pct]) => ({ stage, "% of a core": round(pct) })));
+  }
 }
 
 for (const name of servers) {

@@ -4,7 +4,9 @@
  */
 import {
   MediaStreamTrack,
+  PictureLossIndication,
   type RTCDataChannel,
+  RtcpPayloadSpecificFeedback,
   RTCPeerConnection,
   RtpHeader,
   RtpPacket,
@@ -56,6 +58,8 @@ export class TestClient {
   readonly videoIn: RtpPacket[] = [];
   readonly #microphone = new MediaStreamTrack({ kind: "audio" });
   readonly #camera = new MediaStreamTrack({ kind: "video" });
+  /** Keyframe requests (RTCP PLI) the server sent for the camera. */
+  cameraKeyframeRequests = 0;
   #videoSequence = 0;
   /** Microphone RTP position, continued across sendAudio calls like one long stream. */
   #audioSequence = 0;
@@ -75,6 +79,15 @@ export class TestClient {
         }));
       } else if (index === 1) {
         transceiver.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => this.videoIn.push(rtp)));
+        // werift routes feedback by the SSRC that signs it: a server signing with its own video stream's SSRC reaches
+        // our receiver of that stream, so PLIs are counted there too, by the media SSRC they name.
+        transceiver.sender.onPictureLossIndication.subscribe(() => this.cameraKeyframeRequests++);
+        transceiver.receiver.onRtcp.subscribe((rtcp) => {
+          const feedback = rtcp.type === RtcpPayloadSpecificFeedback.type ? rtcp.feedback : undefined;
+          if (feedback instanceof PictureLossIndication && feedback.mediaSsrc === transceiver.sender.ssrc) {
+            this.cameraKeyframeRequests++;
+          }
+        });
       }
     }
     if (options.dataChannelLabel === null) return;
@@ -192,6 +205,34 @@ export class TestClient {
           marker: packet.marker,
         });
         this.#camera.writeRtp(new RtpPacket(header, Buffer.from(packet.payload)));
+      }
+      await sleep(Math.max(0, start + ((i + 1) * 1000) / fps - performance.now()));
+    }
+  }
+
+  /**
+   * Sends pre-encoded, packetised video frames on the camera track, looping them, paced in real time at `fps` until
+   * `until()` says stop. Timestamps keep rising across loops, as a camera's do. The loop must start with a keyframe:
+   * a keyframe request restarts it, as a browser answers one with a keyframe.
+   */
+  async streamVideo(frames: Uint8Array[][], fps: number, until: () => boolean): Promise<void> {
+    const start = performance.now();
+    const step = 90_000 / fps;
+    let answered = this.cameraKeyframeRequests;
+    for (let i = 0, position = 0; !until(); i++, position = (position + 1) % frames.length) {
+      if (this.cameraKeyframeRequests !== answered) {
+        answered = this.cameraKeyframeRequests;
+        position = 0;
+      }
+      const payloads = frames[position];
+      const timestamp = Math.round(i * step) >>> 0;
+      for (const [k, payload] of payloads.entries()) {
+        const header = new RtpHeader({
+          sequenceNumber: this.#videoSequence++ & 0xffff,
+          timestamp,
+          marker: k === payloads.length - 1,
+        });
+        this.#camera.writeRtp(new RtpPacket(header, Buffer.from(payload)));
       }
       await sleep(Math.max(0, start + ((i + 1) * 1000) / fps - performance.now()));
     }

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { createLogger } from "../../lib/log/logger.ts";
 import { VideoSender } from "../../lib/media/videoSender.ts";
-import { Vp8Decoder, Vp8Encoder } from "../../lib/media/vp8.ts";
+import { Vp8Decoder } from "../../lib/media/vp8.ts";
+import { ThreadedVp8Encoder } from "../../lib/media/vp8Thread.ts";
 import { Vp8Depacketiser } from "../../lib/media/vp8Rtp.ts";
 import { type I420Image, type RgbImage, rgbToI420 } from "../../lib/media/yuv.ts";
 import { VirtualClock } from "../support/virtualClock.ts";
@@ -131,7 +132,7 @@ describe("VideoSender", () => {
   });
 
   test("a picture that already has the size reaches the encoder as it is, not copied", async () => {
-    const encode = spyOn(Vp8Encoder.prototype, "encode");
+    const encode = spyOn(ThreadedVp8Encoder.prototype, "encode");
     cleanups.push(() => encode.mockRestore());
     const { harness } = await start({ width: 320, height: 240 });
     const other = quadrants(640, 480);
@@ -145,7 +146,7 @@ describe("VideoSender", () => {
   });
 
   test("without a size, every picture goes out at its own size, as it is", async () => {
-    const encode = spyOn(Vp8Encoder.prototype, "encode");
+    const encode = spyOn(ThreadedVp8Encoder.prototype, "encode");
     cleanups.push(() => encode.mockRestore());
     const { harness, decoder } = await start({});
     const sizes: number[][] = [];

@@ -3,7 +3,7 @@ import type { VideoRtpPacket } from "../../lib/media/videoDepacketiser.ts";
 import { sharedLibAV } from "../../lib/media/libav.ts";
 import { Vp8Decoder, Vp8Encoder, warmUpVideo } from "../../lib/media/vp8.ts";
 import { parseVp8Descriptor, Vp8Depacketiser, Vp8Packetiser } from "../../lib/media/vp8Rtp.ts";
-import { type I420Image, rgbToI420 } from "../../lib/media/yuv.ts";
+import { type I420Image, i420ToRgb, rgbToI420 } from "../../lib/media/yuv.ts";
 import { psnrY, syntheticRgb } from "../support/syntheticVideo.ts";
 
 /** Packetises like an RTP sender: consecutive sequence numbers (starting just before the 16-bit wrap), 90 kHz time. */
@@ -170,6 +170,25 @@ describe("VP8 encode -> packetise -> depacketise -> decode", () => {
         expect([last.index, last.image.width, last.image.height]).toEqual([index, width, height]);
         expect(psnrY(source, last.image)).toBeGreaterThan(30);
       }
+    }
+  });
+
+  test("RGB straight in and out of the codec's buffers matches converting packed I420 (odd size, padded rows)", async () => {
+    const [fromRgb, fromI420] = [await Vp8Encoder.create(), await Vp8Encoder.create()];
+    const [toRgb, toI420] = [await Vp8Decoder.create(), await Vp8Decoder.create()];
+    try {
+      for (let index = 0; index < 5; index++) {
+        const rgb = syntheticRgb(321, 179, index);
+        const [encoded] = await fromRgb.encode(rgb, { timestampMs: index * 33 });
+        const [reference] = await fromI420.encode(rgbToI420(rgb), { timestampMs: index * 33 });
+        expect(encoded.data).toEqual(reference.data);
+        const picture = await toRgb.decode(encoded.data, "RGB");
+        const expected = i420ToRgb((await toI420.decode(reference.data))!);
+        expect(picture).toMatchObject({ format: "RGB", width: 321, height: 179 });
+        expect(picture!.data).toEqual(expected.data);
+      }
+    } finally {
+      for (const codec of [fromRgb, fromI420, toRgb, toI420]) codec.close();
     }
   });
 

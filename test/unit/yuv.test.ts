@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { i420ByteLength, i420ToRgb, type RgbImage, rgbToI420 } from "../../lib/media/yuv.ts";
+import {
+  i420ByteLength,
+  type I420Planes,
+  i420ToRgb,
+  planesToRgb,
+  type RgbImage,
+  rgbToI420,
+  rgbToPlanes,
+} from "../../lib/media/yuv.ts";
 import { psnr } from "../support/syntheticVideo.ts";
 
 /** A smooth image (gentle slopes, whatever the size), so little but conversion error remains after 4:2:0. */
@@ -77,5 +85,32 @@ describe("BT.601 I420 <-> RGB24", () => {
     expect(rgbToI420(rgb, out).data).toBe(out);
     expect(() => rgbToI420(rgb, new Uint8Array(10))).toThrow(RangeError);
     expect(() => i420ToRgb({ format: "I420", width: 16, height: 16, data: new Uint8Array(100) })).toThrow(RangeError);
+  });
+
+  test("strided planes, as a codec's frame buffers lay them out, convert exactly as packed ones", () => {
+    // Odd size, rows padded past the width, and planes out of order in one buffer: nothing may read the padding.
+    const rgb = smoothRgb(33, 17);
+    const packed = rgbToI420(rgb);
+    const memory = new Uint8Array(4096).fill(7);
+    const planes: I420Planes = {
+      width: 33,
+      height: 17,
+      y: memory.subarray(1000),
+      u: memory.subarray(100),
+      v: memory.subarray(3000),
+      yStride: 48,
+      uvStride: 24,
+    };
+    rgbToPlanes(rgb, planes);
+    expect(planesToRgb(planes).data).toEqual(i420ToRgb(packed).data);
+    for (let row = 0; row < 17; row++) {
+      expect(planes.y.subarray(row * 48, row * 48 + 33)).toEqual(packed.data.subarray(row * 33, row * 33 + 33));
+      // The padding after each row is left alone.
+      expect(planes.y.subarray(row * 48 + 33, row * 48 + 48).every((byte) => byte === 7)).toBe(true);
+    }
+    const u = packed.data.subarray(33 * 17);
+    for (let row = 0; row < 9; row++) {
+      expect(planes.u.subarray(row * 24, row * 24 + 17)).toEqual(u.subarray(row * 17, row * 17 + 17));
+    }
   });
 });
