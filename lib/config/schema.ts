@@ -206,6 +206,22 @@ const AudioSchema = z
   })
   .describe("Bot audio encoding.");
 
+const MemorySchema = z
+  .strictObject({
+    fullCollectionStepMb: z
+      .number()
+      .int()
+      .min(0)
+      .max(4096)
+      .default(24)
+      .describe(
+        "Under Bun, request a full garbage collection each time the heap has grown by this many MB since the last " +
+          "one, which keeps RSS near the live size under media load (each one pauses the process for tens of ms). " +
+          "0: never; leave collections to the runtime.",
+      ),
+  })
+  .describe("Memory management.");
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Visible ASCII and spaces: what every WebSocket client accepts in a header value. */
 const HEADER_VALUE = /^[\x20-\x7e]*$/;
@@ -405,6 +421,7 @@ export const ConfigSchema = z
     ice: IceSchema.prefault({}),
     limits: LimitsSchema.prefault({}),
     audio: AudioSchema.prefault({}),
+    memory: MemorySchema.prefault({}),
     bridge: BridgeSchema.prefault({}),
     assistant: AssistantSchema.prefault({}),
   })

@@ -87,3 +87,8 @@ export class HeapCollector {
     return true;
   }
 }
+
+/** The collector `memory.fullCollectionStepMb` asks for (0: one that never collects). */
+export function heapCollectorFor(config: { memory: { fullCollectionStepMb: number } }): HeapCollector {
+  return new HeapCollector({ stepBytes: config.memory.fullCollectionStepMb * 1024 * 1024 });
+}

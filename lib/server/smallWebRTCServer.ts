@@ -11,7 +11,7 @@ import type { ConnectionCallback } from "../webrtc/requestHandler.ts";
 import { createApp, type RequestInfo } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 import type { AssetSource } from "./assets.ts";
-import { HeapCollector } from "./heapCollector.ts";
+import { HeapCollector, heapCollectorFor } from "./heapCollector.ts";
 import { listen, type Listener } from "./listen.ts";
 import { LocalSessions } from "./localSessions.ts";
 import type { SessionHost } from "./sessionHost.ts";
@@ -29,8 +29,8 @@ export interface ServerOptions {
 
 export class SmallWebRTCServer {
   readonly app: Hono<{ Bindings: RequestInfo }>;
-  readonly heapCollector = new HeapCollector();
-  readonly metrics = new Metrics(this.heapCollector);
+  readonly heapCollector: HeapCollector;
+  readonly metrics: Metrics;
   readonly sessions: SessionHost;
   readonly startSessions: StartSessions;
   readonly #config: Config;
@@ -39,6 +39,8 @@ export class SmallWebRTCServer {
   constructor(options: ServerOptions) {
     const { config } = options;
     const logger = options.logger ?? silentLogger;
+    this.heapCollector = heapCollectorFor(config);
+    this.metrics = new Metrics(this.heapCollector);
     this.sessions = options.sessions?.(this.metrics) ?? new LocalSessions({
       config,
       onConnection: options.onConnection ?? (() => {}),

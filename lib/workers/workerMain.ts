@@ -7,7 +7,7 @@ import process from "node:process";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { processLoad } from "../media/encoderComplexity.ts";
-import { HeapCollector } from "../server/heapCollector.ts";
+import { heapCollectorFor } from "../server/heapCollector.ts";
 import { LocalSessions } from "../server/localSessions.ts";
 import { Metrics } from "../server/metrics.ts";
 import { SignallingError } from "../webrtc/errors.ts";
@@ -35,7 +35,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   const send = (message: FromWorker) => {
     if (process.connected) process.send!(message);
   };
-  const heapCollector = new HeapCollector();
+  const heapCollector = heapCollectorFor(config);
   const metrics = new Metrics(heapCollector);
   const portRange = workerPortRange(config.ice.portRange, options.index, options.count);
   const sessions = new LocalSessions({
