@@ -42,6 +42,17 @@ describe("VP8 in the codec thread", () => {
     expect(encodeSeconds()).toBeGreaterThan(before);
   });
 
+  test("encodes called together run one after the other, each on its own picture", async () => {
+    const threaded = keep(await ThreadedVp8Encoder.create());
+    const local = keep(await Vp8Encoder.create());
+    const pictures = Array.from({ length: 4 }, (_, i) => syntheticRgb(320, 240, i * 7));
+    const encoded = await Promise.all(pictures.map((picture, i) => threaded.encode(picture, { timestampMs: i * 33 })));
+    for (const [i, picture] of pictures.entries()) {
+      const [expected] = await local.encode(picture, { timestampMs: i * 33 });
+      expect(encoded[i][0].data).toEqual(expected.data);
+    }
+  });
+
   test("a decoder hands its frame's buffer to the thread only when the frame spans all of it", async () => {
     const encoder = keep(await Vp8Encoder.create());
     const decoder = keep(await ThreadedVp8Decoder.create());
