@@ -154,13 +154,24 @@ function sum(values: number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
 
-/** Connects `client` through POST /api/offer, as the official client does, and waits for its data channel. */
+/** How long a client keeps retrying a 503 with Retry-After (every worker busy) before it gives up. */
+const BUSY_RETRY_MS = 60_000;
+
+/**
+ * Connects `client` through POST /api/offer, as the official client does, and waits for its data channel. A 503 with
+ * Retry-After (every worker above limits.workerLoad, as a burst of DTLS handshakes makes them) is retried after it.
+ */
 export async function connectClient(server: { url: string }, client: TestClient): Promise<void> {
-  const response = await fetch(`${server.url}/api/offer`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(await client.offer()),
-  });
+  const body = JSON.stringify(await client.offer());
+  const deadline = performance.now() + BUSY_RETRY_MS;
+  let response: Response;
+  for (;;) {
+    response = await fetch(`${server.url}/api/offer`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    const retryAfter = Number(response.headers.get("retry-after"));
+    if (response.status !== 503 || !retryAfter || performance.now() > deadline) break;
+    await response.body?.cancel();
+    await Bun.sleep(retryAfter * 1000);
+  }
   if (!response.ok) throw new Error(`offer refused: ${response.status} ${await response.text()}`);
   await client.accept(await response.json());
   await client.channelOpen();
