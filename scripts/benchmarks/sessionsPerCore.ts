@@ -258,7 +258,10 @@ async function measureWindow(
 function serverLoop(before: string, after: string): ServerLoop {
   const sample = (metrics: string, name: string) => metricSample(metrics, name) ?? Number.NaN;
   const grown = (name: string) => sample(after, name) - sample(before, name);
-  const worst = (name: string, quantile: string) => Math.max(...metricSamples(after, name, `quantile="${quantile}"`));
+  const worst = (name: string, quantile: string) => {
+    const samples = metricSamples(after, name, `quantile="${quantile}"`);
+    return samples.length === 0 ? Number.NaN : Math.max(...samples);
+  };
   return {
     stalls: grown("smallwebrtc_event_loop_stall_seconds_count"),
     stallP99Ms: worst("smallwebrtc_event_loop_stall_recent_seconds", "0.99") * 1000,
