@@ -55,7 +55,7 @@ export class Metrics {
   }
 
   /** Starts measuring event-loop stalls and the collection pauses among them. */
-  startLagProbe(): void {
+  startStallProbe(): void {
     this.#stalls.start();
   }
 

@@ -77,7 +77,7 @@ export class SmallWebRTCServer {
       port: this.#config.port,
       tls: this.#config.tls && readTls(this.#config.tls),
     });
-    this.metrics.startLagProbe();
+    this.metrics.startStallProbe();
     return this.#listener;
   }
 

@@ -107,7 +107,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   process.on("unhandledRejection", fail);
 
   await sessions.start();
-  metrics.startLagProbe();
+  metrics.startStallProbe();
   const load = processLoad();
   let warmAt = Number.POSITIVE_INFINITY;
   let intervalStart = performance.now();
