@@ -63,17 +63,12 @@ export class Metrics {
     this.#stalls.stop();
   }
 
-  /** Everything: what the HTTP side counts and what the sessions of this process do. */
-  render(open: readonly SmallWebRTCConnection[]): string {
-    return this.renderOffers() + this.renderSessions(open);
-  }
-
   /** The HTTP side: offers by result. */
   renderOffers(): string {
     const { lines, metric } = textFormat();
     metric("smallwebrtc_offers_total", "counter", "Offers and /start calls by result.",
       [...this.#offers].map(([result, count]) => [`{result="${result}"}`, count]));
-    return lines.join("\n") + "\n";
+    return `${lines.join("\n")}\n`;
   }
 
   /** The sessions of this process, and the process itself (its loop, heap and memory). */

@@ -96,7 +96,7 @@ describe("LoopStalls", () => {
     const { probe, fire } = handProbe();
     fire(7);
     fire(60, true);
-    const text = new Metrics(undefined, probe).render([]);
+    const text = new Metrics(undefined, probe).renderSessions([]);
     expect(text).toContain("# TYPE smallwebrtc_event_loop_stall_seconds histogram");
     expect(metricSample(text, "smallwebrtc_event_loop_stall_seconds_bucket", 'le="0.01"')).toBe(1);
     expect(metricSample(text, "smallwebrtc_event_loop_stall_seconds_bucket", 'le="0.05"')).toBe(1);
