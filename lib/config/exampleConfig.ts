@@ -20,6 +20,7 @@ const EXAMPLES: Record<string, string> = {
   assetsDir: '"assetsDir": "/opt/smallwebrtc/codecs",',
   portRange: '"portRange": [40000, 40099],',
   udpPort: '"udpPort": 7861,',
+  tcpPort: '"tcpPort": 7862,',
   workers: '"workers": 4,',
   bot: '"bot": "echo",',
   url: '"url": "ws://127.0.0.1:8765/ws",',

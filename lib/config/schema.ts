@@ -69,6 +69,16 @@ const IceSchema = z
       .max(65535)
       .optional()
       .describe("Single-port mode: all sessions share this one UDP port (demultiplexed by ICE username)."),
+    tcpPort: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe(
+        "ICE over TCP: every session also offers a passive TCP candidate on this one port, for clients whose " +
+          "networks drop UDP (ESP32 devices are offered none: libpeer speaks UDP only).",
+      ),
     allowSpecialCandidates: z
       .boolean()
       .default(false)

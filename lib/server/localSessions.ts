@@ -1,6 +1,6 @@
 /**
- * Sessions in this process: the request handler with its peer-connection settings, the shared UDP port of
- * single-port mode, and the per-process helpers that media needs (heap collector, adaptive Opus complexity).
+ * Sessions in this process: the request handler with its peer-connection settings, the shared ports (single-port
+ * UDP, ICE over TCP), and the per-process helpers that media needs (heap collector, adaptive Opus complexity).
  * A single-process server uses one directly; each worker process runs one for the sessions placed on it.
  */
 import type { Config } from "../config/schema.ts";
@@ -8,6 +8,8 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import { encoderComplexity } from "../media/encoderComplexity.ts";
 import type { Answer } from "../webrtc/connection.ts";
 import { type ConnectionCallback, type OfferRequest, type PatchRequest, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
+import type { SharedPorts } from "../webrtc/sharedPorts.ts";
+import { TcpMux } from "../webrtc/tcpMux.ts";
 import { UdpMux } from "../webrtc/udpMux.ts";
 import { applyWeriftPatches } from "../webrtc/weriftPatches.ts";
 import { HeapCollector } from "./heapCollector.ts";
@@ -21,15 +23,18 @@ export interface LocalSessionsOptions {
   onConnection: ConnectionCallback;
   metrics: Metrics;
   heapCollector: HeapCollector;
-  /** Single-port mode's socket when someone else opened it (a worker gets it relayed); default: open config.ice.udpPort. */
-  udpMux?: () => Promise<UdpMux | undefined>;
+  /**
+   * The shared ports when someone else opened them (a worker gets them relayed); default: open config.ice.udpPort
+   * and config.ice.tcpPort here.
+   */
+  sharedPorts?: () => Promise<SharedPorts>;
   logger?: Logger;
 }
 
 export class LocalSessions implements SessionHost {
   readonly handler: SmallWebRTCRequestHandler;
   readonly #options: LocalSessionsOptions;
-  #udpMux?: UdpMux;
+  #sharedPorts: SharedPorts = {};
 
   constructor(options: LocalSessionsOptions) {
     const { config, metrics } = options;
@@ -37,7 +42,7 @@ export class LocalSessions implements SessionHost {
     applyWeriftPatches(logger);
     this.#options = options;
     this.handler = new SmallWebRTCRequestHandler({
-      connectionOptions: (offerSdp) => connectionOptions(config, logger, offerSdp, this.#udpMux),
+      connectionOptions: (offerSdp) => connectionOptions(config, logger, offerSdp, this.#sharedPorts),
       onConnection: (connection, requestData) => {
         connection.once("closed", () => metrics.connectionClosed(connection));
         return options.onConnection(connection, requestData);
@@ -78,11 +83,8 @@ export class LocalSessions implements SessionHost {
   }
 
   async start(): Promise<void> {
-    const { config, heapCollector } = this.#options;
-    const { udpPort } = config.ice;
-    this.#udpMux = this.#options.udpMux
-      ? await this.#options.udpMux()
-      : udpPort === undefined ? undefined : await UdpMux.open("0.0.0.0", udpPort);
+    const { config, heapCollector, sharedPorts } = this.#options;
+    this.#sharedPorts = sharedPorts ? await sharedPorts() : await openSharedPorts(config, this.#options.logger ?? silentLogger);
     heapCollector.start();
     encoderComplexity.configure({ max: config.audio.opusComplexity, adaptive: config.audio.adaptiveComplexity });
     encoderComplexity.start();
@@ -90,8 +92,22 @@ export class LocalSessions implements SessionHost {
 
   async shutdown(): Promise<void> {
     await this.handler.closeAll();
-    this.#udpMux?.close();
+    this.#sharedPorts.udp?.close();
+    this.#sharedPorts.tcp?.close();
     this.#options.heapCollector.stop();
     encoderComplexity.stop();
+  }
+}
+
+/** The ports of config.ice.udpPort and config.ice.tcpPort, each bound on every address (or the bind error). */
+async function openSharedPorts(config: Config, logger: Logger): Promise<SharedPorts> {
+  const { udpPort, tcpPort } = config.ice;
+  const udp = udpPort === undefined ? undefined : await UdpMux.open("0.0.0.0", udpPort);
+  try {
+    const tcp = tcpPort === undefined ? undefined : await TcpMux.open("0.0.0.0", tcpPort, logger);
+    return { udp, tcp };
+  } catch (error) {
+    udp?.close();
+    throw error;
   }
 }

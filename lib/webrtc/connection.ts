@@ -28,7 +28,7 @@ import {
   type Traffic,
 } from "./peer.ts";
 import type { CandidatePolicy } from "./remoteCandidates.ts";
-import type { UdpMux } from "./udpMux.ts";
+import type { SharedPorts } from "./sharedPorts.ts";
 
 export { RECEIVER } from "./mediaPort.ts";
 export type { ConnectionState, IceCandidateInit, SessionDescription, Traffic } from "./peer.ts";
@@ -74,8 +74,8 @@ export interface ConnectionOptions {
   maxMessageBytes?: number;
   /** Transforms the answer before it is returned (ESP32 SDP rules). */
   shapeAnswer?: (sdp: string) => string;
-  /** Single-port mode: gather on this shared socket instead of a socket per candidate. */
-  udpMux?: UdpMux;
+  /** Ports shared by every session (single-port UDP, ICE over TCP) instead of sockets per candidate. */
+  sharedPorts?: SharedPorts;
   /** Which client candidates are used (remoteCandidates.ts). */
   candidatePolicy: CandidatePolicy;
   /** Most distinct candidates a client may give per peer connection (offers and trickle together). */

@@ -29,7 +29,7 @@ import {
   type PeerMedia,
 } from "./mediaPort.ts";
 import { type CandidatePolicy, candidateRefusal, filterOfferCandidates } from "./remoteCandidates.ts";
-import { type UdpMux, VirtualUdpTransport, withUdpMux } from "./udpMux.ts";
+import { assignUfrags, type SharedPorts, withSharedPorts } from "./sharedPorts.ts";
 
 export type ConnectionState = "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
 
@@ -61,7 +61,8 @@ export interface PeerOptions {
   liveness: LivenessOptions;
   /** After connecting, how long to wait for the client's data channel. */
   dataChannelTimeoutMs: number;
-  udpMux?: UdpMux;
+  /** Ports shared by every session (single-port UDP, ICE over TCP). */
+  sharedPorts?: SharedPorts;
   candidatePolicy: CandidatePolicy;
   /** Most distinct candidates the client may give this peer connection (offers and trickle together). */
   maxRemoteCandidates: number;
@@ -129,10 +130,10 @@ export class Peer implements PeerMedia {
   async answer(offer: SessionDescription): Promise<string> {
     this.#countCandidates(offer.sdp.split(/\r?\n/).filter((line) => line.startsWith("a=candidate:")));
     const pc = this.#pc;
-    const { udpMux, candidatePolicy } = this.#options;
+    const { sharedPorts = {}, candidatePolicy } = this.#options;
     // The offer is the only input here, so anything werift cannot negotiate from it is the offer's fault: a 400 for
     // the client, never a 500 (the fuzzer found SDPs that pass setRemoteDescription and fail in createAnswer).
-    await withUdpMux(udpMux, async () => {
+    await withSharedPorts(sharedPorts, async () => {
       try {
         await pc.setRemoteDescription({ type: offer.type, sdp: filterOfferCandidates(offer.sdp, candidatePolicy) });
         // Without local tracks werift would answer recvonly; bot media goes out on the microphone and camera
@@ -146,7 +147,7 @@ export class Peer implements PeerMedia {
       }
       await waitForGathering(pc);
     });
-    if (udpMux) this.#assignUfrags(udpMux);
+    assignUfrags(sharedPorts, this.#pc.iceTransports);
     return pc.localDescription!.sdp;
   }
 
@@ -252,17 +253,6 @@ export class Peer implements PeerMedia {
       throw new SignallingError("invalid-candidate", `more than ${limit} candidates`);
     }
     for (const key of added) this.#remoteCandidates.add(key);
-  }
-
-  /** Tells the shared socket which session each of our ICE usernames belongs to (they change on ICE restart). */
-  #assignUfrags(udpMux: UdpMux): void {
-    for (const { connection } of this.#pc.iceTransports) {
-      // werift's IceConnection interface does not list the protocols its Connection class keeps.
-      const protocols = (connection as unknown as { protocols: { transport?: unknown }[] }).protocols;
-      for (const { transport } of protocols) {
-        if (transport instanceof VirtualUdpTransport) udpMux.assign(connection.localUsername, transport);
-      }
-    }
   }
 
   #watchTransceiver(transceiver: RTCRtpTransceiver): void {

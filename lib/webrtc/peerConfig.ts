@@ -13,6 +13,8 @@ export interface PeerOptions extends HostAddressOptions {
   portRange?: [number, number];
   /** Seconds to wait for server-reflexive candidates when a STUN server is configured. */
   stunGatherTimeoutSecs: number;
+  /** Gather passive ICE-TCP candidates (on the shared TCP port, tcpMux.ts). */
+  tcp?: boolean;
 }
 
 /**
@@ -37,6 +39,7 @@ export function peerConfig(options: PeerOptions): Partial<PeerConfig> {
     iceAdditionalHostAddresses: selectHostAddresses(options),
     iceStunGatherTimeout: options.stunGatherTimeoutSecs,
     icePortRange: options.portRange,
+    iceUseTcp: options.tcp ?? false,
     codecs: {
       audio: [useOPUS(), usePCMU(), usePCMA()],
       video: [useVP8(), useH264()],

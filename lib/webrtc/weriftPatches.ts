@@ -16,10 +16,13 @@ import {
   RTCRtpSender,
   RTCSctpTransport,
   RtpHeader,
+  TcpActiveProtocol,
+  TcpPassiveProtocol,
   UdpTransport,
 } from "werift";
 import weriftPackage from "../../node_modules/werift/package.json" with { type: "json" };
 import { type Logger, silentLogger } from "../log/logger.ts";
+import { currentTcpMux, type PassiveTcpProtocol, type TcpMux } from "./tcpMux.ts";
 import { currentUdpMux } from "./udpMux.ts";
 
 /** The werift release these patches were written and tested against. */
@@ -52,6 +55,10 @@ const TARGETS: PatchTarget[] = [
   { name: "RTCDtlsTransport#startSrtp", owner: RTCDtlsTransport.prototype, method: "startSrtp", arity: 0 },
   { name: "RTCRtpReceiver#addTrack", owner: RTCRtpReceiver.prototype, method: "addTrack", arity: 1 },
   { name: "RtpHeader.deSerialize", owner: RtpHeader, method: "deSerialize", arity: 1 },
+  { name: "TcpPassiveProtocol#connectionMade", owner: TcpPassiveProtocol.prototype, method: "connectionMade", arity: 2 },
+  { name: "TcpPassiveProtocol#close", owner: TcpPassiveProtocol.prototype, method: "close", arity: 0 },
+  { name: "TcpPassiveProtocol#registerSocket", owner: TcpPassiveProtocol.prototype, method: "registerSocket", arity: 2 },
+  { name: "TcpActiveProtocol#connectionMade", owner: TcpActiveProtocol.prototype, method: "connectionMade", arity: 1 },
 ];
 
 /**
@@ -70,6 +77,9 @@ export function weriftDrift(version: string, targets: readonly PatchTarget[] = T
   ) {
     return `werift ${version}'s Event is not the shape lib/webrtc/weriftPatches.ts expects (execute, ended, ` +
       "event.stack, event.promiseStack)";
+  }
+  if (typeof Object.getOwnPropertyDescriptor(TcpPassiveProtocol.prototype, "listeningPort")?.get !== "function") {
+    return `werift ${version}'s TcpPassiveProtocol has no listeningPort getter, which lib/webrtc/weriftPatches.ts wraps`;
   }
   for (const { name, owner, method, arity } of targets) {
     const found = (owner as Record<string, unknown>)[method];
@@ -99,6 +109,7 @@ export function applyWeriftPatches(log?: Logger): void {
   executeLeanOnPacketPath();
   parseRtpHeadersWithoutStrings();
   useUdpMuxWhenAsked();
+  useTcpMuxWhenAsked();
 }
 
 /** Replaces `owner[method]` by `make(original)`, for a method listed in TARGETS, keeping its arity. */
@@ -152,6 +163,48 @@ function useUdpMuxWhenAsked(): void {
     function (this: unknown, ...args: unknown[]) {
       const mux = currentUdpMux();
       return mux ? Promise.resolve(mux.createTransport()) : original.apply(this, args);
+    });
+}
+
+/** The shared TCP port of each passive protocol gathered inside `withTcpMux`. */
+const tcpMuxes = new WeakMap<object, TcpMux>();
+
+/**
+ * ICE over TCP (tcpMux.ts): inside `withTcpMux`, a passive TCP candidate listens on the shared port instead of a
+ * port of its own, and announces that port. Active candidates are not gathered there: a server has no use for
+ * dialling out to clients, which offer active candidates only (browsers) or none.
+ */
+function useTcpMuxWhenAsked(): void {
+  type Passive = PassiveTcpProtocol & { localIp?: string };
+  wrap<(this: Passive, localIp: string, portRange?: unknown) => Promise<void>>(
+    TcpPassiveProtocol.prototype,
+    "connectionMade",
+    (original) =>
+      function (this: Passive, localIp: string, portRange?: unknown) {
+        const mux = currentTcpMux();
+        if (!mux) return original.call(this, localIp, portRange);
+        this.localIp = localIp;
+        mux.adopt(this);
+        tcpMuxes.set(this, mux);
+        return Promise.resolve();
+      },
+  );
+  const listeningPort = Object.getOwnPropertyDescriptor(TcpPassiveProtocol.prototype, "listeningPort")!.get!;
+  Object.defineProperty(TcpPassiveProtocol.prototype, "listeningPort", {
+    configurable: true,
+    get(this: object) {
+      return tcpMuxes.get(this)?.port ?? listeningPort.call(this);
+    },
+  });
+  wrap<(this: Passive) => Promise<void>>(TcpPassiveProtocol.prototype, "close", (original) =>
+    function (this: Passive) {
+      tcpMuxes.get(this)?.forget(this);
+      return original.call(this);
+    });
+  wrap<(this: unknown, localIp: string) => Promise<void>>(TcpActiveProtocol.prototype, "connectionMade", (original) =>
+    function (this: unknown, localIp: string) {
+      if (currentTcpMux()) return Promise.reject(new Error("no active ICE-TCP candidates on a shared TCP port"));
+      return original.call(this, localIp);
     });
 }
 

@@ -43,15 +43,17 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     metrics,
     heapCollector,
     logger,
-    udpMux: async () => {
+    sharedPorts: async () => {
       const { udpPort } = config.ice;
-      if (udpPort === undefined || options.relayPort === undefined) return undefined;
+      if (udpPort === undefined || options.relayPort === undefined) return {};
       const link = await RelayedLink.open(udpPort, options.relayPort);
       send({ type: "udpLink", port: link.localPort });
-      return new UdpMux("0.0.0.0", link, {
-        assigned: (ufrag) => send({ type: "ufrags", assigned: ufrag }),
-        forgotten: (ufrags) => send({ type: "ufrags", forgotten: ufrags }),
-      });
+      return {
+        udp: new UdpMux("0.0.0.0", link, {
+          assigned: (ufrag) => send({ type: "ufrags", assigned: ufrag }),
+          forgotten: (ufrags) => send({ type: "ufrags", forgotten: ufrags }),
+        }),
+      };
     },
     onConnection: (connection, body) => {
       const pcIds = new Set([connection.pcId]);

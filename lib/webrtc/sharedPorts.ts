@@ -1,0 +1,30 @@
+/**
+ * The ports every session of a process shares: single-port UDP mode (udpMux.ts) and ICE over TCP (tcpMux.ts). Each
+ * is optional; without either, werift binds sockets of its own for every session.
+ */
+import type { RTCIceTransport } from "werift";
+import { type TcpMux, withTcpMux } from "./tcpMux.ts";
+import { type UdpMux, VirtualUdpTransport, withUdpMux } from "./udpMux.ts";
+
+export interface SharedPorts {
+  udp?: UdpMux;
+  tcp?: TcpMux;
+}
+
+/** Runs `work` (setRemoteDescription, setLocalDescription) so that the candidates it gathers use the shared ports. */
+export function withSharedPorts<T>(ports: SharedPorts, work: () => Promise<T>): Promise<T> {
+  return withUdpMux(ports.udp, () => withTcpMux(ports.tcp, work));
+}
+
+/** Tells the shared ports which session each of our ICE usernames belongs to (they change on ICE restart). */
+export function assignUfrags(ports: SharedPorts, iceTransports: readonly RTCIceTransport[]): void {
+  for (const { connection } of iceTransports) {
+    // werift's IceConnection interface does not list the protocols its Connection class keeps.
+    const protocols = (connection as unknown as { protocols: object[] }).protocols;
+    for (const protocol of protocols) {
+      const { transport } = protocol as { transport?: unknown };
+      if (transport instanceof VirtualUdpTransport) ports.udp?.assign(connection.localUsername, transport);
+      else if (ports.tcp?.owns(protocol as never)) ports.tcp.assign(connection.localUsername, protocol as never);
+    }
+  }
+}

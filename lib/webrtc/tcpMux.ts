@@ -1,0 +1,238 @@
+/**
+ * ICE over TCP (RFC 6544) on one port, for clients whose networks drop UDP. Every session's passive TCP candidate is
+ * this one listening socket, and each accepted connection is told apart the way single-port UDP mode tells datagrams
+ * apart: its first RFC 4571 frame must be a STUN binding request, whose USERNAME names the session.
+ *
+ * werift has ICE-TCP of its own, but it listens on a new port per session and address. `withTcpMux` marks the
+ * peer-connection calls whose passive candidates should use this port instead (weriftPatches.ts); the connection is
+ * then handed to werift's protocol as a socket that bounds what waits to be written.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { EventEmitter } from "node:events";
+import { createServer, type Server, type Socket } from "node:net";
+import { type Logger, silentLogger } from "../log/logger.ts";
+import { type Address, bindingRequestUfrag } from "./udpMux.ts";
+
+/** What the mux needs of werift's TcpPassiveProtocol: its address, and the hand-over of an accepted connection. */
+export interface PassiveTcpProtocol {
+  localIp?: string;
+  registerSocket(socket: never, remoteAddr?: Address): unknown;
+}
+
+/**
+ * A STUN binding request is a few hundred bytes; a first frame announcing more is not ICE. Bounds what a connection
+ * may send before it is known.
+ */
+const MAX_FIRST_FRAME_BYTES = 2048;
+/** A connection that has not named its session by then is closed. */
+const FIRST_FRAME_TIMEOUT_MS = 10_000;
+/**
+ * Bytes that may wait for a slow reader before frames are dropped: about 1 s of 640x480 video, 30 s of audio.
+ * Media over TCP behaves like media over a lossy link rather than growing the server's memory.
+ */
+export const MAX_PENDING_WRITE_BYTES = 256 * 1024;
+
+const context = new AsyncLocalStorage<TcpMux>();
+
+/** Runs `work` (setRemoteDescription, setLocalDescription) so that the passive TCP candidates it gathers use `mux`. */
+export function withTcpMux<T>(mux: TcpMux | undefined, work: () => Promise<T>): Promise<T> {
+  return mux ? context.run(mux, work) : work();
+}
+
+/** The mux for the gathering in progress, if any (read by the werift patch). */
+export function currentTcpMux(): TcpMux | undefined {
+  return context.getStore();
+}
+
+export interface TcpMuxStats {
+  /** Connections handed to a session. */
+  accepted: number;
+  /** Connections closed before they named a known session (bad framing, unknown ufrag, silence). */
+  refused: number;
+  /** Frames dropped because the client read too slowly. */
+  droppedFrames: number;
+}
+
+export class TcpMux {
+  readonly #server?: Server;
+  readonly #port: number;
+  readonly #logger: Logger;
+  readonly #byUfrag = new Map<string, PassiveTcpProtocol[]>();
+  readonly #adopted = new WeakSet<PassiveTcpProtocol>();
+  readonly #open = new Set<Socket>();
+  readonly stats: TcpMuxStats = { accepted: 0, refused: 0, droppedFrames: 0 };
+
+  private constructor(port: number, logger: Logger, server?: Server) {
+    this.#port = port;
+    this.#logger = logger;
+    this.#server = server;
+    server?.on("connection", (socket) => this.accept(socket));
+  }
+
+  /** A mux listening on `host`:`port` (0: any free port). */
+  static async open(host: string, port: number, logger: Logger = silentLogger): Promise<TcpMux> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (error) => logger.warn("ICE-TCP listener error", { error: error.message }));
+    return new TcpMux((server.address() as { port: number }).port, logger, server);
+  }
+
+  /**
+   * A mux without a listener of its own, fed by `accept` (a worker behind the main process's relay). `port` is the
+   * port clients connect to, which the candidates announce.
+   */
+  static fed(port: number, logger: Logger = silentLogger): TcpMux {
+    return new TcpMux(port, logger);
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Marks `protocol` as one of this mux's candidates (during gathering). */
+  adopt(protocol: PassiveTcpProtocol): void {
+    this.#adopted.add(protocol);
+  }
+
+  owns(protocol: PassiveTcpProtocol): boolean {
+    return this.#adopted.has(protocol);
+  }
+
+  /** Routes connections naming `ufrag` to `protocol` (after each answer: ufrags change on ICE restart). */
+  assign(ufrag: string, protocol: PassiveTcpProtocol): void {
+    if (!this.#adopted.has(protocol)) return;
+    const protocols = this.#byUfrag.get(ufrag) ?? [];
+    if (!protocols.includes(protocol)) protocols.push(protocol);
+    this.#byUfrag.set(ufrag, protocols);
+  }
+
+  forget(protocol: PassiveTcpProtocol): void {
+    for (const [ufrag, protocols] of this.#byUfrag) {
+      const kept = protocols.filter((candidate) => candidate !== protocol);
+      if (kept.length === 0) this.#byUfrag.delete(ufrag);
+      else if (kept.length !== protocols.length) this.#byUfrag.set(ufrag, kept);
+    }
+  }
+
+  /** Sessions currently known by ufrag. */
+  get sessions(): number {
+    return this.#byUfrag.size;
+  }
+
+  /**
+   * Takes a client connection: waits for its first frame and hands it to the session it names, or closes it.
+   * `remote` overrides the socket's peer address (a relayed connection's real client), and `received` is what was
+   * already read from it.
+   */
+  accept(socket: Socket, remote?: Address, received: Buffer = Buffer.alloc(0)): void {
+    this.#open.add(socket);
+    socket.once("close", () => this.#open.delete(socket));
+    socket.on("error", (error) => this.#logger.debug("ICE-TCP connection error", { error: error.message }));
+    const from: Address | undefined = remote ??
+      (socket.remoteAddress && socket.remotePort ? [unmapped(socket.remoteAddress), socket.remotePort] : undefined);
+    if (!from) {
+      socket.destroy();
+      return;
+    }
+    let buffered = received;
+    const refuse = (reason: string) => {
+      cleanUp();
+      this.stats.refused++;
+      this.#logger.debug("ICE-TCP connection refused", { reason, client: `${from[0]}:${from[1]}` });
+      socket.destroy();
+    };
+    const timer = setTimeout(() => refuse("no STUN request in time"), FIRST_FRAME_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      if (buffered.length < 2) return;
+      const length = buffered.readUInt16BE(0);
+      if (length < 20 || length > MAX_FIRST_FRAME_BYTES) return refuse(`a first frame of ${length} bytes is not STUN`);
+      if (buffered.length < 2 + length) return;
+      const ufrag = bindingRequestUfrag(buffered.subarray(2, 2 + length));
+      if (ufrag === undefined) return refuse("the first frame is not a STUN binding request");
+      const protocol = this.#route(ufrag, socket.localAddress);
+      if (!protocol) return refuse(`no session has the ICE username ${ufrag}`);
+      cleanUp();
+      this.stats.accepted++;
+      const link = new BoundedSocket(socket, from, () => this.stats.droppedFrames++);
+      protocol.registerSocket(link as never, from);
+      link.emit("data", buffered);
+    };
+    const cleanUp = () => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+    };
+    socket.on("data", onData);
+    if (buffered.length > 0) onData(Buffer.alloc(0));
+  }
+
+  /** Stops listening and closes every connection. */
+  close(): void {
+    this.#server?.close();
+    for (const socket of this.#open) socket.destroy();
+  }
+
+  /** The session's protocol on the address the client connected to, else its first one. */
+  #route(ufrag: string, localAddress: string | undefined): PassiveTcpProtocol | undefined {
+    const protocols = this.#byUfrag.get(ufrag);
+    if (!protocols) return undefined;
+    const local = localAddress && unmapped(localAddress);
+    return protocols.find((protocol) => protocol.localIp === local) ?? protocols[0];
+  }
+}
+
+/** "::ffff:10.0.0.1" (an IPv4 client on a dual-stack socket) as "10.0.0.1". */
+function unmapped(address: string): string {
+  return address.startsWith("::ffff:") ? address.slice(7) : address;
+}
+
+/**
+ * What werift's TCP protocol reads and writes instead of the connection itself: the same events and fields it uses,
+ * with writes dropped, whole frames at a time, while more than MAX_PENDING_WRITE_BYTES wait for the client.
+ */
+class BoundedSocket extends EventEmitter {
+  readonly #socket: Socket;
+  readonly #dropped: () => void;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  constructor(socket: Socket, remote: Address, dropped: () => void) {
+    super();
+    this.#socket = socket;
+    this.#dropped = dropped;
+    [this.remoteAddress, this.remotePort] = remote;
+    socket.on("data", (chunk) => this.emit("data", chunk));
+    socket.once("close", () => this.emit("close"));
+  }
+
+  get destroyed(): boolean {
+    return this.#socket.destroyed;
+  }
+
+  get writableEnded(): boolean {
+    return this.#socket.writableEnded;
+  }
+
+  write(frame: Uint8Array, done: (error?: Error | null) => void): boolean {
+    if (this.#socket.destroyed) {
+      done(new Error("the ICE-TCP connection is closed"));
+      return false;
+    }
+    if (this.#socket.writableLength + frame.length > MAX_PENDING_WRITE_BYTES) {
+      this.#dropped();
+      done();
+      return false;
+    }
+    return this.#socket.write(frame, done);
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * ICE over TCP: Chromium, with every UDP packet in the test's network namespace dropped, connects to the server's
+ * one TCP port (`ice.tcpPort`) and hears its echo.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { speechWav } from "../../scripts/support/media.ts";
+import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { eventually } from "../support/eventually.ts";
+import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
+import { controlProbe, finishProbe, openProbePage, startProbe } from "./support/probe.ts";
+
+let server: ServerProcess;
+let browser: LaunchedBrowser;
+/** A fixed port: the test runs in a network namespace of its own. */
+const tcpPort = 42300;
+
+function dropUdp(action: "-A" | "-D"): void {
+  const result = Bun.spawnSync(["iptables", action, "INPUT", "-p", "udp", "-j", "DROP"]);
+  if (!result.success) throw new Error(`iptables failed: ${result.stderr.toString()}`);
+}
+
+beforeAll(async () => {
+  server = await startServerProcess({ env: { SMALLWEBRTC_ICE_TCP_PORT: String(tcpPort), SMALLWEBRTC_WORKERS: "1" } });
+  browser = await launchBrowser({ audioFile: await speechWav() });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe("ICE over TCP", () => {
+  test("with UDP dropped, the official client connects over the TCP port and hears its echo", async () => {
+    const { page, close } = await openProbePage(browser.context, { baseUrl: server.url });
+    dropUdp("-A");
+    try {
+      const start = await startProbe(page, { baseUrl: server.url, disconnectAtEnd: true, connectTimeoutMs: 20_000 });
+      expect(start.botReady).toBe(true);
+      const stats = await controlProbe(page, "getStats");
+      console.log(stats?.selectedPair);
+      await eventually(async () => ((await controlProbe(page, "getStats"))?.audioIn.packetsReceived ?? 0) > 50, 10_000, "echo");
+      await finishProbe(page);
+    } finally {
+      dropUdp("-D");
+      await close();
+    }
+  }, 60_000);
+});
