@@ -11,7 +11,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { type Address, bindingRequestUfrag } from "./udpMux.ts";
+import { type Address, bindingRequestUfrag, type UfragObserver } from "./udpMux.ts";
 
 /** What the mux needs of werift's TcpPassiveProtocol: its address, and the hand-over of an accepted connection. */
 export interface PassiveTcpProtocol {
@@ -60,12 +60,14 @@ export class TcpMux {
   readonly #byUfrag = new Map<string, PassiveTcpProtocol[]>();
   readonly #adopted = new WeakSet<PassiveTcpProtocol>();
   readonly #open = new Set<Socket>();
+  readonly #observer?: UfragObserver;
   readonly stats: TcpMuxStats = { accepted: 0, refused: 0, droppedFrames: 0 };
 
-  private constructor(port: number, logger: Logger, server?: Server) {
+  private constructor(port: number, logger: Logger, server?: Server, observer?: UfragObserver) {
     this.#port = port;
     this.#logger = logger;
     this.#server = server;
+    this.#observer = observer;
     server?.on("connection", (socket) => this.accept(socket));
   }
 
@@ -85,10 +87,10 @@ export class TcpMux {
 
   /**
    * A mux without a listener of its own, fed by `accept` (a worker behind the main process's relay). `port` is the
-   * port clients connect to, which the candidates announce.
+   * port clients connect to, which the candidates announce; `observer` hears which ufrags are served here.
    */
-  static fed(port: number, logger: Logger = silentLogger): TcpMux {
-    return new TcpMux(port, logger);
+  static fed(port: number, observer: UfragObserver, logger: Logger = silentLogger): TcpMux {
+    return new TcpMux(port, logger, undefined, observer);
   }
 
   get port(): number {
@@ -110,14 +112,21 @@ export class TcpMux {
     const protocols = this.#byUfrag.get(ufrag) ?? [];
     if (!protocols.includes(protocol)) protocols.push(protocol);
     this.#byUfrag.set(ufrag, protocols);
+    this.#observer?.assigned(ufrag);
   }
 
   forget(protocol: PassiveTcpProtocol): void {
+    const gone: string[] = [];
     for (const [ufrag, protocols] of this.#byUfrag) {
       const kept = protocols.filter((candidate) => candidate !== protocol);
-      if (kept.length === 0) this.#byUfrag.delete(ufrag);
-      else if (kept.length !== protocols.length) this.#byUfrag.set(ufrag, kept);
+      if (kept.length === protocols.length) continue;
+      if (kept.length > 0) this.#byUfrag.set(ufrag, kept);
+      else {
+        this.#byUfrag.delete(ufrag);
+        gone.push(ufrag);
+      }
     }
+    if (gone.length > 0) this.#observer?.forgotten(gone);
   }
 
   /** Sessions currently known by ufrag. */
@@ -130,46 +139,29 @@ export class TcpMux {
    * `remote` overrides the socket's peer address (a relayed connection's real client), and `received` is what was
    * already read from it.
    */
-  accept(socket: Socket, remote?: Address, received: Buffer = Buffer.alloc(0)): void {
+  accept(socket: Socket, remote?: Address, received?: Buffer): void {
     this.#open.add(socket);
     socket.once("close", () => this.#open.delete(socket));
     socket.on("error", (error) => this.#logger.debug("ICE-TCP connection error", { error: error.message }));
-    const from: Address | undefined = remote ??
-      (socket.remoteAddress && socket.remotePort ? [unmapped(socket.remoteAddress), socket.remotePort] : undefined);
+    const from = remote ?? peerAddress(socket);
     if (!from) {
       socket.destroy();
       return;
     }
-    let buffered = received;
-    const refuse = (reason: string) => {
-      cleanUp();
-      this.stats.refused++;
-      this.#logger.debug("ICE-TCP connection refused", { reason, client: `${from[0]}:${from[1]}` });
-      socket.destroy();
-    };
-    const timer = setTimeout(() => refuse("no STUN request in time"), FIRST_FRAME_TIMEOUT_MS);
-    const onData = (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      if (buffered.length < 2) return;
-      const length = buffered.readUInt16BE(0);
-      if (length < 20 || length > MAX_FIRST_FRAME_BYTES) return refuse(`a first frame of ${length} bytes is not STUN`);
-      if (buffered.length < 2 + length) return;
-      const ufrag = bindingRequestUfrag(buffered.subarray(2, 2 + length));
-      if (ufrag === undefined) return refuse("the first frame is not a STUN binding request");
-      const protocol = this.#route(ufrag, socket.localAddress);
-      if (!protocol) return refuse(`no session has the ICE username ${ufrag}`);
-      cleanUp();
+    awaitBindingRequest(socket, received, (result) => {
+      const refuse = (reason: string) => {
+        this.stats.refused++;
+        this.#logger.debug("ICE-TCP connection refused", { reason, client: `${from[0]}:${from[1]}` });
+        socket.destroy();
+      };
+      if ("refused" in result) return refuse(result.refused);
+      const protocol = this.#route(result.ufrag, socket.localAddress);
+      if (!protocol) return refuse(`no session has the ICE username ${result.ufrag}`);
       this.stats.accepted++;
       const link = new BoundedSocket(socket, from, () => this.stats.droppedFrames++);
       protocol.registerSocket(link as never, from);
-      link.emit("data", buffered);
-    };
-    const cleanUp = () => {
-      clearTimeout(timer);
-      socket.off("data", onData);
-    };
-    socket.on("data", onData);
-    if (buffered.length > 0) onData(Buffer.alloc(0));
+      link.emit("data", result.received);
+    });
   }
 
   /** Stops listening and closes every connection. */
@@ -185,6 +177,41 @@ export class TcpMux {
     const local = localAddress && unmapped(localAddress);
     return protocols.find((protocol) => protocol.localIp === local) ?? protocols[0];
   }
+}
+
+/** What the first frame of a connection said: the ufrag it names (with every byte read so far), or why it is refused. */
+export type FirstFrame = { ufrag: string; received: Buffer } | { refused: string };
+
+/**
+ * Reads a new connection until its first RFC 4571 frame is complete, and reports the ICE ufrag that frame's STUN
+ * binding request names, or why the connection should be refused (a frame that cannot be STUN, or nothing in time).
+ * What was read stays in `received`, for the session's protocol (or a worker) to read again. Exported for the
+ * workers' TCP relay, which routes the same way.
+ */
+export function awaitBindingRequest(socket: Socket, received: Buffer | undefined, done: (frame: FirstFrame) => void): void {
+  let buffered = received ?? Buffer.alloc(0);
+  const finish = (frame: FirstFrame) => {
+    clearTimeout(timer);
+    socket.off("data", onData);
+    done(frame);
+  };
+  const timer = setTimeout(() => finish({ refused: "no STUN request in time" }), FIRST_FRAME_TIMEOUT_MS);
+  const onData = (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    if (buffered.length < 2) return;
+    const length = buffered.readUInt16BE(0);
+    if (length < 20 || length > MAX_FIRST_FRAME_BYTES) return finish({ refused: `a first frame of ${length} bytes is not STUN` });
+    if (buffered.length < 2 + length) return;
+    const ufrag = bindingRequestUfrag(buffered.subarray(2, 2 + length));
+    finish(ufrag === undefined ? { refused: "the first frame is not a STUN binding request" } : { ufrag, received: buffered });
+  };
+  socket.on("data", onData);
+  if (buffered.length > 0) onData(Buffer.alloc(0));
+}
+
+/** The connection's client address, or undefined once it is gone. */
+export function peerAddress(socket: Socket): Address | undefined {
+  return socket.remoteAddress && socket.remotePort ? [unmapped(socket.remoteAddress), socket.remotePort] : undefined;
 }
 
 /** "::ffff:10.0.0.1" (an IPv4 client on a dual-stack socket) as "10.0.0.1". */

@@ -3,6 +3,7 @@
  * (JSON, one message at a time, in order). The main process asks; a worker answers each request by its id and
  * reports on its own: heartbeats with its load, and the sessions that ended.
  */
+import type { TcpWorkerLink } from "./tcpRelay.ts";
 import type { Answer } from "../webrtc/connection.ts";
 import type { SignallingErrorReason } from "../webrtc/errors.ts";
 import type { OfferRequest, PatchRequest } from "../webrtc/requestHandler.ts";
@@ -73,7 +74,9 @@ export type FromWorker =
   | { type: "sessionClosed"; pcIds: string[] }
   /** Single-port mode: the loopback port of the worker's relayed link (sent before "ready"). */
   | { type: "udpLink"; port: number }
-  /** Single-port mode: ICE ufrags of this worker's sessions, sent before the answer that carries them. */
+  /** ICE over TCP: the worker's loopback listener for relayed connections (sent before "ready"). */
+  | { type: "tcpLink"; link: TcpWorkerLink }
+  /** Shared ports (single-port UDP, ICE over TCP): ufrags of this worker's sessions, sent before the answer that carries them. */
   | { type: "ufrags"; assigned?: string; forgotten?: string[] };
 
 /** How often a worker says it is alive. */

@@ -9,11 +9,12 @@
 import type { Socket } from "node:dgram";
 import { type Address, bindingRequestUfrag, bindUdp, type DatagramLink } from "../webrtc/udpMux.ts";
 
-const HEADER_BYTES = 6;
+/** The client address header: IPv4 address and port. Also opens each relayed ICE-TCP connection (tcpRelay.ts). */
+export const HEADER_BYTES = 6;
 /** Bound on remembered client addresses: a flood of spoofed sources cannot grow memory without limit. */
 const MAX_ROUTES = 65_536;
 
-function header([host, port]: Address): Buffer {
+export function header([host, port]: Address): Buffer {
   const bytes = Buffer.alloc(HEADER_BYTES);
   const octets = host.split(".");
   for (let i = 0; i < 4; i++) bytes[i] = Number(octets[i]);
@@ -21,7 +22,7 @@ function header([host, port]: Address): Buffer {
   return bytes;
 }
 
-function readHeader(data: Buffer): Address | undefined {
+export function readHeader(data: Buffer): Address | undefined {
   if (data.length < HEADER_BYTES) return undefined;
   return [`${data[0]}.${data[1]}.${data[2]}.${data[3]}`, data.readUInt16BE(4)];
 }

@@ -14,7 +14,10 @@ import { SignallingError } from "../webrtc/errors.ts";
 import type { ConnectionCallback } from "../webrtc/requestHandler.ts";
 import { type FromWorker, HEARTBEAT_MS, type ToWorker, type WorkerPlace, type WorkerRequest } from "./messages.ts";
 import { RelayedLink } from "./udpRelay.ts";
-import { UdpMux } from "../webrtc/udpMux.ts";
+import type { SharedPorts } from "../webrtc/sharedPorts.ts";
+import { TcpMux } from "../webrtc/tcpMux.ts";
+import { UdpMux, type UfragObserver } from "../webrtc/udpMux.ts";
+import { TcpWorkerListener } from "./tcpRelay.ts";
 import { workerPortRange } from "./portRanges.ts";
 
 export interface WorkerOptions extends WorkerPlace {
@@ -37,6 +40,12 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   };
   const heapCollector = heapCollectorFor(config);
   const metrics = new Metrics(heapCollector);
+  // The main process routes the shared ports' traffic by these (udpRelay.ts, tcpRelay.ts).
+  const announceUfrags: UfragObserver = {
+    assigned: (ufrag) => send({ type: "ufrags", assigned: ufrag }),
+    forgotten: (ufrags) => send({ type: "ufrags", forgotten: ufrags }),
+  };
+  let tcpListener: TcpWorkerListener | undefined;
   const portRange = workerPortRange(config.ice.portRange, options.index, options.count);
   const sessions = new LocalSessions({
     config: { ...config, ice: { ...config.ice, portRange } },
@@ -44,16 +53,19 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     heapCollector,
     logger,
     sharedPorts: async () => {
-      const { udpPort } = config.ice;
-      if (udpPort === undefined || options.relayPort === undefined) return {};
-      const link = await RelayedLink.open(udpPort, options.relayPort);
-      send({ type: "udpLink", port: link.localPort });
-      return {
-        udp: new UdpMux("0.0.0.0", link, {
-          assigned: (ufrag) => send({ type: "ufrags", assigned: ufrag }),
-          forgotten: (ufrags) => send({ type: "ufrags", forgotten: ufrags }),
-        }),
-      };
+      const { udpPort, tcpPort } = config.ice;
+      const ports: SharedPorts = {};
+      if (udpPort !== undefined && options.relayPort !== undefined) {
+        const link = await RelayedLink.open(udpPort, options.relayPort);
+        send({ type: "udpLink", port: link.localPort });
+        ports.udp = new UdpMux("0.0.0.0", link, announceUfrags);
+      }
+      if (tcpPort !== undefined) {
+        ports.tcp = TcpMux.fed(tcpPort, announceUfrags, logger);
+        tcpListener = await TcpWorkerListener.open(ports.tcp);
+        send({ type: "tcpLink", link: tcpListener.link });
+      }
+      return ports;
     },
     onConnection: (connection, body) => {
       const pcIds = new Set([connection.pcId]);
@@ -70,6 +82,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     stopping = true;
     clearInterval(heartbeat);
     await sessions.shutdown().catch((error) => logger.exception("worker shutdown failed", error));
+    tcpListener?.close();
     process.exit(code);
   };
 

@@ -18,6 +18,7 @@ import type { Answer } from "../webrtc/connection.ts";
 import { SignallingError } from "../webrtc/errors.ts";
 import type { OfferRequest, PatchRequest } from "../webrtc/requestHandler.ts";
 import { HEARTBEAT_MS, type WorkerPlace } from "./messages.ts";
+import { TcpRelay } from "./tcpRelay.ts";
 import { UdpRelay } from "./udpRelay.ts";
 import { mergeMetrics } from "./metricsMerge.ts";
 import { chooseWorker } from "./placement.ts";
@@ -84,6 +85,7 @@ export class WorkerPool implements SessionHost {
   #stopping = false;
   #failStart?: (error: Error) => void;
   #relay?: UdpRelay;
+  #tcpRelay?: TcpRelay;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -100,8 +102,9 @@ export class WorkerPool implements SessionHost {
   }
 
   async start(): Promise<void> {
-    const { udpPort } = this.#options.config.ice;
+    const { udpPort, tcpPort } = this.#options.config.ice;
     if (udpPort !== undefined) this.#relay = await UdpRelay.open("0.0.0.0", udpPort);
+    if (tcpPort !== undefined) this.#tcpRelay = await TcpRelay.open("0.0.0.0", tcpPort, this.#logger);
     const failed = new Promise<never>((_, reject) => (this.#failStart = reject));
     const started = Promise.all(Array.from({ length: this.#options.count }, (_, index) => this.#spawn(index)));
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -205,6 +208,7 @@ export class WorkerPool implements SessionHost {
     clearTimeout(timer);
     for (const worker of running) worker.kill();
     this.#relay?.close();
+    this.#tcpRelay?.close();
   }
 
   async #offer(worker: WorkerProcess, request: OfferRequest, existing?: RemoteSession): Promise<Answer> {
@@ -232,9 +236,14 @@ export class WorkerPool implements SessionHost {
     this.#workers[index] = worker;
     worker.on("sessionClosed", (pcIds) => this.#closeSessions(pcIds));
     worker.on("udpLink", (port) => this.#relay?.addWorker(index, port));
+    worker.on("tcpLink", (link) => this.#tcpRelay?.addWorker(index, link));
     worker.on("ufrags", (assigned, forgotten) => {
-      if (assigned) this.#relay?.assign(assigned, index);
+      if (assigned) {
+        this.#relay?.assign(assigned, index);
+        this.#tcpRelay?.assign(assigned, index);
+      }
       this.#relay?.forget(forgotten);
+      this.#tcpRelay?.forget(forgotten);
     });
     worker.on("exited", (code, signal) => this.#onExit(worker, code, signal));
     return new Promise((resolve) => {
@@ -260,7 +269,10 @@ export class WorkerPool implements SessionHost {
   #onExit(worker: WorkerProcess, code: number | null, signal: string | null): void {
     const lost = [...this.#open].filter((session) => session.worker === worker);
     this.#closeSessions(lost.flatMap((session) => [...session.pcIds]));
-    if (this.#workers[worker.index] === worker) this.#relay?.removeWorker(worker.index);
+    if (this.#workers[worker.index] === worker) {
+      this.#relay?.removeWorker(worker.index);
+      this.#tcpRelay?.removeWorker(worker.index);
+    }
     if (this.#stopping) return;
     if (worker.launchError) {
       const reason = `cannot start worker processes (${worker.launchError.message}); set workers to 1 to serve from one`;

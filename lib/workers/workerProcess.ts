@@ -8,6 +8,7 @@ import { TypedEmitter } from "../events/emitter.ts";
 import type { Logger } from "../log/logger.ts";
 import { SignallingError } from "../webrtc/errors.ts";
 import type { FromWorker, Heartbeat, ToWorker, WorkerReplies, WorkerRequest } from "./messages.ts";
+import type { TcpWorkerLink } from "./tcpRelay.ts";
 
 export interface WorkerEvents {
   [event: string]: unknown[];
@@ -15,6 +16,7 @@ export interface WorkerEvents {
   heartbeat: [Heartbeat];
   sessionClosed: [pcIds: string[]];
   udpLink: [port: number];
+  tcpLink: [link: TcpWorkerLink];
   ufrags: [assigned: string | undefined, forgotten: string[]];
   exited: [code: number | null, signal: string | null];
 }
@@ -116,6 +118,9 @@ export class WorkerProcess extends TypedEmitter<WorkerEvents> {
         return;
       case "udpLink":
         this.emit("udpLink", message.port);
+        return;
+      case "tcpLink":
+        this.emit("tcpLink", message.link);
         return;
       case "ufrags":
         this.emit("ufrags", message.assigned, message.forgotten ?? []);

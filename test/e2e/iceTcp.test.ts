@@ -20,7 +20,7 @@ function dropUdp(action: "-A" | "-D"): void {
 }
 
 beforeAll(async () => {
-  server = await startServerProcess({ env: { SMALLWEBRTC_ICE_TCP_PORT: String(tcpPort), SMALLWEBRTC_WORKERS: "1" } });
+  server = await startServerProcess({ env: { SMALLWEBRTC_ICE_TCP_PORT: String(tcpPort), SMALLWEBRTC_WORKERS: "2" } });
   browser = await launchBrowser({ audioFile: await speechWav() });
 }, 120_000);
 
