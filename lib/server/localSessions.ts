@@ -75,7 +75,7 @@ export class LocalSessions implements SessionHost {
   }
 
   renderMetrics(): Promise<string> {
-    return Promise.resolve(this.#options.metrics.renderSessions(this.handler.connections()));
+    return Promise.resolve(this.#options.metrics.renderSessions(this.handler.connections(), this.#sharedPorts.tcp?.stats));
   }
 
   status(): Record<string, unknown> {

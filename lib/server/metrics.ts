@@ -3,6 +3,7 @@
  * stalls and collection pauses, the bridge's sockets and queues, and memory. Gauges are read at scrape time; only
  * counters are kept.
  */
+import type { TcpMuxStats } from "../webrtc/tcpMux.ts";
 import process from "node:process";
 import { bridgeStats } from "../bridge/bridgeStats.ts";
 import { audioSenderStats } from "../media/audioSender.ts";
@@ -72,7 +73,8 @@ export class Metrics {
   }
 
   /** The sessions of this process, and the process itself (its loop, heap and memory). */
-  renderSessions(open: readonly SmallWebRTCConnection[]): string {
+  /** The sessions' series; `iceTcp` are the counters of the shared ICE-TCP port, when there is one. */
+  renderSessions(open: readonly SmallWebRTCConnection[], iceTcp?: TcpMuxStats): string {
     const traffic = open.reduce((sum, connection) => addTraffic(sum, connection.traffic), this.#closedTraffic);
     const { lines, metric } = textFormat();
     metric("smallwebrtc_sessions", "gauge", "Open peer connections.", [["", open.length]]);
@@ -84,6 +86,15 @@ export class Metrics {
       ['{direction="in"}', traffic.bytesIn],
       ['{direction="out"}', traffic.bytesOut],
     ]);
+    if (iceTcp) {
+      metric("smallwebrtc_ice_tcp_connections_total", "counter",
+        "Connections to ice.tcpPort: handed to their session, or refused (not ICE, no such session, or silent).", [
+          ['{result="accepted"}', iceTcp.accepted],
+          ['{result="refused"}', iceTcp.refused],
+        ]);
+      metric("smallwebrtc_ice_tcp_dropped_frames_total", "counter",
+        "Frames not sent because an ICE-TCP client read too slowly.", [["", iceTcp.droppedFrames]]);
+    }
     metric("smallwebrtc_codec_seconds_total", "counter", "CPU time spent encoding and decoding media.",
       codecSeconds().map(({ codec, operation, seconds }) => [`{codec="${codec}",operation="${operation}"}`, seconds]));
     metric("smallwebrtc_audio_packets_skipped_total", "counter",

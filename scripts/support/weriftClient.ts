@@ -30,6 +30,8 @@ export interface ClientOptions {
   audioCodecs?: ("OPUS" | "PCMU" | "PCMA")[];
   /** Addresses to gather on (default 127.0.0.1). */
   interfaces?: string[];
+  /** Also offer active ICE-TCP candidates, as browsers do (they connect to the server's passive one). */
+  iceTcp?: boolean;
 }
 
 export interface VideoRtp {
@@ -243,7 +245,7 @@ export class TestClient {
   }
 }
 
-function clientPeerConfig({ videoCodecs = ["VP8", "H264"], audioCodecs, interfaces = ["127.0.0.1"] }: ClientOptions) {
+function clientPeerConfig({ videoCodecs = ["VP8", "H264"], audioCodecs, interfaces = ["127.0.0.1"], iceTcp }: ClientOptions) {
   const config = peerConfig({
     iceServers: [],
     stunGatherTimeoutSecs: 1,
@@ -256,6 +258,7 @@ function clientPeerConfig({ videoCodecs = ["VP8", "H264"], audioCodecs, interfac
   const audio = { OPUS: useOPUS(), PCMU: usePCMU(), PCMA: usePCMA() };
   return {
     ...config,
+    ...(iceTcp ? { iceUseTcp: true, iceTcpPassive: false } : {}),
     codecs: {
       audio: audioCodecs?.map((name) => audio[name]) ?? config.codecs?.audio,
       video: videoCodecs.map((name) => video[name]),
