@@ -1,6 +1,7 @@
 /**
  * ICE over TCP: Chromium, with every UDP packet in the test's network namespace dropped, connects to the server's
- * one TCP port (`ice.tcpPort`) and hears its echo.
+ * one TCP port (`ice.tcpPort`) and hears its echo. The server runs two workers, so the connection also crosses the
+ * main process's TCP relay (lib/workers/tcpRelay.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { speechWav } from "../../scripts/support/media.ts";
@@ -36,8 +37,10 @@ describe("ICE over TCP", () => {
     try {
       const start = await startProbe(page, { baseUrl: server.url, disconnectAtEnd: true, connectTimeoutMs: 20_000 });
       expect(start.botReady).toBe(true);
-      const stats = await controlProbe(page, "getStats");
-      console.log(stats?.selectedPair);
+      // "tcp 127.0.0.1:41500 prflx <-> 127.0.0.1:42300 host": the browser's side first, the server's after the arrow.
+      const pair = (await controlProbe(page, "getStats"))?.selectedPair ?? "";
+      expect(pair.startsWith("tcp ")).toBe(true);
+      expect(pair).toEndWith(`:${tcpPort} host`);
       await eventually(async () => ((await controlProbe(page, "getStats"))?.audioIn.packetsReceived ?? 0) > 50, 10_000, "echo");
       await finishProbe(page);
     } finally {

@@ -8,7 +8,9 @@ import { connect, type Socket } from "node:net";
 import { TcpMux, MAX_PENDING_WRITE_BYTES, type PassiveTcpProtocol } from "../../lib/webrtc/tcpMux.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
 import { consistently, eventually } from "../support/eventually.ts";
-import { startTestServer, type TestServer } from "../support/testServer.ts";
+import { startTestServer, testConfig, type TestServer } from "../support/testServer.ts";
+import { connectionOptions } from "../../lib/server/connectionOptions.ts";
+import { silentLogger } from "../../lib/log/logger.ts";
 
 /** A fixed port: the tests run in a network namespace of their own. */
 const TCP_PORT = 42310;
@@ -229,4 +231,20 @@ describe("TcpMux backpressure", () => {
     expect(numbers.length).toBe(kept);
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
   }, 30_000);
+});
+
+describe("ICE over TCP and ESP32 devices", () => {
+  test("a libpeer offer gets no TCP candidate and no TCP gathering; a browser's offer on the same server does", async () => {
+    const tcp = await TcpMux.open("127.0.0.1", 0);
+    mux = tcp;
+    const config = testConfig({ host: "10.0.0.5", esp32: true, ice: { interfaces: ["10.0.0.5"], tcpPort: tcp.port } });
+    const libpeerOffer = "v=0\r\na=setup:passive\r\nm=audio 9 UDP/TLS/RTP/SAVP 111\r\na=mid:audio\r\n";
+    const device = connectionOptions(config, silentLogger, libpeerOffer, { tcp });
+    expect(device.peerConfig().iceUseTcp).toBe(false);
+    expect(device.sharedPorts?.tcp).toBeUndefined();
+    const browserOffer = "v=0\r\na=setup:actpass\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n";
+    const browser = connectionOptions(config, silentLogger, browserOffer, { tcp });
+    expect(browser.peerConfig().iceUseTcp).toBe(true);
+    expect(browser.sharedPorts?.tcp).toBe(tcp);
+  });
 });
