@@ -16,9 +16,10 @@ import { type BenchServer, rssMb, type ServerName, startServer } from "./servers
 import { sweepSessions } from "./sessionsPerCore.ts";
 import { benchWorkers } from "./workers.ts";
 import { benchVideo } from "./video.ts";
+import { benchPaths } from "./paths.ts";
 
 const BENCHES = [
-  "audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant", "video",
+  "audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant", "video", "paths",
 ] as const;
 type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
@@ -26,7 +27,7 @@ const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 
 const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--windows 3]
                     [--rounds 20] [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
-                    [--assistant-sessions 20] [--video-sessions 1,2] [--video-profile]
+                    [--assistant-sessions 20] [--video-sessions 1,2] [--video-profile] [--path-rounds 10]
                     [--server smallwebrtc|aiortc|both] [--workers 1,2]
                     [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
@@ -49,7 +50,10 @@ video runs --video-sessions mirror-bot sessions, each sending camera video (VP8)
 640x480@30 (no aiortc), and gives the server's CPU per session split into codec work (/metrics) and the rest, the load
 client's CPU, the bot video frame rate and the bot audio late or missing; --video-profile adds one session per format
 against the server from source under Bun's sampling profiler, its main thread's CPU split by stage (the profiles are
-kept beside --out).`;
+kept beside --out).
+paths connects one audio session at a time over each network path, --path-rounds times each, taking turns (no
+aiortc): direct UDP, ICE over TCP (ice.tcpPort, every UDP packet dropped meanwhile) and through a real coturn relay
+(the client relay-only); it gives connect time (POST to DTLS connected) and the echo latency of tone markers.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -64,6 +68,7 @@ const { values, positionals } = parseArgs({
     "assistant-sessions": { type: "string", default: "20" },
     "video-sessions": { type: "string", default: "1,2" },
     "video-profile": { type: "boolean", default: false },
+    "path-rounds": { type: "string", default: "10" },
     out: { type: "string", default: "bench-results.json" },
     server: { type: "string", default: "both" },
     workers: { type: "string" },
@@ -202,6 +207,18 @@ if (runs("video") && servers.includes("smallwebrtc")) {
       `the main thread ${round(profile.mainThreadPct)} (${profile.file})`);
     console.table(Object.entries(profile.stagesPct).map(([stage, pct]) => ({ stage, "% of a core": round(pct) })));
   }
+}
+
+if (runs("paths") && servers.includes("smallwebrtc")) {
+  const rows = await benchPaths({ rounds: Number(values["path-rounds"]), log });
+  results.paths = rows;
+  console.log(`\npaths: one audio session at a time, ${values["path-rounds"]} rounds per path, taking turns`);
+  console.table(rows.map((row) => ({
+    path: row.path,
+    "POST to DTLS connected p50/p95 (ms)": `${round(row.connectedMs.p50)} / ${round(row.connectedMs.p95)}`,
+    "echo latency p50/p95 (ms)": `${round(row.echoMs.p50)} / ${round(row.echoMs.p95)}`,
+    markers: row.markers,
+  })));
 }
 
 for (const name of servers) {

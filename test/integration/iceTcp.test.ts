@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { TcpMux, MAX_PENDING_WRITE_BYTES, type PassiveTcpProtocol } from "../../lib/webrtc/tcpMux.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
+import { withoutUdp } from "../../scripts/support/packetFilter.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 import { startTestServer, testConfig, type TestServer } from "../support/testServer.ts";
 import { connectionOptions } from "../../lib/server/connectionOptions.ts";
@@ -35,24 +36,8 @@ function candidates(sdp: string): { transport: string; priority: number; port: n
   });
 }
 
-/**
- * Drops every UDP packet in the test's network namespace while `work` runs, as networks that block UDP do. (werift,
- * like browsers, still offers its UDP candidates; a client offering TCP candidates alone would find werift's ICE
- * failing at once, for want of any pair to check before the client's TCP check arrives.)
- */
-async function withoutUdp<T>(work: () => Promise<T>): Promise<T> {
-  const iptables = (action: string) => {
-    const result = Bun.spawnSync(["iptables", action, "INPUT", "-p", "udp", "-j", "DROP"]);
-    if (!result.success) throw new Error(`iptables failed: ${result.stderr.toString()}`);
-  };
-  iptables("-A");
-  try {
-    return await work();
-  } finally {
-    iptables("-D");
-  }
-}
-
+// werift, like browsers, still offers UDP candidates when UDP is blocked. A client offering TCP candidates alone would
+// find werift's ICE failing at once, for want of any pair to check before the client's TCP check arrives.
 async function connectOverTcp(server: TestServer): Promise<{ client: TestClient; answer: { sdp: string } }> {
   const client = new TestClient({ iceTcp: true });
   clients.push(client);
