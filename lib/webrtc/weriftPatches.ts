@@ -59,6 +59,7 @@ const TARGETS: PatchTarget[] = [
   { name: "TcpPassiveProtocol#close", owner: TcpPassiveProtocol.prototype, method: "close", arity: 0 },
   { name: "TcpPassiveProtocol#registerSocket", owner: TcpPassiveProtocol.prototype, method: "registerSocket", arity: 2 },
   { name: "TcpActiveProtocol#connectionMade", owner: TcpActiveProtocol.prototype, method: "connectionMade", arity: 1 },
+  { name: "Connection#connect", owner: Connection.prototype, method: "connect", arity: 0 },
 ];
 
 /**
@@ -206,6 +207,63 @@ function useTcpMuxWhenAsked(): void {
       if (currentTcpMux()) return Promise.reject(new Error("no active ICE-TCP candidates on a shared TCP port"));
       return original.call(this, localIp);
     });
+  wrap<(this: IceConnectionFields) => Promise<void>>(Connection.prototype, "connect", (original) =>
+    async function (this: IceConnectionFields) {
+      if (this.protocols.some((protocol) => tcpMuxes.has(protocol)) && !hasPairToCheck(this)) {
+        await firstCheckFromClient(this);
+      }
+      return original.call(this);
+    });
+}
+
+/** The parts of werift's ICE Connection that waiting for a TCP-only client reads. */
+interface IceConnectionFields {
+  protocols: (PassiveTcpProtocol & {
+    localCandidate?: IceCandidateFields;
+    onRequestReceived: { subscribe(execute: () => void, complete: () => void): { unSubscribe(): void } };
+  })[];
+  remoteCandidates: IceCandidateFields[];
+}
+
+interface IceCandidateFields {
+  type: string;
+  transport: string;
+  tcptype?: string;
+  canPairWith(other: IceCandidateFields): boolean;
+}
+
+/**
+ * Whether werift can form any pair from the client's candidates (its own rule: a passive TCP candidate pairs only
+ * with the peer-reflexive candidates that the client's connections reveal).
+ */
+function hasPairToCheck(connection: IceConnectionFields): boolean {
+  return connection.remoteCandidates.some((remote) =>
+    connection.protocols.some(({ localCandidate: local }) =>
+      local?.canPairWith(remote) &&
+      !(local.transport.toLowerCase() === "tcp" && local.tcptype === "passive" && remote.type !== "prflx")
+    )
+  );
+}
+
+/**
+ * A client that offers TCP candidates alone (Chrome under a policy that forbids UDP) leaves werift nothing to check
+ * until its first connection arrives, and werift's connect fails at once on an empty check list. On a shared TCP port
+ * connect starts once the client's first check arrives on any candidate instead: werift keeps such a check as an
+ * early check and pairs it when connect runs. A client that never comes is ended by the session's connect timeout,
+ * which closes the connection and so its protocols.
+ */
+function firstCheckFromClient(connection: IceConnectionFields): Promise<void> {
+  return new Promise((resolve) => {
+    let waiting = true;
+    const subscriptions: { unSubscribe(): void }[] = [];
+    const done = () => {
+      if (!waiting) return;
+      waiting = false;
+      queueMicrotask(() => subscriptions.forEach((subscription) => subscription.unSubscribe()));
+      resolve();
+    };
+    for (const protocol of connection.protocols) subscriptions.push(protocol.onRequestReceived.subscribe(done, done));
+  });
 }
 
 /** ClientHello (RFC 6347 4.3.2): answered every time it arrives (a lost HelloVerifyRequest is only resent on a new ClientHello). */

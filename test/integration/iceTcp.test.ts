@@ -36,8 +36,6 @@ function candidates(sdp: string): { transport: string; priority: number; port: n
   });
 }
 
-// werift, like browsers, still offers UDP candidates when UDP is blocked. A client offering TCP candidates alone would
-// find werift's ICE failing at once, for want of any pair to check before the client's TCP check arrives.
 async function connectOverTcp(server: TestServer): Promise<{ client: TestClient; answer: { sdp: string } }> {
   const client = new TestClient({ iceTcp: true });
   clients.push(client);
@@ -113,6 +111,22 @@ describe("ICE over TCP", () => {
     const reached = () => clients.filter((c) => c.received.some((m) => (m as { only?: string }).only === "two")).length;
     await consistently(() => reached() === 1, 200, "the message reaching only its own session");
   }, 60_000);
+
+  test("a client that offers TCP candidates alone (no UDP at all, as under a browser policy) connects", async () => {
+    local = startTestServer({ ice: { interfaces: ["127.0.0.1"], tcpPort: TCP_PORT } });
+    await local.server.listen();
+    const client = new TestClient({ iceTcp: true });
+    clients.push(client);
+    const withoutUdpCandidates = (sdp: string) => sdp.replace(/^a=candidate:\S+ \d+ udp .*\r?\n/gim, "");
+    const offer = await client.offer();
+    expect(offer.sdp).toContain(" udp ");
+    const { body: answer } = await local.post("/api/offer", { ...offer, sdp: withoutUdpCandidates(offer.sdp) });
+    await withoutUdp(async () => {
+      await client.accept({ sdp: withoutUdpCandidates(answer.sdp) });
+      await client.channelOpen();
+    });
+    expect(await iceTcpConnections(local, "accepted")).toBe(1);
+  }, 30_000);
 
   test("connections that do not open with a known session's STUN request are closed; a real client still connects", async () => {
     local = startTestServer({ ice: { interfaces: ["127.0.0.1"], tcpPort: TCP_PORT } });
