@@ -10,6 +10,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createSocket, type Socket } from "node:dgram";
+import { IceRoutes } from "./iceRoutes.ts";
 
 export type Address = [host: string, port: number];
 
@@ -112,14 +113,11 @@ class SocketLink implements DatagramLink {
 const STUN_MAGIC_COOKIE = 0x2112a442;
 const STUN_BINDING_REQUEST = 0x0001;
 const STUN_USERNAME = 0x0006;
-/** Bound on remembered remote addresses: a flood of spoofed sources cannot grow memory without limit. */
-const MAX_ROUTES = 65_536;
 
 export class UdpMux {
   readonly #link: DatagramLink;
   readonly #observer?: UfragObserver;
-  readonly #byUfrag = new Map<string, VirtualUdpTransport>();
-  readonly #byRemote = new Map<string, VirtualUdpTransport>();
+  readonly #routes = new IceRoutes<VirtualUdpTransport>();
 
   constructor(readonly host: string, link: DatagramLink, observer?: UfragObserver) {
     this.#link = link;
@@ -138,7 +136,7 @@ export class UdpMux {
 
   /** Sessions currently known by ufrag (one per peer connection and ICE generation). */
   get sessions(): number {
-    return this.#byUfrag.size;
+    return this.#routes.size;
   }
 
   createTransport(): VirtualUdpTransport {
@@ -148,23 +146,17 @@ export class UdpMux {
   /** Routes STUN requests for `ufrag` to `transport` (called after each answer: ufrags change on ICE restart). */
   assign(ufrag: string, transport: VirtualUdpTransport): void {
     if (transport.closed) return;
-    this.#byUfrag.set(ufrag, transport);
+    this.#routes.assign(ufrag, transport);
     this.#observer?.assigned(ufrag);
   }
 
   send(transport: VirtualUdpTransport, data: Buffer, addr: Address): void {
-    this.#route(addr, transport);
+    this.#routes.remember(addr, transport);
     this.#link.send(data, addr);
   }
 
   forget(transport: VirtualUdpTransport): void {
-    const ufrags: string[] = [];
-    for (const [key, owner] of this.#byUfrag) {
-      if (owner !== transport) continue;
-      this.#byUfrag.delete(key);
-      ufrags.push(key);
-    }
-    for (const [key, owner] of this.#byRemote) if (owner === transport) this.#byRemote.delete(key);
+    const ufrags = this.#routes.forgetOwner(transport);
     if (ufrags.length > 0) this.#observer?.forgotten(ufrags);
   }
 
@@ -174,17 +166,10 @@ export class UdpMux {
 
   #receive(data: Buffer, from: Address): void {
     const ufrag = bindingRequestUfrag(data);
-    const owner = ufrag !== undefined ? this.#byUfrag.get(ufrag) : this.#byRemote.get(`${from[0]}:${from[1]}`);
+    const owner = ufrag !== undefined ? this.#routes.byUfrag(ufrag) : this.#routes.byAddress(from);
     if (!owner || owner.closed) return;
-    if (ufrag !== undefined) this.#route(from, owner);
+    if (ufrag !== undefined) this.#routes.remember(from, owner);
     owner.onData(data, from);
-  }
-
-  #route(addr: Address, transport: VirtualUdpTransport): void {
-    const key = `${addr[0]}:${addr[1]}`;
-    if (this.#byRemote.get(key) === transport) return;
-    if (this.#byRemote.size >= MAX_ROUTES) this.#byRemote.delete(this.#byRemote.keys().next().value!);
-    this.#byRemote.set(key, transport);
   }
 }
 

@@ -8,6 +8,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { type Logger, silentLogger } from "../log/logger.ts";
+import { IceRoutes } from "../webrtc/iceRoutes.ts";
 import { awaitBindingRequest, peerAddress, type TcpMux } from "../webrtc/tcpMux.ts";
 import { HEADER_BYTES, header, readHeader } from "./udpRelay.ts";
 
@@ -37,7 +38,7 @@ export class TcpRelay {
   readonly #server: Server;
   readonly #logger: Logger;
   readonly #workers = new Map<number, TcpWorkerLink>();
-  readonly #byUfrag = new Map<string, number>();
+  readonly #routes = new IceRoutes<number>();
   readonly #open = new Set<Socket>();
 
   private constructor(server: Server, logger: Logger) {
@@ -65,15 +66,15 @@ export class TcpRelay {
 
   removeWorker(index: number): void {
     this.#workers.delete(index);
-    for (const [ufrag, owner] of this.#byUfrag) if (owner === index) this.#byUfrag.delete(ufrag);
+    this.#routes.forgetOwner(index);
   }
 
   assign(ufrag: string, index: number): void {
-    if (this.#workers.has(index)) this.#byUfrag.set(ufrag, index);
+    if (this.#workers.has(index)) this.#routes.assign(ufrag, index);
   }
 
   forget(ufrags: readonly string[]): void {
-    for (const ufrag of ufrags) this.#byUfrag.delete(ufrag);
+    this.#routes.forgetUfrags(ufrags);
   }
 
   close(): void {
@@ -86,7 +87,7 @@ export class TcpRelay {
     const from = peerAddress(client);
     if (!from) return void client.destroy();
     awaitBindingRequest(client, undefined, (result) => {
-      const index = "ufrag" in result ? this.#byUfrag.get(result.ufrag) : undefined;
+      const index = "ufrag" in result ? this.#routes.byUfrag(result.ufrag) : undefined;
       const link = index === undefined ? undefined : this.#workers.get(index);
       if (!link || !("ufrag" in result)) {
         const reason = "refused" in result ? result.refused : `no session has the ICE username ${result.ufrag}`;

@@ -7,12 +7,11 @@
  * address that last spoke to, or was sent to from, a worker. Inside the worker, its own mux tells its sessions apart.
  */
 import type { Socket } from "node:dgram";
+import { IceRoutes } from "../webrtc/iceRoutes.ts";
 import { type Address, bindingRequestUfrag, bindUdp, type DatagramLink } from "../webrtc/udpMux.ts";
 
 /** The client address header: IPv4 address and port. Also opens each relayed ICE-TCP connection (tcpRelay.ts). */
 export const HEADER_BYTES = 6;
-/** Bound on remembered client addresses: a flood of spoofed sources cannot grow memory without limit. */
-const MAX_ROUTES = 65_536;
 
 export function header([host, port]: Address): Buffer {
   const bytes = Buffer.alloc(HEADER_BYTES);
@@ -34,8 +33,7 @@ export class UdpRelay {
   /** Worker index -> the loopback port its link listens on, and back. */
   readonly #workerPorts = new Map<number, number>();
   readonly #workerByPort = new Map<number, number>();
-  readonly #byUfrag = new Map<string, number>();
-  readonly #byRemote = new Map<string, number>();
+  readonly #routes = new IceRoutes<number>();
 
   private constructor(publicSocket: Socket, inner: Socket) {
     this.#public = publicSocket;
@@ -75,16 +73,15 @@ export class UdpRelay {
     if (port === undefined) return;
     this.#workerPorts.delete(index);
     this.#workerByPort.delete(port);
-    for (const [key, owner] of this.#byUfrag) if (owner === index) this.#byUfrag.delete(key);
-    for (const [key, owner] of this.#byRemote) if (owner === index) this.#byRemote.delete(key);
+    this.#routes.forgetOwner(index);
   }
 
   assign(ufrag: string, index: number): void {
-    if (this.#workerPorts.has(index)) this.#byUfrag.set(ufrag, index);
+    if (this.#workerPorts.has(index)) this.#routes.assign(ufrag, index);
   }
 
   forget(ufrags: readonly string[]): void {
-    for (const ufrag of ufrags) this.#byUfrag.delete(ufrag);
+    this.#routes.forgetUfrags(ufrags);
   }
 
   close(): void {
@@ -94,10 +91,10 @@ export class UdpRelay {
 
   #fromClient(data: Buffer, from: Address): void {
     const ufrag = bindingRequestUfrag(data);
-    const index = ufrag !== undefined ? this.#byUfrag.get(ufrag) : this.#byRemote.get(`${from[0]}:${from[1]}`);
+    const index = ufrag !== undefined ? this.#routes.byUfrag(ufrag) : this.#routes.byAddress(from);
     const port = index === undefined ? undefined : this.#workerPorts.get(index);
     if (port === undefined) return;
-    if (ufrag !== undefined) this.#route(from, index!);
+    if (ufrag !== undefined) this.#routes.remember(from, index!);
     this.#inner.send([header(from), data], port, "127.0.0.1");
   }
 
@@ -105,15 +102,8 @@ export class UdpRelay {
     const index = this.#workerByPort.get(port);
     const to = readHeader(data);
     if (index === undefined || !to) return;
-    this.#route(to, index);
+    this.#routes.remember(to, index);
     this.#public.send(data.subarray(HEADER_BYTES), to[1], to[0]);
-  }
-
-  #route(addr: Address, index: number): void {
-    const key = `${addr[0]}:${addr[1]}`;
-    if (this.#byRemote.get(key) === index) return;
-    if (this.#byRemote.size >= MAX_ROUTES) this.#byRemote.delete(this.#byRemote.keys().next().value!);
-    this.#byRemote.set(key, index);
   }
 }
 
