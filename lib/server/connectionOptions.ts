@@ -24,7 +24,7 @@ export function connectionOptions(config: Config, logger: Logger, offerSdp: stri
         ...(esp32 ? { interfaces: [config.host], loopback: "never" as const } : {}),
       }),
     shapeAnswer: esp32
-      ? (sdp) => shapeAnswerForLibpeer(sdp, config.host)
+      ? (sdp) => shapeAnswerForLibpeer(sdp, config.host, advertised)
       : (sdp) => addAdvertisedCandidates(sdp, advertised),
     udpMux,
     candidatePolicy: {
