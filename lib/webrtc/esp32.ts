@@ -57,8 +57,8 @@ export function shapeAnswerForLibpeer(sdp: string, hostIp: string, advertised: r
     if (line.startsWith("a=candidate:")) return isHostCandidateOn(line, hostIp) ? [line] : [];
     return [line];
   });
-  // libpeer checks candidates one at a time in answer order, about a second each: a device that cannot reach the
-  // private address (one outside the server's network) connects a second later than it would with the twin first.
+  // The twin follows its private candidate (docs/protocol.md §6.3): libpeer checks candidates one at a time in answer
+  // order, so a device outside the server's network spends a second or more on the private one first.
   const withPublic = addAdvertisedCandidates(usable.join("\r\n"), advertised).split("\r\n");
   const kept = oneSsrcPerMediaSection(withPublic).filter(fitsLibpeerLineBuffer);
   const shaped = `${kept.join("\r\n")}\r\n`;
