@@ -87,7 +87,7 @@ describe("an ESP32 device behind a home router", () => {
     expectEchoed(report);
     expect(answerCandidates(report).every((line) => line.split(" ")[4] === net.serverPublicIp)).toBe(true);
     const pair = await serverPair(server);
-    expect(pair).toMatch(new RegExp(`^udp ${net.serverPublicIp}:\\d+ host <-> ${net.homeRouter.ip}:\\d+ prflx$`));
+    expect(pair.replace(/:\d+ /g, " ")).toBe(`udp ${net.serverPublicIp} host <-> ${net.homeRouter.ip} prflx`);
     console.log(`ESP32 behind NAT, public server: connected after ${report.ms_to_connected} ms; ${pair}`);
   }, 60_000);
 
@@ -100,7 +100,7 @@ describe("an ESP32 device behind a home router", () => {
     expect(candidates.every((line) => / udp \d+ \S+ \d+ typ host /i.test(line) && !line.includes("raddr"))).toBe(true);
     expect(new Set(candidates.map((line) => line.split(" ")[4]))).toEqual(new Set([net.server.ip, net.serverPublicIp]));
     const pair = await serverPair(server);
-    expect(pair).toMatch(new RegExp(`^udp ${net.server.ip}:\\d+ host <-> ${net.homeRouter.ip}:\\d+ prflx$`));
+    expect(pair.replace(/:\d+ /g, " ")).toBe(`udp ${net.server.ip} host <-> ${net.homeRouter.ip} prflx`);
     console.log(`ESP32 behind NAT, server behind 1:1 NAT: connected after ${report.ms_to_connected} ms; ${pair}`);
   }, 60_000);
 });
