@@ -31,7 +31,7 @@ export function connectionOptions(
         ...(esp32 ? { interfaces: [config.host], loopback: "never" as const } : {}),
       }),
     shapeAnswer: esp32
-      ? (sdp) => shapeAnswerForLibpeer(sdp, config.host)
+      ? (sdp) => shapeAnswerForLibpeer(sdp, config.host, advertised)
       : (sdp) => addAdvertisedCandidates(sdp, advertised),
     sharedPorts: esp32 ? { udp: sharedPorts.udp } : sharedPorts,
     candidatePolicy: {

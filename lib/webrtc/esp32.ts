@@ -17,6 +17,7 @@
  * either libpeer trait gets an ESP32 answer; every other client gets a normal one, so browsers keep working on a
  * server in ESP32 mode (Pipecat's `--esp32` munges every answer).
  */
+import { type AddressMapping, addAdvertisedCandidates } from "./advertisedAddresses.ts";
 import { SignallingError } from "./errors.ts";
 
 const LIBPEER_MIDS = /^a=mid:(audio|datachannel)$/m;
@@ -42,10 +43,11 @@ export function isLibpeerOffer(sdp: string): boolean {
 
 /**
  * Keeps only what libpeer can use: the SHA-256 fingerprint in uppercase, UDP host candidates on `hostIp` without
- * related addresses, one a=ssrc line per audio or video section, lines of at most 255 bytes, and CRLF line endings
- * with a final CRLF. Throws a SignallingError when a line libpeer needs would be too long for it.
+ * related addresses (each followed by a twin on every public address `advertised` maps `hostIp` to, for a server behind
+ * a 1:1 NAT), one a=ssrc line per audio or video section, lines of at most 255 bytes, and CRLF line endings with a
+ * final CRLF. Throws a SignallingError when a line libpeer needs would be too long for it.
  */
-export function shapeAnswerForLibpeer(sdp: string, hostIp: string): string {
+export function shapeAnswerForLibpeer(sdp: string, hostIp: string, advertised: readonly AddressMapping[] = []): string {
   const lines = sdp.split(/\r?\n/).filter((line) => line !== "");
   const usable = lines.flatMap((line) => {
     if (line.startsWith("a=fingerprint:")) {
@@ -55,7 +57,10 @@ export function shapeAnswerForLibpeer(sdp: string, hostIp: string): string {
     if (line.startsWith("a=candidate:")) return isHostCandidateOn(line, hostIp) ? [line] : [];
     return [line];
   });
-  const kept = oneSsrcPerMediaSection(usable).filter(fitsLibpeerLineBuffer);
+  // The twin follows its private candidate (docs/protocol.md §6.3): libpeer checks candidates one at a time in answer
+  // order, so a device outside the server's network spends a second or more on the private one first.
+  const withPublic = addAdvertisedCandidates(usable.join("\r\n"), advertised).split("\r\n");
+  const kept = oneSsrcPerMediaSection(withPublic).filter(fitsLibpeerLineBuffer);
   const shaped = `${kept.join("\r\n")}\r\n`;
   if (utf8.encode(shaped).length <= SDP_BUDGET_BYTES) return shaped;
   return `${kept.filter((line) => !IGNORED_BY_LIBPEER.test(line)).join("\r\n")}\r\n`;

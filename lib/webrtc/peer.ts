@@ -303,6 +303,8 @@ export class Peer implements PeerMedia {
     if (this.#closed) return;
     this.#logger.debug("peer connection state", { state });
     if (state === "connected") {
+      // Which addresses the media flows between: behind NAT, the remote one is the client's router (prflx).
+      this.#logger.debug("selected candidate pair", { pair: this.#selectedPairs() });
       clearTimeout(this.#connectTimer);
       this.#connectTimer = undefined;
       this.#armDataChannelTimer();
@@ -377,6 +379,16 @@ export class Peer implements PeerMedia {
       const sample = { now: performance.now(), lastPingAt: this.#lastPingAt, inboundCount: this.#inboundCount() };
       if (!tracker.isAlive(sample)) this.#gone("info", "client vanished; closing", { pinged: this.#lastPingAt !== undefined });
     }, LIVENESS_CHECK_MS);
+  }
+
+  /** "udp 10.0.0.5:40000 host <-> 198.51.100.2:50000 prflx" for each ICE transport that has one. */
+  #selectedPairs(): string {
+    const end = ({ host, port, type }: { host: string; port: number; type: string }) => `${host}:${port} ${type}`;
+    return this.#pc.iceTransports
+      .flatMap(({ connection: { nominated: pair } }) =>
+        pair ? [`${pair.localCandidate.transport} ${end(pair.localCandidate)} <-> ${end(pair.remoteCandidate)}`] : []
+      )
+      .join(", ");
   }
 
   /** Everything received on the selected candidate pairs: media, data and ICE consent responses. */

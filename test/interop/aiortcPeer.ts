@@ -20,6 +20,8 @@ export interface AiortcPeerOptions {
   /** The only host address the peer gathers (default 127.0.0.1). */
   iceAddress?: string;
   connectTimeoutSeconds?: number;
+  /** Wraps the peer's command line, e.g. to run it in another network namespace (a client behind NAT). */
+  launcher?: (command: string[]) => string[];
 }
 
 /** What aiortc_peer.py prints (field names as it prints them). Times are in ms from the offer POST. */
@@ -67,7 +69,8 @@ export async function runAiortcPeer(options: AiortcPeerOptions): Promise<AiortcP
     ...(options.label ? ["--label", options.label] : []),
     ...(options.iceAddress ? ["--ice-address", options.iceAddress] : []),
   ];
-  const child = Bun.spawn([PYTHON, PEER, ...args], { stdout: "pipe", stderr: "pipe" });
+  const command = [PYTHON, PEER, ...args];
+  const child = Bun.spawn(options.launcher?.(command) ?? command, { stdout: "pipe", stderr: "pipe" });
   // The answer and the connection each get connectTimeout, closing 5 s; a hung peer must still end with its output.
   const killer = setTimeout(() => child.kill("SIGKILL"), (options.seconds + 2 * connectTimeout + 15) * 1000);
   const [stdout, stderr, code] = await Promise.all([

@@ -1,5 +1,7 @@
 /** Golden tests of the ESP32 (libpeer) answer rules (docs/protocol.md §6). */
 import { afterEach, describe, expect, test } from "bun:test";
+import { silentLogger } from "../../lib/log/logger.ts";
+import { connectionOptions } from "../../lib/server/connectionOptions.ts";
 import { SignallingError } from "../../lib/webrtc/errors.ts";
 import {
   ESP32_MAX_REPLY_BYTES,
@@ -7,7 +9,7 @@ import {
   LIBPEER_MAX_LINE_BYTES,
   shapeAnswerForLibpeer,
 } from "../../lib/webrtc/esp32.ts";
-import { startTestServer, type TestServer } from "../support/testServer.ts";
+import { startTestServer, testConfig, type TestServer } from "../support/testServer.ts";
 import { TestClient, withTimeout } from "../../scripts/support/weriftClient.ts";
 
 let server: TestServer | undefined;
@@ -199,6 +201,23 @@ describe("ESP32 answers", () => {
     await sending;
     expect(ssrcsLibpeerDecodes(shaped).audio).toBe(sentWith);
   }, 20_000);
+
+  test("behind a 1:1 NAT, the public address mapped to the configured IP is offered too, by the same rules", () => {
+    const config = testConfig({
+      host: "192.168.1.10",
+      esp32: true,
+      ice: { advertisedIps: ["203.0.113.9/192.168.1.10", "198.51.100.7/10.8.0.3", "192.0.2.4"] },
+    });
+    const { shapeAnswer } = connectionOptions(config, silentLogger, "v=0\r\na=setup:passive\r\n");
+    const shaped = shapeAnswer!(ANSWER);
+    expectLinesFitLibpeer(shaped);
+    // Each twin follows its private candidate with a priority just below it; 10.8.0.3's twin goes with 10.8.0.3.
+    expect(shaped.split("\r\n").filter((l) => l.startsWith("a=candidate:"))).toEqual([
+      "a=candidate:1 1 udp 2130706431 192.168.1.10 50000 typ host",
+      "a=candidate:1n0 1 udp 2130706430 203.0.113.9 50000 typ host",
+      "a=candidate:1n1 1 udp 2130706429 192.0.2.4 50000 typ host",
+    ]);
+  });
 
   test("libpeer offers are told apart from browser offers", () => {
     expect(isLibpeerOffer("v=0\r\na=setup:passive\r\nm=audio 9 UDP/TLS/RTP/SAVP 111\r\na=mid:audio\r\n")).toBe(true);

@@ -17,6 +17,11 @@ export interface LaunchOptions {
   disableFeatures?: string[];
   /** Extra Chromium switches (not --disable-features, which must stay a single switch). */
   args?: string[];
+  /**
+   * Servers off loopback the pages use, as origins ("http://203.0.113.10:7860"): reachable (every other name fails to
+   * resolve), and trusted with the microphone as an https site would be.
+   */
+  remoteOrigins?: string[];
   /** Defaults to /usr/bin/chromium (Debian), so Playwright never downloads a browser. */
   executablePath?: string;
 }
@@ -27,8 +32,14 @@ export interface LaunchedBrowser extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-// Only 127.0.0.1/localhost resolve; anything else (e.g. daily-js' CDN) fails fast instead of hanging.
-const HOST_RESOLVER_RULES = "MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1 , EXCLUDE [::1]";
+/**
+ * Only 127.0.0.1/localhost and the remote origins' hosts resolve; anything else (e.g. daily-js' CDN) fails fast
+ * instead of hanging. The rule maps IP literals too, so a remote server's address must be excluded by name.
+ */
+function hostResolverRules(remoteOrigins: string[]): string {
+  const reachable = ["localhost", "127.0.0.1", "[::1]", ...remoteOrigins.map((origin) => new URL(origin).hostname)];
+  return ["MAP * ~NOTFOUND", ...reachable.map((host) => `EXCLUDE ${host}`)].join(" , ");
+}
 
 export async function launchBrowser(options: LaunchOptions = {}): Promise<LaunchedBrowser> {
   const audioFile = options.audioFile === undefined ? await speechWav() : options.audioFile;
@@ -45,11 +56,14 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Launch
     "--use-fake-device-for-media-stream",
     // Without it Chromium never gathers 127.0.0.1 candidates, so a lo-only netns gets none at all.
     "--allow-loopback-in-peer-connection",
-    `--host-resolver-rules=${HOST_RESOLVER_RULES}`,
+    `--host-resolver-rules=${hostResolverRules(options.remoteOrigins ?? [])}`,
     // Chromium honours only the last --disable-features, so ours carries Playwright's list too.
     `--disable-features=${disabled.join(",")}`,
     ...(audioFile ? [`--use-file-for-fake-audio-capture=${audioFile}${options.audioOnce ? "%noloop" : ""}`] : []),
     ...(videoFile ? [`--use-file-for-fake-video-capture=${videoFile}`] : []),
+    ...(options.remoteOrigins?.length
+      ? [`--unsafely-treat-insecure-origin-as-secure=${options.remoteOrigins.join(",")}`]
+      : []),
     ...(options.args ?? []),
   ];
 
