@@ -2,18 +2,26 @@
  * The ports every session of a process shares: single-port UDP mode (udpMux.ts) and ICE over TCP (tcpMux.ts). Each
  * is optional; without either, werift binds sockets of its own for every session.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { RTCIceTransport } from "werift";
-import { type TcpMux, withTcpMux } from "./tcpMux.ts";
-import { type UdpMux, VirtualUdpTransport, withUdpMux } from "./udpMux.ts";
+import type { TcpMux } from "./tcpMux.ts";
+import { type UdpMux, VirtualUdpTransport } from "./udpMux.ts";
 
 export interface SharedPorts {
   udp?: UdpMux;
   tcp?: TcpMux;
 }
 
+const context = new AsyncLocalStorage<SharedPorts>();
+
 /** Runs `work` (setRemoteDescription, setLocalDescription) so that the candidates it gathers use the shared ports. */
 export function withSharedPorts<T>(ports: SharedPorts, work: () => Promise<T>): Promise<T> {
-  return withUdpMux(ports.udp, () => withTcpMux(ports.tcp, work));
+  return context.run(ports, work);
+}
+
+/** The shared ports of the gathering in progress, if any (read by the werift patches). */
+export function currentSharedPorts(): SharedPorts | undefined {
+  return context.getStore();
 }
 
 /** Tells the shared ports which session each of our ICE usernames belongs to (they change on ICE restart). */

@@ -3,11 +3,10 @@
  * this one listening socket, and each accepted connection is told apart the way single-port UDP mode tells datagrams
  * apart: its first RFC 4571 frame must be a STUN binding request, whose USERNAME names the session.
  *
- * werift has ICE-TCP of its own, but it listens on a new port per session and address. `withTcpMux` marks the
- * peer-connection calls whose passive candidates should use this port instead (weriftPatches.ts); the connection is
- * then handed to werift's protocol as a socket that bounds what waits to be written.
+ * werift has ICE-TCP of its own, but it listens on a new port per session and address. The peer-connection calls that
+ * run inside `withSharedPorts` (sharedPorts.ts) get passive candidates on this port instead (weriftPatches.ts); an
+ * accepted connection is handed to werift's protocol as a socket that bounds what waits to be written.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { EventEmitter } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { type Logger, silentLogger } from "../log/logger.ts";
@@ -31,18 +30,6 @@ const FIRST_FRAME_TIMEOUT_MS = 10_000;
  * Media over TCP behaves like media over a lossy link rather than growing the server's memory.
  */
 export const MAX_PENDING_WRITE_BYTES = 256 * 1024;
-
-const context = new AsyncLocalStorage<TcpMux>();
-
-/** Runs `work` (setRemoteDescription, setLocalDescription) so that the passive TCP candidates it gathers use `mux`. */
-export function withTcpMux<T>(mux: TcpMux | undefined, work: () => Promise<T>): Promise<T> {
-  return mux ? context.run(mux, work) : work();
-}
-
-/** The mux for the gathering in progress, if any (read by the werift patch). */
-export function currentTcpMux(): TcpMux | undefined {
-  return context.getStore();
-}
 
 export interface TcpMuxStats {
   /** Connections handed to a session. */

@@ -4,11 +4,10 @@
  * - a STUN binding request names its session in USERNAME ("<our ufrag>:<their ufrag>");
  * - everything else (STUN responses, DTLS, SRTP) belongs to the session that the sender's address was last seen with.
  *
- * werift binds one socket per candidate; here each of those becomes a virtual transport on the shared socket.
- * `withUdpMux` marks the peer-connection calls whose gathering should use it, so that other peer connections in the
- * same process (tests, bridges) keep their own sockets.
+ * werift binds one socket per candidate; here each of those becomes a virtual transport on the shared socket, for
+ * the peer-connection calls that run inside `withSharedPorts` (sharedPorts.ts); other peer connections in the same
+ * process (tests, bridges) keep their own sockets.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { createSocket, type Socket } from "node:dgram";
 import { IceRoutes } from "./iceRoutes.ts";
 
@@ -35,18 +34,6 @@ export class VirtualUdpTransport {
     this.closed = true;
     this.mux.forget(this);
   };
-}
-
-const context = new AsyncLocalStorage<UdpMux>();
-
-/** Runs `work` (setRemoteDescription, setLocalDescription) so that the sockets it gathers are virtual, on `mux`. */
-export function withUdpMux<T>(mux: UdpMux | undefined, work: () => Promise<T>): Promise<T> {
-  return mux ? context.run(mux, work) : work();
-}
-
-/** The mux for the gathering in progress, if any (read by the werift patch). */
-export function currentUdpMux(): UdpMux | undefined {
-  return context.getStore();
 }
 
 /**

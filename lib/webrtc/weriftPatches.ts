@@ -22,8 +22,8 @@ import {
 } from "werift";
 import weriftPackage from "../../node_modules/werift/package.json" with { type: "json" };
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { currentTcpMux, type PassiveTcpProtocol, type TcpMux } from "./tcpMux.ts";
-import { currentUdpMux } from "./udpMux.ts";
+import { currentSharedPorts } from "./sharedPorts.ts";
+import type { PassiveTcpProtocol, TcpMux } from "./tcpMux.ts";
 
 /** The werift release these patches were written and tested against. */
 export const PATCHED_WERIFT_VERSION = "0.25.2";
@@ -157,21 +157,21 @@ interface SocketLike {
 
 /**
  * In single-port mode (udpMux.ts) a candidate's socket is a virtual transport on the shared port. Only gathering
- * that runs inside `withUdpMux` is affected; every other peer connection binds its own sockets as usual.
+ * that runs inside `withSharedPorts` is affected; every other peer connection binds its own sockets as usual.
  */
 function useUdpMuxWhenAsked(): void {
   wrap<(this: unknown, ...args: unknown[]) => Promise<unknown>>(UdpTransport, "init", (original) =>
     function (this: unknown, ...args: unknown[]) {
-      const mux = currentUdpMux();
+      const mux = currentSharedPorts()?.udp;
       return mux ? Promise.resolve(mux.createTransport()) : original.apply(this, args);
     });
 }
 
-/** The shared TCP port of each passive protocol gathered inside `withTcpMux`. */
+/** The shared TCP port of each passive protocol gathered inside `withSharedPorts`. */
 const tcpMuxes = new WeakMap<object, TcpMux>();
 
 /**
- * ICE over TCP (tcpMux.ts): inside `withTcpMux`, a passive TCP candidate listens on the shared port instead of a
+ * ICE over TCP (tcpMux.ts): inside `withSharedPorts`, a passive TCP candidate listens on the shared port instead of a
  * port of its own, and announces that port. Active candidates are not gathered there: a server has no use for
  * dialling out to clients, which offer active candidates only (browsers) or none.
  */
@@ -182,7 +182,7 @@ function useTcpMuxWhenAsked(): void {
     "connectionMade",
     (original) =>
       function (this: Passive, localIp: string, portRange?: unknown) {
-        const mux = currentTcpMux();
+        const mux = currentSharedPorts()?.tcp;
         if (!mux) return original.call(this, localIp, portRange);
         this.localIp = localIp;
         mux.adopt(this);
@@ -204,7 +204,7 @@ function useTcpMuxWhenAsked(): void {
     });
   wrap<(this: unknown, localIp: string) => Promise<void>>(TcpActiveProtocol.prototype, "connectionMade", (original) =>
     function (this: unknown, localIp: string) {
-      if (currentTcpMux()) return Promise.reject(new Error("no active ICE-TCP candidates on a shared TCP port"));
+      if (currentSharedPorts()?.tcp) return Promise.reject(new Error("no active ICE-TCP candidates on a shared TCP port"));
       return original.call(this, localIp);
     });
   wrap<(this: IceConnectionFields) => Promise<void>>(Connection.prototype, "connect", (original) =>
