@@ -1,0 +1,147 @@
+/**
+ * The start-up TURN check against a real coturn (test/support/coturn.ts) on a second host of the test's LAN: minted
+ * credentials accepted and the allocation released, wrong, static and expired ones refused with coturn's code, a
+ * server that never answers, and the one line the server logs once it listens.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mintTurnCredentials } from "../../lib/config/turnCredentials.ts";
+import { createLogger } from "../../lib/log/logger.ts";
+import { checkTurnServer, logTurnCheck, parseTurnUrl } from "../../lib/webrtc/turnCheck.ts";
+import { startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { type Coturn, startCoturn } from "../support/coturn.ts";
+import { eventually } from "../support/eventually.ts";
+import { createLan, type Lan } from "../support/lan.ts";
+
+const SECRET = "the-shared-secret";
+
+let lan: Lan<"relay">;
+let coturn: Coturn;
+
+beforeAll(async () => {
+  lan = createLan(["relay"]);
+  coturn = await startCoturn({ host: lan.hosts.relay, secret: SECRET });
+}, 30_000);
+
+afterAll(async () => {
+  await coturn?.stop();
+  lan?.close();
+});
+
+function minted(secret: string, ttlSecs = 600) {
+  const { username, credential } = mintTurnCredentials(secret, "check", ttlSecs);
+  return { username, credential };
+}
+
+/** The log lines `logTurnCheck` writes for one check. */
+async function checkLines(url: string, credentials: { username: string; credential: string }): Promise<string[]> {
+  const lines: string[] = [];
+  await logTurnCheck({ url, ...credentials }, createLogger({ level: "debug", write: (line) => lines.push(line) }));
+  return lines;
+}
+
+describe("TURN credential check against coturn", () => {
+  test("minted credentials are accepted over UDP and TCP, and each allocation is released at once", async () => {
+    for (const url of [coturn.urls.udp, coturn.urls.tcp]) {
+      const credentials = minted(SECRET);
+      const result = await checkTurnServer({ url, ...credentials });
+      const relayedAddress = expect.stringMatching(new RegExp(`^${coturn.ip}:\\d+$`));
+      expect(result).toEqual({ outcome: "accepted", relayedAddress });
+      // Released, not left to lapse: coturn closes it right away, on the Refresh (UDP) or with the connection (TCP).
+      const closed = await eventually(() => coturn.sessions().find((s) => s.username === credentials.username &&
+        s.closeReason), 5000, `coturn to close the allocation of ${url}`);
+      expect(closed.remote).toStartWith(`${lan.ip}:`);
+      expect(closed.peerUsage?.sentBytes).toBe(0);
+    }
+  }, 30_000);
+
+  test("a wrong secret: 401 from coturn, as one warn line naming the server and the code", async () => {
+    const wrong = minted("not-the-secret");
+    expect(await checkTurnServer({ url: coturn.urls.udp, ...wrong }))
+      .toEqual({ outcome: "refused", code: 401, reason: "Unauthorized", credentials: true });
+    const lines = await checkLines(coturn.urls.tcp, wrong);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`WARN  TURN server ${coturn.urls.tcp} refused the credentials: 401 reason=Unauthorized`);
+    expect(lines[0]).toContain(`username=${wrong.username}`);
+    expect(lines[0]).not.toContain("expiredAt");
+    // The control: the right secret on the same URL gives one info line.
+    const right = await checkLines(coturn.urls.tcp, minted(SECRET));
+    expect(right).toEqual([expect.stringContaining(`INFO  TURN server ${coturn.urls.tcp} accepted the credentials`)]);
+  }, 30_000);
+
+  test("a wrong static username and credential are refused the same way", async () => {
+    const lines = await checkLines(coturn.urls.udp, { username: "alice", credential: "wrong" });
+    expect(lines).toEqual([expect.stringContaining(`TURN server ${coturn.urls.udp} refused the credentials: 401`)]);
+    // The control: static credentials that coturn does know (a REST pair made by hand) pass as they are.
+    expect((await checkTurnServer({ url: coturn.urls.udp, ...minted(SECRET) })).outcome).toBe("accepted");
+  }, 30_000);
+
+  test("an expired REST username is refused, and the line says when it expired", async () => {
+    const expired = minted(SECRET, -60);
+    const lines = await checkLines(coturn.urls.udp, expired);
+    const expiredAt = new Date(Number(expired.username.split(":")[0]) * 1000).toISOString();
+    expect(lines).toEqual([expect.stringContaining(`refused the credentials: 401 reason=Unauthorized`)]);
+    expect(lines[0]).toContain(`expiredAt=${expiredAt}`);
+  }, 30_000);
+
+  test("a server that never answers, or refuses the connection, is reported at the deadline or at once", async () => {
+    const credentials = minted(SECRET);
+    // Nothing listens on this UDP port: the datagrams are lost, as behind a firewall that drops them.
+    const silent = await checkTurnServer({ url: `turn:${coturn.ip}:3479`, ...credentials }, { timeoutMs: 1500 });
+    expect(silent).toEqual({ outcome: "unreachable", error: "no answer within 1500 ms" });
+    const started = performance.now();
+    const refused = await checkTurnServer({ url: `turn:${coturn.ip}:3479?transport=tcp`, ...credentials });
+    expect(refused).toEqual({ outcome: "unreachable", error: expect.stringContaining("ECONNREFUSED") });
+    expect(performance.now() - started).toBeLessThan(1000);
+    // TLS: the certificate is verified, as a browser does; coturn's throwaway one is self-signed.
+    const tls = await checkTurnServer({ url: coturn.urls.tls, ...credentials });
+    expect(tls).toEqual({ outcome: "unreachable", error: expect.stringMatching(/self[- ]signed/) });
+  }, 30_000);
+
+  test("URLs are read as werift reads them; one it would ignore is not checked", async () => {
+    expect(parseTurnUrl("turn:10.0.0.1")).toEqual({ host: "10.0.0.1", port: 3478, transport: "udp" });
+    expect(parseTurnUrl("turn:relay.example:80?transport=tcp"))
+      .toEqual({ host: "relay.example", port: 80, transport: "tcp" });
+    expect(parseTurnUrl("turns:[2001:db8::1]")).toEqual({ host: "2001:db8::1", port: 5349, transport: "tls" });
+    expect(parseTurnUrl("turns:relay.example?transport=udp")).toBeUndefined();
+    const result = await checkTurnServer({ url: "turn:10.0.0.1?transport=sctp", username: "u", credential: "p" });
+    expect(result).toEqual({ outcome: "unreachable", error: "the URL names no transport this server can use" });
+  });
+});
+
+describe("the check at server start-up", () => {
+  const serverWithTurn = (turn: object) =>
+    startServerProcess({ env: { SMALLWEBRTC_TURN: JSON.stringify(turn) }, args: ["--workers", "1"] });
+
+  test("once listening, the server logs one line: info for the right secret, warn for wrong credentials", async () => {
+    const cases: [object, string][] = [
+      [{ secret: SECRET }, "accepted the credentials"],
+      [{ secret: "wrong" }, "refused the credentials: 401"],
+      [{ username: "alice", credential: "wrong" }, "refused the credentials: 401"],
+    ];
+    for (const [credentials, expected] of cases) {
+      const server = await serverWithTurn({ urls: [coturn.urls.udp], ...credentials });
+      try {
+        const line = await eventually(() => server.output().split("\n").find((l) => l.includes("TURN server")),
+          10_000, `the TURN check's line (${expected})`);
+        expect(line).toContain(`TURN server ${coturn.urls.udp} ${expected}`);
+        expect(server.output().indexOf("listening")).toBeLessThan(server.output().indexOf("TURN server"));
+      } finally {
+        await server.stop();
+      }
+    }
+  }, 60_000);
+
+  test("a TURN server that never answers does not hold up listening", async () => {
+    const server = await serverWithTurn({ urls: [`turn:${coturn.ip}:3479`], secret: SECRET });
+    try {
+      // Listening is what startServerProcess waited for; the check's line comes after its 5 s deadline.
+      expect(server.output()).not.toContain("TURN server");
+      const line = await eventually(() => server.output().split("\n").find((l) => l.includes("TURN server")),
+        15_000, "the TURN check's line");
+      expect(line).toContain(`WARN  TURN server turn:${coturn.ip}:3479 could not be reached`);
+      expect(line).toContain(`error="no answer within 5000 ms"`);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+});
