@@ -8,14 +8,18 @@
  * server with one line (WeriftDriftError) rather than letting a patch silently do nothing, or the wrong thing.
  */
 import {
+  classes,
   Connection,
   DtlsSocket,
   Event,
+  Message,
+  methods,
   RTCDtlsTransport,
   RTCRtpReceiver,
   RTCRtpSender,
   RTCSctpTransport,
   RtpHeader,
+  TurnProtocol,
   UdpTransport,
 } from "werift";
 import weriftPackage from "../../node_modules/werift/package.json" with { type: "json" };
@@ -45,6 +49,7 @@ const TARGETS: PatchTarget[] = [
   { name: "Connection#applyStunTurnServersFromOptions", owner: Connection.prototype, method: "applyStunTurnServersFromOptions", arity: 0 },
   { name: "UdpTransport#init", owner: UdpTransport.prototype, method: "init", arity: 0 },
   { name: "UdpTransport.init", owner: UdpTransport, method: "init", arity: 1 },
+  { name: "TurnProtocol#close", owner: TurnProtocol.prototype, method: "close", arity: 0 },
   { name: "DtlsSocket#handleFragmentHandshake", owner: DtlsSocket.prototype, method: "handleFragmentHandshake", arity: 1 },
   { name: "RTCSctpTransport#dataChannelFlush", owner: RTCSctpTransport.prototype, method: "dataChannelFlush", arity: 0 },
   { name: "RTCRtpSender#dispatchRtp", owner: RTCRtpSender.prototype, method: "dispatchRtp", arity: 1 },
@@ -93,6 +98,7 @@ export function applyWeriftPatches(log?: Logger): void {
   applied = true;
   keepConfiguredStunOnly();
   survivePortUnreachable();
+  releaseTurnAllocations();
   handleRetransmittedFlightsOnce();
   drainDataChannelsOnce();
   keepRtpHistoryOnlyForNack();
@@ -141,6 +147,35 @@ function survivePortUnreachable(): void {
 
 interface SocketLike {
   on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** How long closing a TURN client may wait for the relay to confirm the release. */
+const TURN_RELEASE_TIMEOUT_MS = 1000;
+
+/**
+ * werift ends a TURN allocation by closing its socket. Over UDP the relay cannot see that, so it keeps the allocation
+ * and its relayed port until the lifetime runs out (10 minutes): one per call, counted against any quota the relay
+ * sets. Before the socket closes, the allocation is released as RFC 8656 section 7 says, by a Refresh with LIFETIME 0
+ * (signed, and retried on a stale nonce, by werift's own request path). Over TCP or TLS the connection's end does it.
+ */
+function releaseTurnAllocations(): void {
+  wrap<(this: TurnFields) => Promise<void>>(TurnProtocol.prototype, "close", (original) =>
+    async function (this: TurnFields) {
+      if (this.transport.type === "udp" && !this.transport.closed && this.relayedAddress) {
+        const release = new Message(methods.REFRESH, classes.REQUEST).setAttribute("LIFETIME", 0);
+        await this.requestWithRetry(release, this.server, AbortSignal.timeout(TURN_RELEASE_TIMEOUT_MS))
+          .catch((error: Error) => logger.debug("TURN allocation not released", { error: error.message }));
+      }
+      return original.call(this);
+    });
+}
+
+interface TurnFields {
+  transport: { type: string; closed: boolean };
+  /** The TURN server as configured. */
+  server: [string, number];
+  relayedAddress?: [string, number];
+  requestWithRetry(request: Message, addr: [string, number], signal?: AbortSignal): Promise<unknown>;
 }
 
 /**
