@@ -15,6 +15,8 @@ export interface LaunchOptions {
   audioOnce?: boolean;
   /** Features to disable on top of Playwright's list and WebRtcHideLocalIpsWithMdns. */
   disableFeatures?: string[];
+  /** Addresses besides loopback that the page may reach (the resolver rules below map every other host away). */
+  reachableHosts?: string[];
   /** Extra Chromium switches (not --disable-features, which must stay a single switch). */
   args?: string[];
   /** Defaults to /usr/bin/chromium (Debian), so Playwright never downloads a browser. */
@@ -27,7 +29,8 @@ export interface LaunchedBrowser extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-// Only 127.0.0.1/localhost resolve; anything else (e.g. daily-js' CDN) fails fast instead of hanging.
+// Only 127.0.0.1/localhost (and reachableHosts) resolve; anything else (e.g. daily-js' CDN) fails fast instead of
+// hanging. The rules apply to IP literals too.
 const HOST_RESOLVER_RULES = "MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1 , EXCLUDE [::1]";
 
 export async function launchBrowser(options: LaunchOptions = {}): Promise<LaunchedBrowser> {
@@ -45,7 +48,8 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Launch
     "--use-fake-device-for-media-stream",
     // Without it Chromium never gathers 127.0.0.1 candidates, so a lo-only netns gets none at all.
     "--allow-loopback-in-peer-connection",
-    `--host-resolver-rules=${HOST_RESOLVER_RULES}`,
+    `--host-resolver-rules=${[HOST_RESOLVER_RULES, ...(options.reachableHosts ?? []).map((host) => `EXCLUDE ${host}`)]
+      .join(" , ")}`,
     // Chromium honours only the last --disable-features, so ours carries Playwright's list too.
     `--disable-features=${disabled.join(",")}`,
     ...(audioFile ? [`--use-file-for-fake-audio-capture=${audioFile}${options.audioOnce ? "%noloop" : ""}`] : []),
