@@ -50,6 +50,7 @@ const TARGETS: PatchTarget[] = [
   { name: "UdpTransport#init", owner: UdpTransport.prototype, method: "init", arity: 0 },
   { name: "UdpTransport.init", owner: UdpTransport, method: "init", arity: 1 },
   { name: "TurnProtocol#close", owner: TurnProtocol.prototype, method: "close", arity: 0 },
+  { name: "Connection#getCandidatePromises", owner: Connection.prototype, method: "getCandidatePromises", arity: 1 },
   { name: "DtlsSocket#handleFragmentHandshake", owner: DtlsSocket.prototype, method: "handleFragmentHandshake", arity: 1 },
   { name: "RTCSctpTransport#dataChannelFlush", owner: RTCSctpTransport.prototype, method: "dataChannelFlush", arity: 0 },
   { name: "RTCRtpSender#dispatchRtp", owner: RTCRtpSender.prototype, method: "dispatchRtp", arity: 1 },
@@ -99,6 +100,7 @@ export function applyWeriftPatches(log?: Logger): void {
   keepConfiguredStunOnly();
   survivePortUnreachable();
   releaseTurnAllocations();
+  boundCandidateGathering();
   handleRetransmittedFlightsOnce();
   drainDataChannelsOnce();
   keepRtpHistoryOnlyForNack();
@@ -167,6 +169,26 @@ function releaseTurnAllocations(): void {
           .catch((error: Error) => logger.debug("TURN allocation not released", { error: error.message }));
       }
       return original.call(this);
+    });
+}
+
+/** The longest an answer waits for one candidate (TURN over TLS to a distant relay takes a few round trips). */
+const GATHER_LIMIT_MS = 3000;
+
+/**
+ * An answer waits until werift has gathered every candidate, and werift's TURN client gives up on a refused or
+ * unanswered Allocate only after 6.4 s of retransmissions, then tries TCP: with a wrong TURN secret, every answer came
+ * 13 s late. Now each candidate is waited for GATHER_LIMIT_MS at most; a relay candidate that comes later is left out.
+ */
+function boundCandidateGathering(): void {
+  type GetCandidatePromises = (this: unknown, addresses: string[], timeout?: number) => Promise<unknown>[];
+  wrap<GetCandidatePromises>(Connection.prototype, "getCandidatePromises", (original) =>
+    function (this: unknown, addresses: string[], timeout?: number) {
+      return original.call(this, addresses, timeout).map((candidate) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, GATHER_LIMIT_MS)));
+        return Promise.race([candidate, limit]).finally(() => clearTimeout(timer));
+      });
     });
 }
 

@@ -1,13 +1,15 @@
 /**
  * The start-up TURN check against a real coturn (test/support/coturn.ts) on a second host of the test's LAN: minted
  * credentials accepted and the allocation released, wrong, static and expired ones refused with coturn's code, a
- * server that never answers, and the one line the server logs once it listens.
+ * server that never answers, and the one line the server logs once it listens. Then what a refusing TURN server costs
+ * a call: its answer waits for the relay candidate a bounded time.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mintTurnCredentials } from "../../lib/config/turnCredentials.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { checkTurnServer, logTurnCheck, parseTurnUrl } from "../../lib/webrtc/turnCheck.ts";
 import { startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { TestClient } from "../../scripts/support/weriftClient.ts";
 import { type Coturn, startCoturn } from "../support/coturn.ts";
 import { eventually } from "../support/eventually.ts";
 import { createLan, type Lan } from "../support/lan.ts";
@@ -141,6 +143,34 @@ describe("the check at server start-up", () => {
       expect(line).toContain(`WARN  TURN server turn:${coturn.ip}:3479 could not be reached`);
       expect(line).toContain(`error="no answer within 5000 ms"`);
     } finally {
+      await server.stop();
+    }
+  }, 60_000);
+});
+
+describe("a server whose TURN server refuses its credentials", () => {
+  test("answers within the gathering limit (3 s), without a relay candidate, and the call comes up", async () => {
+    const server = await startServerProcess({
+      env: { SMALLWEBRTC_TURN: JSON.stringify({ urls: [coturn.urls.udp], secret: "wrong" }) },
+      args: ["--workers", "1"],
+    });
+    const client = new TestClient();
+    try {
+      const started = performance.now();
+      const response = await fetch(`${server.url}/api/offer`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(await client.offer()),
+      });
+      const answer = await response.json();
+      // werift alone gave up on the refused Allocate after 6.4 s, then on TCP after as long again: 13 s.
+      expect(performance.now() - started).toBeLessThan(8000);
+      expect(answer.sdp).toContain("typ host");
+      expect(answer.sdp).not.toContain("typ relay");
+      await client.accept(answer);
+      await client.channelOpen();
+    } finally {
+      await client.close();
       await server.stop();
     }
   }, 60_000);
