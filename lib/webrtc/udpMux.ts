@@ -43,6 +43,11 @@ export function withUdpMux<T>(mux: UdpMux | undefined, work: () => Promise<T>): 
   return mux ? context.run(mux, work) : work();
 }
 
+/** Runs `work` with no mux in force: the sockets it binds synchronously are real ones. */
+export function withoutUdpMux<T>(work: () => T): T {
+  return context.exit(work);
+}
+
 /** The mux for the gathering in progress, if any (read by the werift patch). */
 export function currentUdpMux(): UdpMux | undefined {
   return context.getStore();

@@ -7,6 +7,7 @@
  * they were written for and that every method they wrap is there with the expected arity. Anything else stops the
  * server with one line (WeriftDriftError) rather than letting a patch silently do nothing, or the wrong thing.
  */
+import { isIP } from "node:net";
 import {
   classes,
   Connection,
@@ -24,7 +25,7 @@ import {
 } from "werift";
 import weriftPackage from "../../node_modules/werift/package.json" with { type: "json" };
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { currentUdpMux } from "./udpMux.ts";
+import { currentUdpMux, VirtualUdpTransport, withoutUdpMux } from "./udpMux.ts";
 
 /** The werift release these patches were written and tested against. */
 export const PATCHED_WERIFT_VERSION = "0.25.2";
@@ -51,6 +52,7 @@ const TARGETS: PatchTarget[] = [
   { name: "UdpTransport.init", owner: UdpTransport, method: "init", arity: 1 },
   { name: "TurnProtocol#close", owner: TurnProtocol.prototype, method: "close", arity: 0 },
   { name: "Connection#getCandidatePromises", owner: Connection.prototype, method: "getCandidatePromises", arity: 1 },
+  { name: "TurnProtocol#connectionMade", owner: TurnProtocol.prototype, method: "connectionMade", arity: 0 },
   { name: "DtlsSocket#handleFragmentHandshake", owner: DtlsSocket.prototype, method: "handleFragmentHandshake", arity: 1 },
   { name: "RTCSctpTransport#dataChannelFlush", owner: RTCSctpTransport.prototype, method: "dataChannelFlush", arity: 0 },
   { name: "RTCRtpSender#dispatchRtp", owner: RTCRtpSender.prototype, method: "dispatchRtp", arity: 1 },
@@ -107,6 +109,7 @@ export function applyWeriftPatches(log?: Logger): void {
   executeLeanOnPacketPath();
   parseRtpHeadersWithoutStrings();
   useUdpMuxWhenAsked();
+  keepTurnClientsOffUdpMux();
 }
 
 /** Replaces `owner[method]` by `make(original)`, for a method listed in TARGETS, keeping its arity. */
@@ -210,6 +213,29 @@ function useUdpMuxWhenAsked(): void {
       const mux = currentUdpMux();
       return mux ? Promise.resolve(mux.createTransport()) : original.apply(this, args);
     });
+}
+
+/**
+ * A TURN client asks for its UDP socket during gathering too, so in single-port mode it would get a virtual one on the
+ * shared port. But an allocation belongs to its client's address and port: sessions sharing the port would share one
+ * allocation (coturn refuses a second Allocate from it with 437), and the mux would hand the relay's packets to
+ * whichever session spoke to it last. So a TURN client always binds a socket of its own.
+ */
+function keepTurnClientsOffUdpMux(): void {
+  wrap<(this: TurnClientFields) => Promise<void>>(TurnProtocol.prototype, "connectionMade", (original) =>
+    async function (this: TurnClientFields) {
+      if (this.transport instanceof VirtualUdpTransport) {
+        await this.transport.close();
+        const type = isIP(this.server[0]) === 6 ? "udp6" : "udp4";
+        this.transport = await withoutUdpMux(() => UdpTransport.init(type));
+      }
+      return original.call(this);
+    });
+}
+
+interface TurnClientFields {
+  transport: unknown;
+  server: [string, number];
 }
 
 /** ClientHello (RFC 6347 4.3.2): answered every time it arrives (a lost HelloVerifyRequest is only resent on a new ClientHello). */

@@ -1,13 +1,16 @@
 /**
- * The start-up TURN check against a real coturn (test/support/coturn.ts) on a second host of the test's LAN: minted
- * credentials accepted and the allocation released, wrong, static and expired ones refused with coturn's code, a
- * server that never answers, and the one line the server logs once it listens. Then what a refusing TURN server costs
- * a call: its answer waits for the relay candidate a bounded time.
+ * TURN on the server's side, against a real coturn (test/support/coturn.ts) on a host of the test's LAN.
+ * - The start-up check: minted credentials accepted and the allocation released, wrong, static and expired ones
+ *   refused with coturn's code, a server that never answers, and the one line the server logs once it listens.
+ * - The server's own TURN client: what a refusing relay costs an answer, and sessions in single-port mode that can
+ *   only be reached through the relay.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { mintTurnCredentials } from "../../lib/config/turnCredentials.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { checkTurnServer, logTurnCheck, parseTurnUrl } from "../../lib/webrtc/turnCheck.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 import { startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
 import { type Coturn, startCoturn } from "../support/coturn.ts";
@@ -15,12 +18,13 @@ import { eventually } from "../support/eventually.ts";
 import { createLan, type Lan } from "../support/lan.ts";
 
 const SECRET = "the-shared-secret";
+const SHARED_UDP_PORT = 47_000;
 
-let lan: Lan<"relay">;
+let lan: Lan<"relay" | "server">;
 let coturn: Coturn;
 
 beforeAll(async () => {
-  lan = createLan(["relay"]);
+  lan = createLan(["relay", "server"]);
   coturn = await startCoturn({ host: lan.hosts.relay, secret: SECRET });
 }, 30_000);
 
@@ -148,8 +152,8 @@ describe("the check at server start-up", () => {
   }, 60_000);
 });
 
-describe("a server whose TURN server refuses its credentials", () => {
-  test("answers within the gathering limit (3 s), without a relay candidate, and the call comes up", async () => {
+describe("the server's own TURN client", () => {
+  test("with its credentials refused, an answer comes within the gathering limit (3 s), and the call too", async () => {
     const server = await startServerProcess({
       env: { SMALLWEBRTC_TURN: JSON.stringify({ urls: [coturn.urls.udp], secret: "wrong" }) },
       args: ["--workers", "1"],
@@ -173,5 +177,44 @@ describe("a server whose TURN server refuses its credentials", () => {
       await client.close();
       await server.stop();
     }
+  }, 60_000);
+
+  test("in single-port mode, sessions reachable only through the relay get an allocation each", async () => {
+    const { server: host } = lan.hosts;
+    host.run(["iptables", "-A", "INPUT", "-p", "udp", "!", "-s", coturn.ip, "-j", "DROP"]);
+    const server = await startServerProcess({
+      command: host.command([join(repoRoot, "node_modules/.bin/bun"), join(repoRoot, "main.ts")]),
+      args: ["--host", host.ip, "--workers", "1"],
+      env: {
+        SMALLWEBRTC_TURN: JSON.stringify({ urls: [coturn.urls.udp], secret: SECRET }),
+        SMALLWEBRTC_ICE_UDP_PORT: String(SHARED_UDP_PORT),
+      },
+    });
+    const clients = Array.from({ length: 3 }, () => new TestClient({ interfaces: [lan.ip] }));
+    const before = new Set(coturn.sessions().map((session) => session.id));
+    try {
+      await Promise.all(clients.map(async (client) => {
+        const response = await fetch(`${server.url}/api/offer`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(await client.offer()),
+        });
+        await client.accept(await response.json());
+        await client.channelOpen(15_000);
+      }));
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+      await server.stop();
+      host.run(["iptables", "-F", "INPUT"]);
+    }
+    // Each session released its own allocation; each came from a port of its own, not the shared one.
+    const allocations = await eventually(() => {
+      const ended = coturn.sessions().filter((s) => !before.has(s.id) && s.remote?.startsWith(`${host.ip}:`));
+      return ended.length >= clients.length && ended;
+    }, 10_000, "coturn to log the end of the sessions' allocations");
+    const ports = new Set(allocations.map((session) => session.remote!.split(":")[1]));
+    expect(ports.size).toBe(allocations.length);
+    expect(ports.has(String(SHARED_UDP_PORT))).toBe(false);
+    expect(coturn.log()).not.toContain("error 437");
   }, 60_000);
 });
