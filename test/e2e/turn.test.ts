@@ -22,8 +22,11 @@ import { ECHOED_SPEECH_ENERGY, explainProbe } from "./support/servingChecks.ts";
 const SECRET = "coturn-and-smallwebrtc-share-this";
 /** Chromium's own packets (this namespace's OUTPUT) go through this chain. */
 const CLIENT_FILTER = "swrtc-turn-client";
-/** The echo the probe waits for is 100 audio packets; ICE checks and the DTLS handshake are a few dozen. */
-const RELAYED_MEDIA_PACKETS = 100;
+/**
+ * A call lasts until this many echoed audio packets arrived, so at least as many crossed the relay each way; ICE
+ * checks and the DTLS handshake are a few dozen packets.
+ */
+const ECHO_PACKETS = 100;
 
 let lan: Lan<"server" | "relay">;
 let coturn: Coturn;
@@ -39,12 +42,15 @@ beforeAll(async () => {
     args: ["--host", lan.hosts.server.ip, "--workers", "1"],
     env: { SMALLWEBRTC_TURN: JSON.stringify(turn) },
   });
-  // The page comes from the server's LAN address: getUserMedia needs it treated as a secure context, as localhost is.
   browser = await launchBrowser({
     // Chromium resolves a TURN server's address before it connects over TCP or TLS, even an IP literal.
     reachableHosts: [lan.hosts.server.ip, coturn.ip],
-    // Chromium checks the TURN server's TLS certificate; coturn's is a throwaway self-signed one.
-    args: [`--unsafely-treat-insecure-origin-as-secure=${server.url}`, "--ignore-certificate-errors"],
+    args: [
+      // The page comes from the server's LAN address: getUserMedia needs it to count as secure, as localhost does.
+      `--unsafely-treat-insecure-origin-as-secure=${server.url}`,
+      // Chromium checks the TURN server's TLS certificate; coturn's is a throwaway self-signed one.
+      "--ignore-certificate-errors",
+    ],
   });
   sh(["iptables", "-N", CLIENT_FILTER]);
   sh(["iptables", "-A", "OUTPUT", "-j", CLIENT_FILTER]);
@@ -61,9 +67,9 @@ afterAll(async () => {
 });
 
 const echoHeard: CallUntil = {
-  what: "100 audio packets carrying the echoed speech",
+  what: `${ECHO_PACKETS} audio packets carrying the echoed speech`,
   holds: ({ stats }) =>
-    !!stats && stats.audioIn.packetsReceived > 100 && stats.audioIn.totalAudioEnergy > ECHOED_SPEECH_ENERGY,
+    !!stats && stats.audioIn.packetsReceived > ECHO_PACKETS && stats.audioIn.totalAudioEnergy > ECHOED_SPEECH_ENERGY,
   timeoutMs: 20_000,
 };
 
@@ -87,10 +93,10 @@ async function call(options: Omit<ProbeOptions, "baseUrl">): Promise<ProbeResult
 function callAllocation(before: TurnSession[], ip: string): Promise<TurnSession> {
   const known = new Set(before.map((session) => session.id));
   const relayedCall = ({ peerUsage }: TurnSession) =>
-    !!peerUsage && peerUsage.sentPackets > RELAYED_MEDIA_PACKETS && peerUsage.receivedPackets > RELAYED_MEDIA_PACKETS;
+    !!peerUsage && peerUsage.sentPackets > ECHO_PACKETS && peerUsage.receivedPackets > ECHO_PACKETS;
   return eventually(() => coturn.sessions().find((session) =>
     !known.has(session.id) && session.remote?.startsWith(`${ip}:`) && relayedCall(session)), 15_000,
-    `coturn to log an allocation from ${ip} that relayed ${RELAYED_MEDIA_PACKETS} packets each way`);
+    `coturn to log an allocation from ${ip} that relayed ${ECHO_PACKETS} packets each way`);
 }
 
 /** Packets a filter rule dropped so far, read from `iptables -L -v -x` (the first column). */
