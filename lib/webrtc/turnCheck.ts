@@ -25,7 +25,10 @@ export interface TurnCredentials {
 export type TurnCheckResult =
   /** The server allocated a relayed address with these credentials. */
   | { outcome: "accepted"; relayedAddress: string }
-  /** The signed request was refused: wrong or expired credentials (401), or another error code. */
+  /**
+   * An error answer. `credentials` when it refused them (a 401 to the signed request: a wrong secret or password, or an
+   * expired username); otherwise it refused the allocation itself (a quota, say).
+   */
   | { outcome: "refused"; code: number; reason: string; credentials: boolean }
   /** No answer, a connection or TLS error, or a URL that names no usable transport. */
   | { outcome: "unreachable"; error: string };
@@ -104,10 +107,9 @@ function accepted(answer: Message): TurnCheckResult {
   return { outcome: "accepted", relayedAddress: `${host}:${port}` };
 }
 
-function refused(answer: Message, credentials: boolean): TurnCheckResult {
+function refused(answer: Message, signed: boolean): TurnCheckResult {
   const [code, reason] = errorCode(answer);
-  // A 401 to a signed request means the credentials; any other code is about the allocation itself.
-  return { outcome: "refused", code, reason, credentials: credentials && code === 401 };
+  return { outcome: "refused", code, reason, credentials: signed && code === 401 };
 }
 
 function errorCode(answer: Message): [number, string] {
@@ -150,7 +152,7 @@ interface StunLink {
 class Transactions {
   readonly #waiting = new Map<string, (answer: Message) => void>();
 
-  answer(data: Buffer): void {
+  receive(data: Buffer): void {
     const message = parseMessage(data);
     if (message) this.#waiting.get(message.transactionIdHex)?.(message);
   }
@@ -185,7 +187,7 @@ function openLink(target: TurnTarget, signal: AbortSignal): Promise<StunLink> {
 function udpLink(target: TurnTarget): StunLink {
   const socket = createSocket(isIP(target.host) === 6 ? "udp6" : "udp4");
   const transactions = new Transactions();
-  socket.on("message", (data) => transactions.answer(data));
+  socket.on("message", (data) => transactions.receive(data));
   // Send failures (an unreachable network) are retried like lost datagrams until the deadline.
   socket.on("error", () => {});
   return {
@@ -220,7 +222,7 @@ async function streamLink(target: TurnTarget, signal: AbortSignal): Promise<Stun
     while (received.length >= STUN_HEADER_BYTES) {
       const length = STUN_HEADER_BYTES + received.readUInt16BE(2);
       if (received.length < length) break;
-      transactions.answer(received.subarray(0, length));
+      transactions.receive(received.subarray(0, length));
       received = received.subarray(length);
     }
   });
