@@ -6,8 +6,10 @@ import { readFileSync } from "node:fs";
 import type { Hono } from "hono";
 import { ConfigError } from "../config/layers.ts";
 import type { Config } from "../config/schema.ts";
+import { turnIceServer } from "../config/turnCredentials.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { ConnectionCallback } from "../webrtc/requestHandler.ts";
+import { logTurnCheck } from "../webrtc/turnCheck.ts";
 import { createApp, type RequestInfo } from "./app.ts";
 import { Metrics } from "./metrics.ts";
 import type { AssetSource } from "./assets.ts";
@@ -34,6 +36,8 @@ export class SmallWebRTCServer {
   readonly sessions: SessionHost;
   readonly startSessions: StartSessions;
   readonly #config: Config;
+  readonly #logger: Logger;
+  readonly #stopping = new AbortController();
   #listener?: Listener;
 
   constructor(options: ServerOptions) {
@@ -61,6 +65,7 @@ export class SmallWebRTCServer {
       logger,
     });
     this.#config = config;
+    this.#logger = logger;
   }
 
   /** The request handler of a single-process server (tests inspect its connections). */
@@ -69,7 +74,7 @@ export class SmallWebRTCServer {
     return this.sessions.handler;
   }
 
-  /** Starts the sessions' side (single-port socket, workers), then serves HTTP. */
+  /** Starts the sessions' side (single-port socket, workers), then serves HTTP, then checks the TURN server. */
   async listen(): Promise<Listener> {
     await this.sessions.start();
     this.#listener = await listen((request, info) => this.app.fetch(request, info), {
@@ -78,11 +83,20 @@ export class SmallWebRTCServer {
       tls: this.#config.tls && readTls(this.#config.tls),
     });
     this.metrics.startStallProbe();
+    this.#checkTurnServer();
     return this.#listener;
+  }
+
+  /** A diagnostic beside serving, never before it: one log line on whether the TURN server takes our credentials. */
+  #checkTurnServer(): void {
+    if (!this.#config.turn) return;
+    const { urls: [url], username = "", credential = "" } = turnIceServer(this.#config.turn);
+    void logTurnCheck({ url, username, credential }, this.#logger, this.#stopping.signal);
   }
 
   /** Says `peerLeft` to every client, closes every session, then stops listening. */
   async shutdown(): Promise<void> {
+    this.#stopping.abort();
     await this.sessions.shutdown();
     await this.#listener?.stop();
     this.metrics.stop();

@@ -19,6 +19,11 @@ export function withSharedPorts<T>(ports: SharedPorts, work: () => Promise<T>): 
   return context.run(ports, work);
 }
 
+/** Runs `work` outside any shared ports: the sockets it binds synchronously are real ones. */
+export function withoutSharedPorts<T>(work: () => T): T {
+  return context.exit(work);
+}
+
 /** The shared ports of the gathering in progress, if any (read by the werift patches). */
 export function currentSharedPorts(): SharedPorts | undefined {
   return context.getStore();

@@ -7,10 +7,14 @@
  * they were written for and that every method they wrap is there with the expected arity. Anything else stops the
  * server with one line (WeriftDriftError) rather than letting a patch silently do nothing, or the wrong thing.
  */
+import { isIP } from "node:net";
 import {
+  classes,
   Connection,
   DtlsSocket,
   Event,
+  Message,
+  methods,
   RTCDtlsTransport,
   RTCRtpReceiver,
   RTCRtpSender,
@@ -18,12 +22,14 @@ import {
   RtpHeader,
   TcpActiveProtocol,
   TcpPassiveProtocol,
+  TurnProtocol,
   UdpTransport,
 } from "werift";
 import weriftPackage from "../../node_modules/werift/package.json" with { type: "json" };
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { currentSharedPorts } from "./sharedPorts.ts";
+import { currentSharedPorts, withoutSharedPorts } from "./sharedPorts.ts";
 import type { PassiveTcpProtocol, TcpMux } from "./tcpMux.ts";
+import { VirtualUdpTransport } from "./udpMux.ts";
 
 /** The werift release these patches were written and tested against. */
 export const PATCHED_WERIFT_VERSION = "0.25.2";
@@ -48,6 +54,9 @@ const TARGETS: PatchTarget[] = [
   { name: "Connection#applyStunTurnServersFromOptions", owner: Connection.prototype, method: "applyStunTurnServersFromOptions", arity: 0 },
   { name: "UdpTransport#init", owner: UdpTransport.prototype, method: "init", arity: 0 },
   { name: "UdpTransport.init", owner: UdpTransport, method: "init", arity: 1 },
+  { name: "TurnProtocol#close", owner: TurnProtocol.prototype, method: "close", arity: 0 },
+  { name: "Connection#getCandidatePromises", owner: Connection.prototype, method: "getCandidatePromises", arity: 1 },
+  { name: "TurnProtocol#connectionMade", owner: TurnProtocol.prototype, method: "connectionMade", arity: 0 },
   { name: "DtlsSocket#handleFragmentHandshake", owner: DtlsSocket.prototype, method: "handleFragmentHandshake", arity: 1 },
   { name: "RTCSctpTransport#dataChannelFlush", owner: RTCSctpTransport.prototype, method: "dataChannelFlush", arity: 0 },
   { name: "RTCRtpSender#dispatchRtp", owner: RTCRtpSender.prototype, method: "dispatchRtp", arity: 1 },
@@ -104,12 +113,15 @@ export function applyWeriftPatches(log?: Logger): void {
   applied = true;
   keepConfiguredStunOnly();
   survivePortUnreachable();
+  releaseTurnAllocations();
+  boundCandidateGathering();
   handleRetransmittedFlightsOnce();
   drainDataChannelsOnce();
   keepRtpHistoryOnlyForNack();
   executeLeanOnPacketPath();
   parseRtpHeadersWithoutStrings();
   useUdpMuxWhenAsked();
+  keepTurnClientsOffUdpMux();
   useTcpMuxWhenAsked();
 }
 
@@ -155,6 +167,55 @@ interface SocketLike {
   on(event: "error", listener: (error: Error) => void): unknown;
 }
 
+/** How long closing a TURN client may wait for the relay to confirm the release. */
+const TURN_RELEASE_TIMEOUT_MS = 1000;
+
+/**
+ * werift ends a TURN allocation by closing its socket. Over UDP the relay cannot see that, so it keeps the allocation
+ * and its relayed port until the lifetime runs out (10 minutes): one per call, counted against any quota the relay
+ * sets. Before the socket closes, the allocation is released as RFC 8656 section 7 says, by a Refresh with LIFETIME 0
+ * (signed, and retried on a stale nonce, by werift's own request path). Over TCP or TLS the connection's end does it.
+ */
+function releaseTurnAllocations(): void {
+  wrap<(this: TurnFields) => Promise<void>>(TurnProtocol.prototype, "close", (original) =>
+    async function (this: TurnFields) {
+      if (this.transport.type === "udp" && !this.transport.closed && this.relayedAddress) {
+        const release = new Message(methods.REFRESH, classes.REQUEST).setAttribute("LIFETIME", 0);
+        await this.requestWithRetry(release, this.server, AbortSignal.timeout(TURN_RELEASE_TIMEOUT_MS))
+          .catch((error: Error) => logger.debug("TURN allocation not released", { error: error.message }));
+      }
+      return original.call(this);
+    });
+}
+
+/** The longest an answer waits for one candidate (TURN over TLS to a distant relay takes a few round trips). */
+const GATHER_LIMIT_MS = 3000;
+
+/**
+ * An answer waits until werift has gathered every candidate, and werift's TURN client gives up on a refused or
+ * unanswered Allocate only after 6.4 s of retransmissions, then tries TCP: with a wrong TURN secret, every answer came
+ * 13 s late. Now each candidate is waited for GATHER_LIMIT_MS at most; a relay candidate that comes later is left out.
+ */
+function boundCandidateGathering(): void {
+  type GetCandidatePromises = (this: unknown, addresses: string[], timeout?: number) => Promise<unknown>[];
+  wrap<GetCandidatePromises>(Connection.prototype, "getCandidatePromises", (original) =>
+    function (this: unknown, addresses: string[], timeout?: number) {
+      return original.call(this, addresses, timeout).map((candidate) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, GATHER_LIMIT_MS)));
+        return Promise.race([candidate, limit]).finally(() => clearTimeout(timer));
+      });
+    });
+}
+
+interface TurnFields {
+  transport: { type: string; closed: boolean };
+  /** The TURN server as configured. */
+  server: [string, number];
+  relayedAddress?: [string, number];
+  requestWithRetry(request: Message, addr: [string, number], signal?: AbortSignal): Promise<unknown>;
+}
+
 /**
  * In single-port mode (udpMux.ts) a candidate's socket is a virtual transport on the shared port. Only gathering
  * that runs inside `withSharedPorts` is affected; every other peer connection binds its own sockets as usual.
@@ -165,6 +226,29 @@ function useUdpMuxWhenAsked(): void {
       const mux = currentSharedPorts()?.udp;
       return mux ? Promise.resolve(mux.createTransport()) : original.apply(this, args);
     });
+}
+
+/**
+ * A TURN client asks for its UDP socket during gathering too, so in single-port mode it would get a virtual one on the
+ * shared port. But an allocation belongs to its client's address and port: sessions sharing the port would share one
+ * allocation (coturn refuses a second Allocate from it with 437), and the mux would hand the relay's packets to
+ * whichever session spoke to it last. So a TURN client always binds a socket of its own.
+ */
+function keepTurnClientsOffUdpMux(): void {
+  wrap<(this: TurnClientFields) => Promise<void>>(TurnProtocol.prototype, "connectionMade", (original) =>
+    async function (this: TurnClientFields) {
+      if (this.transport instanceof VirtualUdpTransport) {
+        await this.transport.close();
+        const type = isIP(this.server[0]) === 6 ? "udp6" : "udp4";
+        this.transport = await withoutSharedPorts(() => UdpTransport.init(type));
+      }
+      return original.call(this);
+    });
+}
+
+interface TurnClientFields {
+  transport: unknown;
+  server: [string, number];
 }
 
 /** The shared TCP port of each passive protocol gathered inside `withSharedPorts`. */

@@ -51,7 +51,8 @@ function selectedPair(all: Stat[], byId: Map<string, Stat>): string | null {
   if (!pair) return null;
   const end = (id: unknown) => {
     const c = byId.get(id as string);
-    return c ? `${c.address}:${c.port} ${c.candidateType}` : "?";
+    // A relay candidate names how it reaches its TURN server: "relay/tls".
+    return c ? `${c.address}:${c.port} ${c.candidateType}${c.relayProtocol ? `/${c.relayProtocol}` : ""}` : "?";
   };
   const protocol = byId.get(pair.localCandidateId as string)?.protocol ?? "?";
   return `${protocol} ${end(pair.localCandidateId)} <-> ${end(pair.remoteCandidateId)}`;

@@ -15,6 +15,8 @@ export interface LaunchOptions {
   audioOnce?: boolean;
   /** Features to disable on top of Playwright's list and WebRtcHideLocalIpsWithMdns. */
   disableFeatures?: string[];
+  /** Addresses besides loopback that the page may reach (the resolver rules below map every other host away). */
+  reachableHosts?: string[];
   /** Extra Chromium switches (not --disable-features, which must stay a single switch). */
   args?: string[];
   /**
@@ -33,11 +35,11 @@ export interface LaunchedBrowser extends AsyncDisposable {
 }
 
 /**
- * Only 127.0.0.1/localhost and the remote origins' hosts resolve; anything else (e.g. daily-js' CDN) fails fast
- * instead of hanging. The rule maps IP literals too, so a remote server's address must be excluded by name.
+ * Only 127.0.0.1/localhost and the given hosts resolve; anything else (e.g. daily-js' CDN) fails fast instead of
+ * hanging. The rule maps IP literals too, so every address a page reaches must be excluded by name.
  */
-function hostResolverRules(remoteOrigins: string[]): string {
-  const reachable = ["localhost", "127.0.0.1", "[::1]", ...remoteOrigins.map((origin) => new URL(origin).hostname)];
+function hostResolverRules(hosts: string[]): string {
+  const reachable = ["localhost", "127.0.0.1", "[::1]", ...hosts];
   return ["MAP * ~NOTFOUND", ...reachable.map((host) => `EXCLUDE ${host}`)].join(" , ");
 }
 
@@ -56,7 +58,10 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Launch
     "--use-fake-device-for-media-stream",
     // Without it Chromium never gathers 127.0.0.1 candidates, so a lo-only netns gets none at all.
     "--allow-loopback-in-peer-connection",
-    `--host-resolver-rules=${hostResolverRules(options.remoteOrigins ?? [])}`,
+    `--host-resolver-rules=${hostResolverRules([
+      ...(options.reachableHosts ?? []),
+      ...(options.remoteOrigins ?? []).map((origin) => new URL(origin).hostname),
+    ])}`,
     // Chromium honours only the last --disable-features, so ours carries Playwright's list too.
     `--disable-features=${disabled.join(",")}`,
     ...(audioFile ? [`--use-file-for-fake-audio-capture=${audioFile}${options.audioOnce ? "%noloop" : ""}`] : []),

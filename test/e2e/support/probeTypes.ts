@@ -83,7 +83,8 @@ export interface MediaStats {
   videoIn: { packetsReceived: number; framesDecoded: number; frameWidth: number; frameHeight: number;
     codec: string | null };
   videoOut: { packetsSent: number; framesEncoded: number; codec: string | null };
-  /** "udp 127.0.0.1:40000 host <-> 127.0.0.1:50000 host", or null before ICE connects. */
+  /** "udp 127.0.0.1:40000 host <-> 127.0.0.1:50000 host" ("relay/tcp" for a relay candidate reached over TCP), or null
+   * before ICE connects. */
   selectedPair: string | null;
   dataChannel: { messagesSent: number; messagesReceived: number };
 }

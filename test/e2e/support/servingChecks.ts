@@ -4,7 +4,7 @@ import type { BrowserContext } from "playwright-core";
 import { openProbePage, type ProbeResult, runProbe } from "./probe.ts";
 
 /** Silence alone scores ~0; echoed speech scores well above this. */
-const ECHOED_SPEECH_ENERGY = 0.05;
+export const ECHOED_SPEECH_ENERGY = 0.05;
 
 /** The official client sends speech from the fake microphone; the echo bot's Opus audio comes back with energy. */
 export async function expectSpeechEchoed(context: BrowserContext, baseUrl: string): Promise<ProbeResult> {
