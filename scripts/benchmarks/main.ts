@@ -52,8 +52,9 @@ client's CPU, the bot video frame rate and the bot audio late or missing; --vide
 against the server from source under Bun's sampling profiler, its main thread's CPU split by stage (the profiles are
 kept beside --out).
 paths connects one audio session at a time over each network path, --path-rounds times each, taking turns (no
-aiortc): direct UDP, ICE over TCP (ice.tcpPort, every UDP packet dropped meanwhile) and through a real coturn relay
-(the client relay-only); it gives connect time (POST to DTLS connected) and the echo latency of tone markers.`;
+aiortc): direct UDP, ICE over TCP (ice.tcpPort, every UDP packet dropped meanwhile) and through a real coturn in a
+namespace of its own, reached over UDP and over TCP (the client relay-only); it gives connect time (POST to DTLS
+connected) and the echo latency of tone markers.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

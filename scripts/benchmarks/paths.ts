@@ -1,16 +1,19 @@
 /**
  * Connect time and echo latency by network path, on one server: direct UDP, ICE over TCP (ice.tcpPort, with every
- * UDP packet in the namespace dropped, as a network that blocks UDP does), and through a TURN relay (coturn, the client
- * relay-only). Each round connects one audio session (POST /api/offer to DTLS connected), streams speech with a tone
+ * UDP packet in the namespace dropped, as a network that blocks UDP does), and through a TURN relay (a real coturn in
+ * a namespace of its own, reached over UDP or TCP, the client relay-only). Each round connects one audio session (POST /api/offer to DTLS connected), streams speech with a tone
  * marker every second for a few seconds, and takes the markers' echo latency. The paths take turns, round by round,
  * so that a slow moment of the machine does not land on one path alone.
  */
+import { mintTurnCredentials } from "../../lib/config/turnCredentials.ts";
+import { type Coturn, startCoturn } from "../../test/support/coturn.ts";
+import { createLan } from "../../test/support/lan.ts";
 import { withoutUdp } from "../support/packetFilter.ts";
 import { TestClient } from "../support/weriftClient.ts";
 import { loadPackets, MARKER_AT, markerLatencies, PACKETS_PER_SECOND, percentile } from "./loadStream.ts";
 import { type BenchServer, startServer } from "./servers.ts";
 
-export type PathName = "udp" | "tcp" | "relay";
+export type PathName = "udp" | "tcp" | "relay-udp" | "relay-tcp";
 
 export interface PathResult {
   path: PathName;
@@ -81,22 +84,37 @@ async function oneRound(
   }
 }
 
+const TURN_SECRET = "bench-turn-secret-0123456789";
 /** A fixed port for ICE over TCP: the benchmark runs in a network namespace of its own. */
 const TCP_PORT = 42400;
 const AUDIO_ONLY = [{ kind: "audio" as const, direction: "sendrecv" as const }];
 
-/** Starts the binary with ice.tcpPort and measures each path against it. */
+/** Starts coturn on a LAN host and the binary with ice.tcpPort, and measures each path against them. */
 export async function benchPaths(options: { rounds: number; log: (line: string) => void }): Promise<PathResult[]> {
   const packets = await loadPackets();
-  const server = await startServer("smallwebrtc", "binary", [], { SMALLWEBRTC_ICE_TCP_PORT: String(TCP_PORT) });
+  const lan = createLan(["relay"]);
+  let coturn: Coturn | undefined;
+  let server: BenchServer | undefined;
   try {
+    coturn = await startCoturn({ host: lan.hosts.relay, secret: TURN_SECRET });
+    // The server offers its LAN address too (every address by default), which is what the relay sends to.
+    server = await startServer("smallwebrtc", "binary", [], { SMALLWEBRTC_ICE_TCP_PORT: String(TCP_PORT) });
     await Bun.sleep(2000); // let codecs warm up, as a deployed server has
-    options.log(`paths: udp, tcp, ${options.rounds} rounds each`);
+    const relay = (url: string) => {
+      const { username, credential } = mintTurnCredentials(TURN_SECRET, "bench", 3600);
+      return () => new TestClient({ media: AUDIO_ONLY, relay: { urls: [url], username, credential } });
+    };
+    const direct = <T>(work: () => Promise<T>) => work();
+    options.log(`paths: udp, tcp, relay-udp, relay-tcp, ${options.rounds} rounds each`);
     return await measurePaths(server, {
-      udp: { client: () => new TestClient({ media: AUDIO_ONLY }), around: (work) => work() },
+      udp: { client: () => new TestClient({ media: AUDIO_ONLY }), around: direct },
       tcp: { client: () => new TestClient({ media: AUDIO_ONLY, iceTcp: true }), around: withoutUdp },
+      "relay-udp": { client: relay(coturn.urls.udp), around: direct },
+      "relay-tcp": { client: relay(coturn.urls.tcp), around: direct },
     }, packets, options.rounds);
   } finally {
-    await server.stop();
+    await server?.stop();
+    await coturn?.stop();
+    lan.close();
   }
 }

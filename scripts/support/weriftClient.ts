@@ -32,6 +32,8 @@ export interface ClientOptions {
   interfaces?: string[];
   /** Also offer active ICE-TCP candidates, as browsers do (they connect to the server's passive one). */
   iceTcp?: boolean;
+  /** Reach the server only through this TURN server (relay candidates alone; werift uses its first URL). */
+  relay?: { urls: string[]; username: string; credential: string };
 }
 
 export interface VideoRtp {
@@ -245,7 +247,7 @@ export class TestClient {
   }
 }
 
-function clientPeerConfig({ videoCodecs = ["VP8", "H264"], audioCodecs, interfaces = ["127.0.0.1"], iceTcp }: ClientOptions) {
+function clientPeerConfig({ videoCodecs = ["VP8", "H264"], audioCodecs, interfaces = ["127.0.0.1"], iceTcp, relay }: ClientOptions) {
   const config = peerConfig({
     iceServers: [],
     stunGatherTimeoutSecs: 1,
@@ -259,6 +261,7 @@ function clientPeerConfig({ videoCodecs = ["VP8", "H264"], audioCodecs, interfac
   return {
     ...config,
     ...(iceTcp ? { iceUseTcp: true, iceTcpPassive: false } : {}),
+    ...(relay ? { iceServers: [relay], iceTransportPolicy: "relay" as const } : {}),
     codecs: {
       audio: audioCodecs?.map((name) => audio[name]) ?? config.codecs?.audio,
       video: videoCodecs.map((name) => video[name]),
