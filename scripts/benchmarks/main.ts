@@ -53,7 +53,7 @@ against the server from source under Bun's sampling profiler, its main thread's 
 kept beside --out).
 paths connects one audio session at a time over each network path, --path-rounds times each, taking turns (no
 aiortc): direct UDP, ICE over TCP (ice.tcpPort, every UDP packet dropped meanwhile) and through a real coturn in a
-namespace of its own, reached over UDP and over TCP (the client relay-only); it gives connect time (POST to DTLS
+namespace of its own, reached over UDP, TCP and TLS (the client relay-only); it gives connect time (POST to DTLS
 connected) and the echo latency of tone markers.`;
 
 const { values, positionals } = parseArgs({

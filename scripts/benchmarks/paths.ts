@@ -1,7 +1,8 @@
 /**
  * Connect time and echo latency by network path, on one server: direct UDP, ICE over TCP (ice.tcpPort, with every
  * UDP packet in the namespace dropped, as a network that blocks UDP does), and through a TURN relay (a real coturn in
- * a namespace of its own, reached over UDP or TCP, the client relay-only). Each round connects one audio session (POST /api/offer to DTLS connected), streams speech with a tone
+ * a namespace of its own, reached over UDP, TCP or TLS, the client relay-only). The client builds its offer, and so
+ * gathers its relay candidate, before the clock starts: the relay's share of a connect is its round trips after that. Each round connects one audio session (POST /api/offer to DTLS connected), streams speech with a tone
  * marker every second for a few seconds, and takes the markers' echo latency. The paths take turns, round by round,
  * so that a slow moment of the machine does not land on one path alone.
  */
@@ -13,7 +14,7 @@ import { TestClient } from "../support/weriftClient.ts";
 import { loadPackets, MARKER_AT, markerLatencies, PACKETS_PER_SECOND, percentile } from "./loadStream.ts";
 import { type BenchServer, startServer } from "./servers.ts";
 
-export type PathName = "udp" | "tcp" | "relay-udp" | "relay-tcp";
+export type PathName = "udp" | "tcp" | "relay-udp" | "relay-tcp" | "relay-tls";
 
 export interface PathResult {
   path: PathName;
@@ -102,15 +103,17 @@ export async function benchPaths(options: { rounds: number; log: (line: string) 
     await Bun.sleep(2000); // let codecs warm up, as a deployed server has
     const relay = (url: string) => {
       const { username, credential } = mintTurnCredentials(TURN_SECRET, "bench", 3600);
-      return () => new TestClient({ media: AUDIO_ONLY, relay: { urls: [url], username, credential } });
+      const { certificate } = coturn!;
+      return () => new TestClient({ media: AUDIO_ONLY, relay: { urls: [url], username, credential, certificate } });
     };
     const direct = <T>(work: () => Promise<T>) => work();
-    options.log(`paths: udp, tcp, relay-udp, relay-tcp, ${options.rounds} rounds each`);
+    options.log(`paths: udp, tcp, relay-udp, relay-tcp, relay-tls, ${options.rounds} rounds each`);
     return await measurePaths(server, {
       udp: { client: () => new TestClient({ media: AUDIO_ONLY }), around: direct },
       tcp: { client: () => new TestClient({ media: AUDIO_ONLY, iceTcp: true }), around: withoutUdp },
       "relay-udp": { client: relay(coturn.urls.udp), around: direct },
       "relay-tcp": { client: relay(coturn.urls.tcp), around: direct },
+      "relay-tls": { client: relay(coturn.urls.tls), around: direct },
     }, packets, options.rounds);
   } finally {
     await server?.stop();

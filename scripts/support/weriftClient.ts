@@ -32,8 +32,11 @@ export interface ClientOptions {
   interfaces?: string[];
   /** Also offer active ICE-TCP candidates, as browsers do (they connect to the server's passive one). */
   iceTcp?: boolean;
-  /** Reach the server only through this TURN server (relay candidates alone; werift uses its first URL). */
-  relay?: { urls: string[]; username: string; credential: string };
+  /**
+   * Reach the server only through this TURN server (relay candidates alone; werift uses its first URL), trusting
+   * `certificate` (PEM) for turns: URLs.
+   */
+  relay?: { urls: string[]; username: string; credential: string; certificate?: string };
 }
 
 export interface VideoRtp {
@@ -261,7 +264,13 @@ function clientPeerConfig({ videoCodecs = ["VP8", "H264"], audioCodecs, interfac
   return {
     ...config,
     ...(iceTcp ? { iceUseTcp: true, iceTcpPassive: false } : {}),
-    ...(relay ? { iceServers: [relay], iceTransportPolicy: "relay" as const } : {}),
+    ...(relay
+      ? {
+        iceServers: [{ urls: relay.urls, username: relay.username, credential: relay.credential }],
+        iceTransportPolicy: "relay" as const,
+        turnTlsOptions: relay.certificate ? { ca: relay.certificate } : undefined,
+      }
+      : {}),
     codecs: {
       audio: audioCodecs?.map((name) => audio[name]) ?? config.codecs?.audio,
       video: videoCodecs.map((name) => video[name]),

@@ -4,7 +4,7 @@
  * Its log goes to stdout, which is kept: the sessions it reports (who allocated, and how many bytes the relay carried
  * to and from peers) are how tests prove that media went through it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Subprocess, spawn } from "bun";
@@ -51,6 +51,8 @@ export interface Coturn {
   realm: string;
   secret: string;
   urls: { udp: string; tcp: string; tls: string };
+  /** Its TLS certificate (PEM), for clients that verify it. */
+  certificate: string;
   /** Everything coturn printed so far. */
   log(): string;
   /** Every allocation coturn logged so far, in order of creation. */
@@ -110,6 +112,7 @@ export async function startCoturn(options: CoturnOptions): Promise<Coturn> {
       tcp: `turn:${host.ip}:${TURN_PORT}?transport=tcp`,
       tls: `turns:${host.ip}:${TURNS_PORT}?transport=tcp`,
     },
+    certificate: readFileSync(cert, "utf8"),
     log: () => output,
     sessions: () => parseSessions(output),
     stop,
