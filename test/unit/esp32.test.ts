@@ -6,6 +6,7 @@ import { SignallingError } from "../../lib/webrtc/errors.ts";
 import {
   ESP32_MAX_REPLY_BYTES,
   isLibpeerOffer,
+  LIBPEER_MAX_CANDIDATES,
   LIBPEER_MAX_LINE_BYTES,
   shapeAnswerForLibpeer,
 } from "../../lib/webrtc/esp32.ts";
@@ -90,7 +91,7 @@ describe("ESP32 answers", () => {
     ]);
   });
 
-  test("only UDP host candidates on the configured IP, none with raddr (not even a regex-like match of .100)", () => {
+  test("of the host candidates, only UDP ones on the configured IP, none with raddr (not .100 either)", () => {
     expect(lines.filter((l) => l.startsWith("a=candidate:"))).toEqual(["a=candidate:1 1 udp 2130706431 192.168.1.10 50000 typ host"]);
   });
 
@@ -217,6 +218,35 @@ describe("ESP32 answers", () => {
       "a=candidate:1n0 1 udp 2130706430 203.0.113.9 50000 typ host",
       "a=candidate:1n1 1 udp 2130706429 192.0.2.4 50000 typ host",
     ]);
+  });
+
+  test("the server's UDP relay candidates are kept as werift writes them, after their section's host ones", () => {
+    // werift repeats its candidates in every section and lists a relay candidate after the host ones; here the first
+    // section has it first, and a TCP relay candidate, which libpeer would not parse.
+    const relay = "a=candidate:2f0e1d4a9b8c7d6e5f4a3b2c1 1 udp 16777215 192.0.2.10 51282 typ relay " +
+      "raddr 203.0.113.10 rport 40000 generation 0";
+    const host = "a=candidate:1 1 udp 2130706431 192.168.1.10 50000 typ host";
+    const answer = ANSWER
+      .replace(host, [relay, host, "a=candidate:7 1 tcp 16777215 192.0.2.10 443 typ relay"].join("\n"))
+      .replace("a=sctp-port:5000", ["a=sctp-port:5000", host, relay, "a=end-of-candidates"].join("\n"));
+    const candidates = shape(answer).split("\r\n").filter((l) => l.startsWith("a=candidate:"));
+    expect(candidates).toEqual([host, relay, host, relay]);
+    // libpeer reads "relay" and stops there; its foundation field holds 32 characters.
+    expect(relay.split(" ")[0].length - "a=candidate:".length).toBeLessThanOrEqual(32);
+  });
+
+  test("relay candidates are dropped beyond libpeer's 10 candidate lines, host candidates never", () => {
+    const relay = "a=candidate:9 1 udp 16777215 192.0.2.10 51282 typ relay raddr 203.0.113.10 rport 40000";
+    const answer = ANSWER.replace("a=end-of-candidates", `${relay}\na=end-of-candidates`);
+    const mappings = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({ public: `198.51.100.${i + 1}`, private: "192.168.1.10" }));
+    const candidates = (count: number) => shapeAnswerForLibpeer(answer, "192.168.1.10", mappings(count))
+      .split("\r\n").filter((l) => l.startsWith("a=candidate:"));
+    // The host candidate and 8 twins leave room for the relay; one twin more fills libpeer's array without it.
+    expect(candidates(LIBPEER_MAX_CANDIDATES - 2)).toHaveLength(LIBPEER_MAX_CANDIDATES);
+    expect(candidates(LIBPEER_MAX_CANDIDATES - 2).at(-1)).toBe(relay);
+    expect(candidates(LIBPEER_MAX_CANDIDATES - 1)).toHaveLength(LIBPEER_MAX_CANDIDATES);
+    expect(candidates(LIBPEER_MAX_CANDIDATES - 1)).not.toContain(relay);
   });
 
   test("libpeer offers are told apart from browser offers", () => {
