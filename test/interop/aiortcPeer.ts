@@ -20,6 +20,8 @@ export interface AiortcPeerOptions {
   /** The only host address the peer gathers (default 127.0.0.1). */
   iceAddress?: string;
   connectTimeoutSeconds?: number;
+  /** A STUN server URL: the peer also offers its server-reflexive address, as libpeer does with one configured. */
+  stun?: string;
   /** Wraps the peer's command line, e.g. to run it in another network namespace (a client behind NAT). */
   launcher?: (command: string[]) => string[];
 }
@@ -68,6 +70,7 @@ export async function runAiortcPeer(options: AiortcPeerOptions): Promise<AiortcP
     ...(options.esp32 ? ["--esp32"] : []),
     ...(options.label ? ["--label", options.label] : []),
     ...(options.iceAddress ? ["--ice-address", options.iceAddress] : []),
+    ...(options.stun ? ["--stun", options.stun] : []),
   ];
   const command = [PYTHON, PEER, ...args];
   const child = Bun.spawn(options.launcher?.(command) ?? command, { stdout: "pipe", stderr: "pipe" });

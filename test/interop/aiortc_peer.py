@@ -12,8 +12,9 @@ peer itself crashed.
   - the offer on the wire is rendered in libpeer's layout (sdp.c, peer_connection.c): session-level ice-ufrag/pwd,
     one sha-256 fingerprint and `a=setup:passive`; `a=group:BUNDLE audio datachannel`; one `m=audio ... SAVP 111`
     with only opus/48000/2, `a=ssrc:6`, no rtcp-fb and no header extensions; `m=application 50712 UDP/DTLS/SCTP` with
-    sctp-port 5000 and max-message-size 262144; host candidates only, appended after the last m-line, no
-    end-of-candidates, no trickle;
+    sctp-port 5000 and max-message-size 262144; host candidates only (plus, with --stun, the server-reflexive one
+    libpeer gathers from a STUN URL in its ice_servers; pipecat-esp32 configures none), appended after the last
+    m-line, no end-of-candidates, no trickle;
   - the microphone is Opus-encoded by the peer itself at 16 kHz mono, VOIP, 30 kbps, complexity 0, 20 ms frames,
     and sent with SSRC 6;
   - the body is cJSON_Print's tab-indented JSON; an answer that is not 200, is chunked or exceeds 4096 bytes fails
@@ -57,6 +58,7 @@ import numpy
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
+    RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -88,6 +90,7 @@ class Options:
     esp32: bool
     ice_address: str
     connect_timeout: float
+    stun: Optional[str]
 
 
 @dataclass
@@ -279,11 +282,19 @@ def libpeer_offer(local_sdp: str) -> str:
     candidates = []
     for line in re.findall(r"^a=candidate:(.*)\r$", first_media, flags=re.M):
         _foundation, component, transport, _priority, address, port, _typ, kind = line.split()[:8]
-        if transport.lower() != "udp" or kind != "host":
+        if transport.lower() != "udp" or kind not in ("host", "srflx"):
             continue
-        # ice.c: foundation = index, priority = 2^24 * 126 + 2^8 * port + (256 - component).
-        priority = (126 << 24) + (int(port) << 8) + (256 - int(component))
-        candidates.append(f"a=candidate:{len(candidates)} {component} UDP {priority} {address} {port} typ host")
+        # ice.c: priority = 2^24 * type preference + 2^8 * port + (256 - component). agent.c numbers a host
+        # candidate's foundation by its index and a srflx one by the count after it; a srflx one's raddr is never set.
+        if kind == "host":
+            priority = (126 << 24) + (int(port) << 8) + (256 - int(component))
+            candidates.append(f"a=candidate:{len(candidates)} {component} UDP {priority} {address} {port} typ host")
+        else:
+            priority = (100 << 24) + (int(port) << 8) + (256 - int(component))
+            foundation = len(candidates) + 1
+            candidates.append(
+                f"a=candidate:{foundation} {component} UDP {priority} {address} {port} typ srflx raddr 0.0.0.0 rport 0"
+            )
     lines = [
         "v=0",
         "o=- 1495799811084970 1495799811084970 IN IP4 0.0.0.0",
@@ -317,7 +328,8 @@ def libpeer_answer_problems(sdp: str) -> list[str]:
     Why libpeer could not use this answer, read the way it reads one (peer_connection_set_remote_description,
     agent_set_remote_description, ice_candidate_from_description): CRLF lines only; the text after the first 22
     characters of the LAST a=fingerprint line is compared with its uppercase SHA-256 digest; it stays the DTLS server;
-    remote candidates go into a 10-slot array (no bounds check), one per foundation, UDP only, paired by IPv4; each line
+    remote candidates go into a 10-slot array (no bounds check), one per foundation (read into a 33-byte field with
+    %s), UDP host, srflx or relay only (what follows the type, raddr included, is not read), paired by IPv4; each line
     is copied into a 256-byte stack buffer with a NUL after it; the audio it plays is the RTP whose SSRC is the last
     a=ssrc after the m=audio line (an m=application line does not end that section).
     """
@@ -348,7 +360,10 @@ def libpeer_answer_problems(sdp: str) -> list[str]:
         fields = line.split()
         parsed = line.startswith("a=candidate:") and len(fields) >= 8
         if parsed and fields[2].lower() == "udp" and fields[7] in ("host", "srflx", "relay"):
-            usable.setdefault(fields[0], fields[4])
+            usable.setdefault(fields[0].removeprefix("a=candidate:"), fields[4])
+    long_foundations = [foundation for foundation in usable if len(foundation) > 32]
+    if long_foundations:
+        problems.append(f"foundation {long_foundations[0]!r} is over 32 characters: libpeer's field holds 32")
     if len(usable) > 10:
         problems.append(f"{len(usable)} candidate foundations: libpeer stores 10 and writes past its array")
     if not any(re.fullmatch(r"\d+\.\d+\.\d+\.\d+", address) for address in usable.values()):
@@ -386,7 +401,8 @@ class Peer:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.report = Report(profile="esp32" if options.esp32 else "aiortc", dc_label=options.label)
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        stun = [RTCIceServer(urls=options.stun)] if options.stun else []
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=stun))
         # Timings count from the POST: gathering happens before it, in setLocalDescription.
         self.start = time.monotonic()
         self.recorder = Recorder(self.report, lambda: ms_since(self.start))
@@ -551,6 +567,7 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--esp32", action="store_true", help="behave like the pipecat-esp32 firmware (libpeer)")
     parser.add_argument("--ice-address", default="127.0.0.1", help="the only host address to gather")
     parser.add_argument("--connect-timeout", type=float, default=15, help="seconds for the answer, then the connection")
+    parser.add_argument("--stun", help="a STUN server URL to learn the peer's public address from (stun:HOST:PORT)")
     args = parser.parse_args(argv)
     label = args.label or ("rtvi-ai" if args.esp32 else "chat")
     return Options(
@@ -562,6 +579,7 @@ def parse_options(argv: list[str]) -> Options:
         esp32=args.esp32,
         ice_address=args.ice_address,
         connect_timeout=args.connect_timeout,
+        stun=args.stun,
     )
 
 

@@ -43,6 +43,11 @@ export interface TurnSession {
   clientUsage?: TurnUsage;
   /** Traffic between the relayed address and the peers: the relayed media. */
   peerUsage?: TurnUsage;
+  /**
+   * The peers (address:port) the client bound a channel to or created a permission for, in order: the only ones whose
+   * packets the relay lets through to it (RFC 8656 §9).
+   */
+  peers: string[];
   closeReason?: string;
 }
 
@@ -125,7 +130,7 @@ export function parseSessions(log: string): TurnSession[] {
   for (const [, id, rest] of log.matchAll(/session (\d+): (.*)/g)) {
     let match: RegExpMatchArray | null;
     if ((match = rest.match(/^new, realm=<[^>]*>, username=<([^>]*)>(?:.*, cipher=([^,\s]+))?/))) {
-      sessions.set(id, { id, username: match[1], ...(match[2] ? { cipher: match[2] } : {}) });
+      sessions.set(id, { id, username: match[1], ...(match[2] ? { cipher: match[2] } : {}), peers: [] });
       continue;
     }
     const session = sessions.get(id);
@@ -133,6 +138,8 @@ export function parseSessions(log: string): TurnSession[] {
     if ((match = rest.match(/^(peer )?usage: .*rp=(\d+), rb=(\d+), sp=(\d+), sb=(\d+)/))) {
       const [receivedPackets, receivedBytes, sentPackets, sentBytes] = match.slice(2).map(Number);
       session[match[1] ? "peerUsage" : "clientUsage"] = { receivedPackets, receivedBytes, sentPackets, sentBytes };
+    } else if ((match = rest.match(/^peer (\S+) lifetime updated/))) {
+      if (!session.peers.includes(match[1])) session.peers.push(match[1]);
     } else if ((match = rest.match(/^closed \(2nd stage\), .*local (\S+), remote (\S+), reason: (.*)$/))) {
       [session.local, session.remote, session.closeReason] = [match[1], match[2], match[3]];
     }
