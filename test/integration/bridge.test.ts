@@ -77,6 +77,18 @@ function packetLevels(client: TestClient): number[] {
   }
 }
 
+/**
+ * When the server sent each bot audio packet, by its own pacing: the packet's RTP time (48 kHz), placed on this
+ * process's clock by the packet that arrived soonest after its schedule. Arrival times alone would also count a packet
+ * sent before an event but handled after it, as happens whenever the loop that runs client and server is busy.
+ */
+function sendTimes(client: TestClient): number[] {
+  const first = client.audioIn[0].header.timestamp;
+  const media = client.audioIn.map((packet) => ((packet.header.timestamp - first) >>> 0) / 48);
+  const offset = Math.min(...media.map((ms, i) => client.audioInAt[i] - ms));
+  return media.map((ms) => ms + offset);
+}
+
 describe("bridge to a remote Pipecat bot", () => {
   test("client audio goes to the bot in 20 ms 16 kHz frames, the bot answers client-ready, echo returns", async () => {
     const testBot = await bridgeTo({ kind: "pipecat" });
@@ -116,8 +128,9 @@ describe("bridge to a remote Pipecat bot", () => {
     await eventually(() => arrivals.at(-1)! > interruptedAt + 500, 5000, "half a second of packets after it");
 
     const levels = packetLevels(client);
-    const loudAfter = levels.filter((level, i) => level > 2000 && arrivals[i] > interruptedAt);
-    const justBefore = (i: number) => arrivals[i] > interruptedAt - 200 && arrivals[i] <= interruptedAt;
+    const sent = sendTimes(client);
+    const loudAfter = levels.filter((level, i) => level > 2000 && sent[i] > interruptedAt);
+    const justBefore = (i: number) => sent[i] > interruptedAt - 200 && sent[i] <= interruptedAt;
     const loudBefore = levels.filter((level, i) => level > 2000 && justBefore(i));
     expect(loudBefore.length).toBeGreaterThanOrEqual(8);
     expect(loudAfter.length).toBeLessThanOrEqual(1);
