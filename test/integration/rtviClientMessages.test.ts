@@ -42,7 +42,7 @@ async function readyClient(testServer: TestServer): Promise<TestClient> {
 const withId = (id: string) => (m: unknown) => (m as { id?: string })?.id === id;
 
 describe("RTVI client messages over the data channel", () => {
-  test("ui-event and ui-snapshot reach a bot as client messages, data intact; it answers them as requests", async () => {
+  test("ui-event and ui-snapshot reach a bot as client messages, data intact; it answers them", async () => {
     const received: ClientMessage[] = [];
     const bot = async ({ webrtcConnection }: RunnerArguments) => {
       const transport = new SmallWebRTCTransport(webrtcConnection, {});
@@ -60,7 +60,8 @@ describe("RTVI client messages over the data channel", () => {
 
     // Shapes as client-js 1.13 builds them (sendUIEvent, the snapshot streamer).
     const payload = { to: "/cart", items: [{ sku: "a-1", qty: 2 }], note: "ünïcode ✓" };
-    const tree = { role: "generic", children: [{ ref: "e7", role: "button", name: "Check out", state: ["focused"] }] };
+    const button = { ref: "e7", role: "button", name: "Check out", state: ["focused"] };
+    const tree = { root: { ref: "e1", role: "generic", children: [button] }, captured_at: 1796051058706 };
     peer.send({ label: "rtvi-ai", type: "ui-event", id: "u1", data: { event: "nav-click", payload } });
     peer.send({ label: "rtvi-ai", type: "ui-snapshot", id: "u2", data: { tree } });
 
@@ -77,7 +78,7 @@ describe("RTVI client messages over the data channel", () => {
     ]);
   });
 
-  test("the echo bot answers a ui-event with its payload; what nothing serves gets an error-response naming it", async () => {
+  test("the echo bot answers a ui-event with its payload; what nothing serves gets an error-response", async () => {
     server = startTestServer();
     const peer = await readyClient(server);
 

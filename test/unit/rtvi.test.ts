@@ -96,7 +96,8 @@ describe("RTVI", () => {
         received.push(message);
         if (message.kind === "ui-event") void rtvi.sendServerResponse(message, { seen: message.data });
       });
-      const tree = { role: "generic", children: [{ ref: "e1", role: "button", name: "Buy", state: ["focused"] }] };
+      const root = { ref: "e1", role: "generic", children: [{ ref: "e2", role: "button", name: "Buy", state: ["focused"] }] };
+      const tree = { root, captured_at: 1796051058706 };
       await send({ label: "rtvi-ai", type: "ui-event", id: "u1", data: { event: "nav-click", payload: { to: "/cart", n: [1, 2] } } });
       await send({ label: "rtvi-ai", type: "ui-event", id: "u2", data: { event: "opened" } });
       await send({ label: "rtvi-ai", type: "ui-snapshot", id: "u3", data: { tree } });
@@ -317,7 +318,7 @@ describe("every message type @pipecat-ai/client-js defines", () => {
     "client-ready": [{ version: "2.1.0", about: { library: "@pipecat-ai/client-js" } }, "bot-ready"],
     "client-message": [{ t: "hello", d: { n: 1 } }, "to the bot"],
     "ui-event": [{ event: "nav-click", payload: { to: "/cart" } }, "to the bot"],
-    "ui-snapshot": [{ tree: { role: "generic", children: [] } }, "to the bot"],
+    "ui-snapshot": [{ tree: { root: { ref: "e1", role: "generic" }, captured_at: 1796051058706 } }, "to the bot"],
     "disconnect-bot": [{}, "ends the bot"],
     "send-text": [{ content: "hello", options: {} }, "to the LLM context"],
     "append-to-context": [{ role: "user", content: "hello", run_immediately: false }, "to the LLM context"],
