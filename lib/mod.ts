@@ -43,7 +43,13 @@ export { SileroVADAnalyzer } from "./audio/vad/sileroVadAnalyzer.ts";
 export { DEFAULT_VAD_PARAMS, type VADAnalyzer, type VADParams, type VADState } from "./audio/vad/vadAnalyzer.ts";
 
 // RTVI
-export { type ClientMessage, RTVIProcessor, type RTVIEvents, type RTVIProcessorOptions } from "./rtvi/rtviProcessor.ts";
+export {
+  type ClientMessage,
+  type ClientMessageKind,
+  RTVIProcessor,
+  type RTVIEvents,
+  type RTVIProcessorOptions,
+} from "./rtvi/rtviProcessor.ts";
 export { RTVIObserver, type RTVIObserverOptions } from "./rtvi/rtviObserver.ts";
 export { RTVI_PROTOCOL_VERSION, type RTVIMessage, rtviMessage } from "./rtvi/messages.ts";
 

@@ -1,7 +1,7 @@
 /**
  * The RTVI processor: speaks the RTVI protocol with the client over the transport's messages. It answers
- * `client-ready` with `bot-ready`, routes `client-message` to the bot (which may answer with a `server-response`),
- * turns `disconnect-bot` into the end of the pipeline, and, for a bot with an LLM, `send-text` and
+ * `client-ready` with `bot-ready`, routes `client-message`, `ui-event` and `ui-snapshot` to the bot as client
+ * messages (the bot may answer with a `server-response`), turns `disconnect-bot` into the end of the pipeline, and, for a bot with an LLM, `send-text` and
  * `append-to-context` into additions to its conversation. It answers every other RTVI type it does not serve with
  * `error-response`, and tells the client of errors pipeline stages report. Messages that are not RTVI pass on
  * untouched.
@@ -26,11 +26,16 @@ import {
   rtviMessage,
 } from "./messages.ts";
 
+/** The RTVI types that reach the bot as client messages (docs/protocol.md §4.3). */
+export type ClientMessageKind = "client-message" | "ui-event" | "ui-snapshot";
+
 export interface ClientMessage {
   id?: string;
-  /** The message name (`data.t`). */
+  /** The RTVI type it came as: client-js `sendClientMessage`, `sendUIEvent` or `startUISnapshotStream`. */
+  kind: ClientMessageKind;
+  /** The message name: `data.t` of a `client-message`, `data.event` of a `ui-event`, or `ui-snapshot`. */
   type: string;
-  /** The payload (`data.d`). */
+  /** The payload: `data.d`, `data.payload`, or a snapshot's whole `data` (`{tree}`, the page's accessibility tree). */
   data: unknown;
 }
 
@@ -105,13 +110,12 @@ export class RTVIProcessor extends FrameProcessor {
         this.events.emit("clientReady");
         return;
       }
-      case "client-message": {
-        const data = (message.data ?? {}) as { t?: unknown; d?: unknown };
-        if (typeof data.t !== "string") {
-          await this.send(errorResponse(message.id, "client-message needs data.t"));
-          return;
-        }
-        this.events.emit("clientMessage", { id: message.id, type: data.t, data: data.d });
+      case "client-message":
+      case "ui-event":
+      case "ui-snapshot": {
+        const parsed = parseClientMessage(message.type, message.id, message.data);
+        if (typeof parsed === "string") await this.send(errorResponse(message.id, parsed));
+        else this.events.emit("clientMessage", parsed);
         return;
       }
       case "disconnect-bot":
@@ -136,6 +140,22 @@ export class RTVIProcessor extends FrameProcessor {
       default:
         await this.send(errorResponse(message.id, `Unsupported type ${message.type}`));
     }
+  }
+}
+
+/** A client message as the bot sees it, or why it is malformed. */
+function parseClientMessage(kind: ClientMessageKind, id: string | undefined, raw: unknown): ClientMessage | string {
+  const data = (raw ?? {}) as Record<string, unknown>;
+  switch (kind) {
+    case "client-message":
+      if (typeof data.t !== "string") return "client-message needs data.t";
+      return { id, kind, type: data.t, data: data.d };
+    case "ui-event":
+      if (typeof data.event !== "string") return "ui-event needs data.event";
+      return { id, kind, type: data.event, data: data.payload };
+    case "ui-snapshot":
+      if (typeof data.tree !== "object" || data.tree === null) return "ui-snapshot needs data.tree";
+      return { id, kind, type: kind, data };
   }
 }
 

@@ -6,7 +6,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { launchBrowser, type LaunchedBrowser } from "./support/browser.ts";
 import { speechWav, videoY4m } from "../../scripts/support/media.ts";
-import { type CallUntil, openProbePage, type ProbeOptions, type ProbeResult, runProbe } from "./support/probe.ts";
+import {
+  type CallUntil,
+  controlProbe,
+  finishProbe,
+  openProbePage,
+  type ProbeOptions,
+  type ProbeResult,
+  runProbe,
+  startProbe,
+} from "./support/probe.ts";
 import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { expectSpeechEchoed, explainProbe } from "./support/servingChecks.ts";
 import { eventually } from "../support/eventually.ts";
@@ -73,6 +82,38 @@ describe("official Pipecat client", () => {
     expect(result.botReady, explainProbe(result)).toBe(true);
     const sessions = async () => (await (await fetch(`${server.url}/status`)).json()).sessions;
     await eventually(async () => (await sessions()) === 0, 5000, "the session to be freed");
+  }, 60_000);
+
+  test("UI events and snapshots reach the echo bot as client messages; DTMF gets an error-response", async () => {
+    await using page = await openProbePage(browser.context, { baseUrl: server.url });
+    const started = await startProbe(page.page, { baseUrl: server.url, mode: "offer", connectTimeoutMs: 10_000 });
+    expect(started.botReady, explainProbe(started)).toBe(true);
+    const payload = { to: "/cart", items: [{ sku: "a-1", qty: 2 }] };
+    await controlProbe(page.page, "sendUIEvent", "nav-click", payload);
+    await controlProbe(page.page, "startUISnapshotStream");
+    await controlProbe(page.page, "sendDTMF", "4#");
+
+    type Sent = { type?: string; id?: string; data?: { tree?: unknown; event?: string } };
+    const answer = (result: ProbeResult, type: string) => {
+      const request = result.dataChannel.sent.map((m) => m.data as Sent).find((m) => m.type === type);
+      const reply = result.dataChannel.received.find((m) => (m.data as Sent).id === request?.id);
+      return request && reply ? { request, reply: reply.data } : undefined;
+    };
+    let result = started;
+    const answered = async () => {
+      result = await controlProbe(page.page, "snapshot");
+      return ["ui-event", "ui-snapshot", "dtmf"].every((type) => answer(result, type));
+    };
+    await eventually(answered, 10_000, "answers to the ui-event, the first ui-snapshot and the dtmf");
+    expect(answer(result, "ui-event")?.reply)
+      .toMatchObject({ type: "server-response", data: { t: "nav-click", d: payload } });
+    const snapshot = answer(result, "ui-snapshot");
+    expect(snapshot?.request.data?.tree).toMatchObject({ root: { role: "generic" }, captured_at: expect.any(Number) });
+    expect(snapshot?.reply)
+      .toMatchObject({ type: "server-response", data: { t: "ui-snapshot", d: snapshot?.request.data } });
+    expect(answer(result, "dtmf")?.reply)
+      .toMatchObject({ type: "error-response", data: { error: "Unsupported type dtmf" } });
+    await finishProbe(page.page);
   }, 60_000);
 
   test("cross-origin page from another loopback origin passes CORS", async () => {

@@ -1,5 +1,6 @@
 /** RTVI message shapes, as the official client and Pipecat's server send them (docs/protocol.md §4). */
 import { describe, expect, test } from "bun:test";
+import { RTVIMessage as ClientJsMessage, RTVIMessageType } from "@pipecat-ai/client-js";
 import {
   BotStartedSpeakingFrame,
   ErrorFrame,
@@ -23,7 +24,7 @@ import { type FrameDirection, FrameProcessor, UPSTREAM } from "../../lib/pipelin
 import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
 import { RTVIObserver } from "../../lib/rtvi/rtviObserver.ts";
-import { RTVIProcessor } from "../../lib/rtvi/rtviProcessor.ts";
+import { type ClientMessage, RTVIProcessor } from "../../lib/rtvi/rtviProcessor.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 
 /** Stands in for the output transport: keeps what would be sent to the client. */
@@ -85,6 +86,53 @@ describe("RTVI", () => {
       expect(outbox.sent).toEqual([{ label: "rtvi-ai", type: "server-response", id: "m1", data: { t: "hello", d: { got: { n: 1 } } } }]);
       await rtvi.sendServerMessage({ any: "thing" });
       expect(outbox.sent.at(-1)).toEqual({ label: "rtvi-ai", type: "server-message", data: { any: "thing" } });
+    });
+  });
+
+  test("ui-event and ui-snapshot reach the bot as client messages, their data intact, and may be answered", async () => {
+    await withRtvi(async ({ rtvi, outbox, send }) => {
+      const received: ClientMessage[] = [];
+      rtvi.events.on("clientMessage", (message) => {
+        received.push(message);
+        if (message.kind === "ui-event") void rtvi.sendServerResponse(message, { seen: message.data });
+      });
+      const root = { ref: "e1", role: "generic", children: [{ ref: "e2", role: "button", name: "Buy", state: ["focused"] }] };
+      const tree = { root, captured_at: 1796051058706 };
+      await send({ label: "rtvi-ai", type: "ui-event", id: "u1", data: { event: "nav-click", payload: { to: "/cart", n: [1, 2] } } });
+      await send({ label: "rtvi-ai", type: "ui-event", id: "u2", data: { event: "opened" } });
+      await send({ label: "rtvi-ai", type: "ui-snapshot", id: "u3", data: { tree } });
+      await send({ label: "rtvi-ai", type: "client-message", id: "u4", data: { t: "nav-click", d: { to: "/cart" } } });
+      await eventually(() => received.length === 4, 1000, "four client messages");
+      expect(received).toEqual([
+        { id: "u1", kind: "ui-event", type: "nav-click", data: { to: "/cart", n: [1, 2] } },
+        { id: "u2", kind: "ui-event", type: "opened", data: undefined },
+        { id: "u3", kind: "ui-snapshot", type: "ui-snapshot", data: { tree } },
+        { id: "u4", kind: "client-message", type: "nav-click", data: { to: "/cart" } },
+      ]);
+      await eventually(() => outbox.sent.length === 2, 1000, "two answers");
+      expect(outbox.sent).toEqual([
+        { label: "rtvi-ai", type: "server-response", id: "u1", data: { t: "nav-click", d: { seen: { to: "/cart", n: [1, 2] } } } },
+        { label: "rtvi-ai", type: "server-response", id: "u2", data: { t: "opened", d: { seen: undefined } } },
+      ]);
+    });
+  });
+
+  test("a ui-event without data.event and a ui-snapshot without data.tree get error-response, and reach no bot", async () => {
+    await withRtvi(async ({ rtvi, outbox, send }) => {
+      const received: ClientMessage[] = [];
+      rtvi.events.on("clientMessage", (message) => void received.push(message));
+      await send({ label: "rtvi-ai", type: "ui-event", id: "e1", data: { payload: 1 } });
+      await send({ label: "rtvi-ai", type: "ui-snapshot", id: "e2", data: { tree: "not a tree" } });
+      await send({ label: "rtvi-ai", type: "ui-snapshot", id: "e3" });
+      // Positive control: a well-formed one behind them arrives, so the malformed ones had their chance.
+      await send({ label: "rtvi-ai", type: "ui-event", id: "e4", data: { event: "ok" } });
+      await eventually(() => received.length === 1, 1000, "the well-formed ui-event");
+      expect(received.map((m) => m.id)).toEqual(["e4"]);
+      expect(outbox.sent).toEqual([
+        { label: "rtvi-ai", type: "error-response", id: "e1", data: { error: "ui-event needs data.event" } },
+        { label: "rtvi-ai", type: "error-response", id: "e2", data: { error: "ui-snapshot needs data.tree" } },
+        { label: "rtvi-ai", type: "error-response", id: "e3", data: { error: "ui-snapshot needs data.tree" } },
+      ]);
     });
   });
 
@@ -239,5 +287,71 @@ describe("RTVI", () => {
     ]);
     await task.cancel();
     await running;
+  });
+});
+
+/** How the server answers one RTVI message from a client, in a word; `error-response: ...` names the error. */
+async function serverAnswer(message: unknown): Promise<string> {
+  const rtvi = new RTVIProcessor({ llm: true });
+  const outbox = new Outbox();
+  const task = new PipelineTask(new Pipeline([rtvi, outbox]), { idleTimeoutSecs: 0 });
+  let toBot = false;
+  let ended = false;
+  rtvi.events.on("clientMessage", () => void (toBot = true));
+  const running = task.run().then((reason) => void (ended = reason === "ended"));
+  await task.queueFrame(new InputTransportMessageFrame(JSON.parse(JSON.stringify(message))));
+  const toContext = () => outbox.passed.some((f) => f instanceof LLMMessagesAppendFrame);
+  await eventually(() => outbox.sent.length > 0 || toBot || ended || toContext(), 1000, "an answer");
+  if (!ended) await task.cancel();
+  await running;
+  if (toBot) return "to the bot";
+  if (ended) return "ends the bot";
+  if (toContext()) return "to the LLM context";
+  const [first] = outbox.sent as { type: string; data?: { error?: string } }[];
+  return first.type === "error-response" ? `error-response: ${first.data?.error}` : first.type;
+}
+
+describe("every message type @pipecat-ai/client-js defines", () => {
+  // What client-js 1.13 sends, with the data it sends (its sendX methods); a type added to client-js fails the
+  // test below until it is listed here or among the server's own types.
+  const clientSends: Record<string, [data: unknown, answer: string]> = {
+    "client-ready": [{ version: "2.1.0", about: { library: "@pipecat-ai/client-js" } }, "bot-ready"],
+    "client-message": [{ t: "hello", d: { n: 1 } }, "to the bot"],
+    "ui-event": [{ event: "nav-click", payload: { to: "/cart" } }, "to the bot"],
+    "ui-snapshot": [{ tree: { root: { ref: "e1", role: "generic" }, captured_at: 1796051058706 } }, "to the bot"],
+    "disconnect-bot": [{}, "ends the bot"],
+    "send-text": [{ content: "hello", options: {} }, "to the LLM context"],
+    "append-to-context": [{ role: "user", content: "hello", run_immediately: false }, "to the LLM context"],
+    // Nothing here makes DTMF frames, runs UI job groups or asks the client to run functions.
+    dtmf: [{ buttons: ["1", "#"] }, "error-response: Unsupported type dtmf"],
+    "ui-cancel-job-group": [{ job_id: "j1", reason: "user left" }, "error-response: Unsupported type ui-cancel-job-group"],
+    "llm-function-call-result": [
+      { function_name: "f", tool_call_id: "c1", arguments: {}, result: "ok" },
+      "error-response: Unsupported type llm-function-call-result",
+    ],
+  };
+  // What a server sends to client-js: a client that sends one back is told the server does not take it.
+  const serverSends = [
+    "bot-ready", "error", "metrics", "server-message", "server-response", "error-response", "append-to-context-result",
+    "ui-command", "ui-job-group", "user-started-speaking", "user-stopped-speaking", "bot-started-speaking",
+    "bot-stopped-speaking", "user-mute-started", "user-mute-stopped", "user-transcription", "bot-output",
+    "bot-transcription", "user-llm-text", "bot-llm-text", "bot-llm-started", "bot-llm-stopped", "llm-function-call",
+    "llm-function-call-started", "llm-function-call-in-progress", "llm-function-call-stopped",
+    "bot-llm-search-response", "bot-tts-text", "bot-tts-started", "bot-tts-stopped",
+  ];
+
+  test("the list covers exactly the types client-js defines", () => {
+    expect([...Object.keys(clientSends), ...serverSends].sort()).toEqual(Object.values(RTVIMessageType).sort());
+  });
+
+  test("each one, sent in client-js's own envelope, is served or answered with an error-response naming it", async () => {
+    const answers: Record<string, string> = {};
+    const expected: Record<string, string> = {};
+    for (const type of Object.values(RTVIMessageType) as string[]) {
+      const [data, answer] = clientSends[type] ?? [{}, `error-response: Unsupported type ${type}`];
+      answers[type] = await serverAnswer(new ClientJsMessage(type as RTVIMessageType, data));
+      expected[type] = answer;
+    }
+    expect(answers).toEqual(expected);
   });
 });

@@ -221,6 +221,9 @@ const probeControl: ProbeControl = {
   },
   sendClientMessage: (t, d) => current().client.sendClientMessage(t, d),
   sendClientRequest: (t, d, timeoutMs) => clientRequest(current(), t, d, timeoutMs),
+  sendUIEvent: (event, payload) => current().client.sendUIEvent(event, payload),
+  startUISnapshotStream: () => current().client.startUISnapshotStream(),
+  sendDTMF: (keys) => current().client.sendDTMF(keys),
   sendRaw: (text) => {
     const channel = current().transport.dc;
     if (channel?.readyState !== "open") throw new Error("data channel is not open");

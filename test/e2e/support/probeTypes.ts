@@ -149,6 +149,12 @@ export interface ProbeControl {
   disconnect(): Promise<void>;
   sendClientMessage(t: string, d?: Json): void;
   sendClientRequest(t: string, d?: Json, timeoutMs?: number): Promise<Json>;
+  /** client-js `sendUIEvent`: an RTVI `ui-event`. */
+  sendUIEvent(event: string, payload?: Json): void;
+  /** client-js `startUISnapshotStream`: `ui-snapshot`s of the page's accessibility tree, the first one at once. */
+  startUISnapshotStream(): void;
+  /** client-js `sendDTMF` (keys 0-9, * and #). */
+  sendDTMF(keys: string): void;
   /** Writes a raw string onto the data channel, bypassing RTVI. */
   sendRaw(text: string): void;
   enableMic(enable: boolean): void;
