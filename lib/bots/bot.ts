@@ -5,6 +5,10 @@ export interface RunnerArguments {
   webrtcConnection: SmallWebRTCConnection;
   /** The offer's `request_data`/`requestData`, or the `body` given to `/start`. */
   body: unknown;
+  /** The `/start` session the offer came through, or the `?session_id=` of a direct `/api/offer`. */
+  sessionId?: string;
+  /** The command-line arguments the runner was started with (without the program and script names). */
+  cliArgs: readonly string[];
 }
 
 /** A bot runs once per connection; the promise settles when the bot is done with it. */

@@ -1,6 +1,5 @@
-import type { Bot } from "../bots/bot.ts";
+import type { Bot, RunnerArguments } from "../bots/bot.ts";
 import { rtviMessage } from "../rtvi/messages.ts";
-import type { SmallWebRTCConnection } from "../webrtc/connection.ts";
 
 /**
  * What the client of a failed bot is told. The error itself stays in the server log: its message may carry what
@@ -13,10 +12,11 @@ export const BOT_FAILED_MESSAGE = "The bot stopped with an error; the server log
  * that fails ends only its own session: the log gets the error with its stack and the session's pc_id, and the
  * client gets a fatal RTVI `error` (docs/protocol.md §4), then `peerLeft`.
  */
-export function launchBot(bot: Bot, connection: SmallWebRTCConnection, body: unknown): void {
+export function launchBot(bot: Bot, args: RunnerArguments): void {
+  const connection = args.webrtcConnection;
   queueMicrotask(async () => {
     try {
-      await bot({ webrtcConnection: connection, body });
+      await bot(args);
     } catch (error) {
       connection.logger.exception("bot failed", error);
       connection.sendAppMessage(rtviMessage("error", { error: BOT_FAILED_MESSAGE, fatal: true }));

@@ -84,7 +84,8 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
     const warmUp = () =>
       warmUpCodecs(!bot && spec.kind === "builtIn" && spec.name === "mirror", logger)
         .catch((error: BundledFileError) => exit(program, error));
-    const onConnection = (connection: SmallWebRTCConnection, body: unknown) => launchBot(runBot, connection, body);
+    const onConnection = (connection: SmallWebRTCConnection, body: unknown, sessionId: string | undefined) =>
+      launchBot(runBot, { webrtcConnection: connection, body, sessionId, cliArgs: args });
     const role = workerRole(env);
     if (role) {
       await runWorker({ ...role, config, onConnection, warmUp, logger: logger.child({ worker: role.index }) });

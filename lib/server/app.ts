@@ -70,7 +70,7 @@ export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> 
     "*",
     cors({
       origin: (origin, c) => (allowed(origin, c.req.url) ? origin : null),
-      allowMethods: ["GET", "POST", "PATCH", "OPTIONS"],
+      allowMethods: ["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
       allowHeaders: ["Content-Type", "Authorization"],
       maxAge: 600,
     }),

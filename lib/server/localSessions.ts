@@ -43,9 +43,9 @@ export class LocalSessions implements SessionHost {
     this.#options = options;
     this.handler = new SmallWebRTCRequestHandler({
       connectionOptions: (offerSdp) => connectionOptions(config, logger, offerSdp, this.#sharedPorts),
-      onConnection: (connection, requestData) => {
+      onConnection: (connection, requestData, sessionId) => {
         connection.once("closed", () => metrics.connectionClosed(connection));
-        return options.onConnection(connection, requestData);
+        return options.onConnection(connection, requestData, sessionId);
       },
       maxSessions: config.limits.maxSessions,
       sdpLimits: {

@@ -1,6 +1,6 @@
 /**
  * The SmallWebRTC signalling routes (docs/protocol.md §1): the direct `/api/offer` flow and the `/start` ->
- * `/sessions/:id/api/offer` flow, both with trickle ICE by PATCH.
+ * `/sessions/:id/api/offer` flow, both with trickle ICE by PATCH; any other request under a session gets a 200.
  */
 import { Hono } from "hono";
 import type { IceServer } from "../config/iceServers.ts";
@@ -20,13 +20,14 @@ export interface SignallingDeps {
 export function signallingRoutes({ sessions, startSessions, iceServers }: SignallingDeps): Hono {
   const app = new Hono();
 
-  const offer = async (body: OfferBody, fallbackData: unknown) => {
+  const offer = async (body: OfferBody, fallbackData: unknown, sessionId: string | undefined) => {
     const request: OfferRequest = {
       sdp: body.sdp,
       type: body.type,
       pcId: body.pc_id,
       restartPc: body.restart_pc,
       requestData: body.request_data ?? body.requestData ?? fallbackData,
+      sessionId,
     };
     return await sessions.handleOffer(request);
   };
@@ -43,7 +44,9 @@ export function signallingRoutes({ sessions, startSessions, iceServers }: Signal
     return { status: "success" };
   };
 
-  app.post("/api/offer", async (c) => c.json(await offer(await readJsonBody(c, OfferBody), undefined)));
+  app.post("/api/offer", async (c) => {
+    return c.json(await offer(await readJsonBody(c, OfferBody), undefined, c.req.query("session_id") || undefined));
+  });
   app.patch("/api/offer", async (c) => c.json(await patch(await readJsonBody(c, PatchBody))));
 
   app.post("/start", async (c) => {
@@ -65,16 +68,19 @@ export function signallingRoutes({ sessions, startSessions, iceServers }: Signal
     return session;
   };
 
-  app.post("/sessions/:id/api/offer", async (c) => {
+  // Pipecat Cloud proxies every request under /sessions/:id/ to the bot's process, for any method: offers and
+  // trickle go to the connection, and anything else under a live session is acknowledged with a 200.
+  app.all("/sessions/:id/*", async (c) => {
     const session = startSession(c.req.param("id"));
-    const answer = await offer(await readJsonBody(c, OfferBody), session.body);
-    const connection = sessions.find(answer.pc_id);
-    if (connection) startSessions.activate(session.id, connection);
-    return c.json(answer);
-  });
-  app.patch("/sessions/:id/api/offer", async (c) => {
-    startSession(c.req.param("id"));
-    return c.json(await patch(await readJsonBody(c, PatchBody)));
+    const isOffer = c.req.path === `/sessions/${session.id}/api/offer`;
+    if (isOffer && c.req.method === "POST") {
+      const answer = await offer(await readJsonBody(c, OfferBody), session.body, session.id);
+      const connection = sessions.find(answer.pc_id);
+      if (connection) startSessions.activate(session.id, connection);
+      return c.json(answer);
+    }
+    if (isOffer && c.req.method === "PATCH") return c.json(await patch(await readJsonBody(c, PatchBody)));
+    return c.json({});
   });
 
   return app;

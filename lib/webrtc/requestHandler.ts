@@ -20,6 +20,8 @@ export interface OfferRequest {
   restartPc?: boolean | null;
   /** Opaque app data (`request_data` / `requestData`, or the body stored by `/start`). */
   requestData?: unknown;
+  /** The `/start` session (or `?session_id=`) the offer came through. */
+  sessionId?: string;
 }
 
 export interface PatchRequest {
@@ -28,7 +30,11 @@ export interface PatchRequest {
 }
 
 /** Called once per new connection, after its answer is ready and before it is returned to the client. */
-export type ConnectionCallback = (connection: SmallWebRTCConnection, requestData: unknown) => void | Promise<void>;
+export type ConnectionCallback = (
+  connection: SmallWebRTCConnection,
+  requestData: unknown,
+  sessionId: string | undefined,
+) => void | Promise<void>;
 
 export interface RequestHandlerOptions {
   /** Options for the connection a new offer creates (they may depend on who sent it). */
@@ -88,7 +94,7 @@ export class SmallWebRTCRequestHandler {
     }
     this.#track(connection);
     try {
-      await this.#options.onConnection(connection, request.requestData);
+      await this.#options.onConnection(connection, request.requestData, request.sessionId);
     } catch (error) {
       // Like Pipecat, an application callback failure is logged; the session is closed rather than left half set up.
       connection.logger.error("connection callback failed", { error });

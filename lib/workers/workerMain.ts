@@ -67,11 +67,11 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       }
       return ports;
     },
-    onConnection: (connection, body) => {
+    onConnection: (connection, body, sessionId) => {
       const pcIds = new Set([connection.pcId]);
       connection.on("pcIdChanged", (pcId) => pcIds.add(pcId));
       connection.once("closed", () => send({ type: "sessionClosed", pcIds: [...pcIds] }));
-      return options.onConnection(connection, body);
+      return options.onConnection(connection, body, sessionId);
     },
   });
 

@@ -82,7 +82,7 @@ describe("loading a bot file", () => {
     for (const file of ["bot.ts", "bot.js", "bot.mjs"]) {
       const run = await loadBotFile(`./${file}`, dir);
       const connection = {} as { sent?: unknown[] };
-      await run({ webrtcConnection: connection as never, body: undefined });
+      await run({ webrtcConnection: connection as never, body: undefined, cliArgs: [] });
       expect(connection.sent).toEqual([api.Pipeline, api.Pipeline, api.SmallWebRTCTransport]);
     }
   });

@@ -56,7 +56,7 @@ describe("protocol safety", () => {
     listening = new SmallWebRTCServer({
       config: testConfig({ tls: { certFile, keyFile } }),
       logger: createLogger({ level: "error" }),
-      onConnection: (connection) => void echoBot({ webrtcConnection: connection, body: undefined }),
+      onConnection: (connection) => void echoBot({ webrtcConnection: connection, body: undefined, cliArgs: [] }),
     });
     const { url } = await listening.listen();
     expect(url).toStartWith("https://");

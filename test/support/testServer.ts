@@ -36,11 +36,11 @@ export function startTestServer(
   const server = new SmallWebRTCServer({
     config: testConfig(overrides),
     logger,
-    onConnection: (connection, body) => {
-      const args = { webrtcConnection: connection, body };
+    onConnection: (connection, body, sessionId) => {
+      const args: RunnerArguments = { webrtcConnection: connection, body, sessionId, cliArgs: [] };
       sessions.push(args);
       waiting.shift()?.(connection);
-      launchBot(async (a) => void (await bot(a)), connection, body);
+      launchBot(async (a) => void (await bot(a)), args);
     },
   });
   const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {

@@ -37,6 +37,13 @@ describe("POST /api/offer", () => {
     expect(server.sessions.map((s) => s.body)).toEqual([{ a: 1 }, { b: 2 }]);
   });
 
+  test("?session_id= reaches the bot as sessionId; without it there is none", async () => {
+    server = startTestServer({}, () => {});
+    expect((await server.post("/api/offer?session_id=abc-1", await realOffer())).status).toBe(200);
+    expect((await server.post("/api/offer", await realOffer())).status).toBe(200);
+    expect(server.sessions.map((s) => s.sessionId)).toEqual(["abc-1", undefined]);
+  });
+
   test("rejects what is not JSON with 400 and a wrong shape with 422", async () => {
     server = startTestServer();
     await expectJsonError(server.request("/api/offer", { method: "POST", body: "{not json", headers: JSON_HEADERS }), 400);
@@ -120,6 +127,7 @@ describe("POST /start and /sessions/:id/api/offer", () => {
     const { body: again } = await server.post("/start", { body: { room: "hall" } });
     await server.post(`/sessions/${again.sessionId}/api/offer`, { ...(await realOffer()), requestData: { own: true } });
     expect(server.sessions.map((s) => s.body)).toEqual([{ room: "kitchen" }, { own: true }]);
+    expect(server.sessions.map((s) => s.sessionId)).toEqual([started.sessionId, again.sessionId]);
   });
 
   test("an empty or unparsable /start body is treated as {}", async () => {
@@ -134,10 +142,36 @@ describe("POST /start and /sessions/:id/api/offer", () => {
     await expectJsonError(server.request("/start", { method: "POST", json: { createDailyRoom: true } }), 400, /Transport 'daily'/);
   });
 
-  test("unknown session ids get 404 for POST and PATCH", async () => {
+  test("unknown session ids get a JSON 404 for any method and path", async () => {
     server = startTestServer();
     await expectJsonError(server.request("/sessions/nope/api/offer", { method: "POST", json: await realOffer() }), 404);
     await expectJsonError(server.request("/sessions/nope/api/offer", { method: "PATCH", json: { pc_id: "x", candidates: [] } }), 404);
+    for (const method of ["GET", "PUT", "DELETE", "POST"]) {
+      await expectJsonError(server.request("/sessions/nope/anything/else", { method }), 404, "Invalid or not-yet-ready session_id");
+    }
+  });
+
+  test("any other request under a known session gets 200 and {}, for any method, and starts no bot", async () => {
+    server = startTestServer({}, () => {});
+    const { body: started } = await server.post("/start", {});
+    for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"]) {
+      const response = await server.request(`/sessions/${started.sessionId}/app/state?x=1`, { method, body: "{}" });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({});
+    }
+    // A GET of the offer path is not an offer either.
+    expect((await server.request(`/sessions/${started.sessionId}/api/offer`)).status).toBe(200);
+    expect(server.sessions).toHaveLength(0);
+    // Positive control: the offer path on the same session does start the bot.
+    expect((await server.post(`/sessions/${started.sessionId}/api/offer`, await realOffer())).status).toBe(200);
+    expect(server.sessions).toHaveLength(1);
+  });
+
+  test("a bad offer body under a session still gets its JSON 4xx", async () => {
+    server = startTestServer();
+    const { body: started } = await server.post("/start", {});
+    await expectJsonError(server.request(`/sessions/${started.sessionId}/api/offer`, { method: "POST", body: "][" }), 400);
+    await expectJsonError(server.request(`/sessions/${started.sessionId}/api/offer`, { method: "PATCH", json: { x: 1 } }), 422);
   });
 
   test("PATCH through the session path reaches the connection", async () => {
