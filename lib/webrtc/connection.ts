@@ -46,11 +46,18 @@ export interface ConnectionEvents {
   connected: [];
   /** The client is gone for good (closed by either side, failed, or timed out). Emitted once. */
   closed: [];
+  /**
+   * The connection failed instead of being hung up: ICE failed (werift's state `failed`), the client vanished, or it
+   * never connected within `limits.connectTimeoutSecs`. `closed` follows.
+   */
+  failed: [];
   /** The peer connection is being replaced by `restart_pc`. */
   disconnected: [];
   appMessage: [message: unknown];
   /** The client's track on receiver `receiverIndex` started (its first packet arrived). */
   trackStarted: [receiverIndex: MediaSlot, kind: "audio" | "video"];
+  /** The client's track on receiver `receiverIndex` ended: the client stopped that transceiver. */
+  trackEnded: [receiverIndex: MediaSlot, kind: "audio" | "video"];
   trackStatus: [receiverIndex: number, enabled: boolean];
   /** A new `pcId` was minted by `restart_pc`; the previous one stays valid for late requests. */
   pcIdChanged: [pcId: string, previous: string];
@@ -315,8 +322,13 @@ export class SmallWebRTCConnection extends TypedEmitter<ConnectionEvents> {
       trackStarted: (slot, kind) => {
         if (current()) this.emit("trackStarted", slot, kind);
       },
-      gone: () => {
-        if (current()) void this.close();
+      trackEnded: (slot, kind) => {
+        if (current()) this.emit("trackEnded", slot, kind);
+      },
+      gone: (how) => {
+        if (!current()) return;
+        if (how === "failed") this.emit("failed");
+        void this.close();
       },
     };
   }

@@ -79,8 +79,13 @@ export interface PeerListener {
   inbound(message: InboundMessage): void;
   /** The first packet of the client's track on `slot` arrived. */
   trackStarted(slot: MediaSlot, kind: "audio" | "video"): void;
-  /** The client is gone for good (closed, vanished, failed or never connected; the peer logged why): close. */
-  gone(): void;
+  /** The client's track on `slot` ended: the client stopped its transceiver (werift ended the track). */
+  trackEnded(slot: MediaSlot, kind: "audio" | "video"): void;
+  /**
+   * The client is gone for good (the peer logged why): close. `failed` when it did not hang up: ICE failed, it
+   * vanished, or it never connected in time.
+   */
+  gone(how: "hungUp" | "failed"): void;
 }
 
 /** A gatherer that never reports completion must not hold the answer forever. */
@@ -271,8 +276,13 @@ export class Peer implements PeerMedia {
       // A re-offer may bring a new track on the same slot: only the newest one is heard.
       this.#trackUnsubscribers[slot]?.();
       this.#trackUnsubscribers[slot] = () => onRtp.unSubscribe();
-      this.#logger.debug("track started", { slot, kind: track.kind });
-      this.#listener.trackStarted(slot, track.kind === "video" ? "video" : "audio");
+      const kind = track.kind === "video" ? "video" : "audio";
+      this.#logger.debug("track started", { slot, kind });
+      this.#listener.trackStarted(slot, kind);
+      track.once("ended", () => {
+        this.#logger.debug("track ended", { slot, kind });
+        this.#listener.trackEnded(slot, kind);
+      });
     });
     const onPli = transceiver.sender.onPictureLossIndication.subscribe(() => {
       const slot = slotOf();
@@ -314,7 +324,9 @@ export class Peer implements PeerMedia {
       this.#armConnectTimer();
     }
     this.#listener.state(state);
-    if (state === "failed" || state === "closed") this.#gone("debug", `peer connection ${state}; closing`);
+    if (state === "failed" || state === "closed") {
+      this.#gone(state === "failed" ? "failed" : "hungUp", "debug", `peer connection ${state}; closing`);
+    }
   }
 
   #adoptChannel(channel: RTCDataChannel): void {
@@ -356,7 +368,7 @@ export class Peer implements PeerMedia {
       this.#watched.add(dtls);
       const subscription = dtls.onStateChange.subscribe(() => {
         if (pc.dtlsTransports.every((t) => t.state === "closed" || t.state === "failed")) {
-          this.#gone("debug", "client closed its peer connection", { reason: "DTLS close_notify" });
+          this.#gone("hungUp", "debug", "client closed its peer connection", { reason: "DTLS close_notify" });
         }
       });
       this.#unsubscribers.push(() => subscription.unSubscribe());
@@ -365,7 +377,7 @@ export class Peer implements PeerMedia {
     if (sctp && !this.#watched.has(sctp)) {
       this.#watched.add(sctp);
       const subscription = sctp.stateChanged.closed.subscribe(() => {
-        this.#gone("debug", "client closed its peer connection", { reason: "SCTP association ended" });
+        this.#gone("hungUp", "debug", "client closed its peer connection", { reason: "SCTP association ended" });
       });
       this.#unsubscribers.push(() => subscription.unSubscribe());
     }
@@ -377,7 +389,9 @@ export class Peer implements PeerMedia {
     const tracker = new LivenessTracker(this.#options.liveness);
     this.#livenessTimer = setInterval(() => {
       const sample = { now: performance.now(), lastPingAt: this.#lastPingAt, inboundCount: this.#inboundCount() };
-      if (!tracker.isAlive(sample)) this.#gone("info", "client vanished; closing", { pinged: this.#lastPingAt !== undefined });
+      if (!tracker.isAlive(sample)) {
+        this.#gone("failed", "info", "client vanished; closing", { pinged: this.#lastPingAt !== undefined });
+      }
     }, LIVENESS_CHECK_MS);
   }
 
@@ -404,7 +418,10 @@ export class Peer implements PeerMedia {
   #armConnectTimer(): void {
     if (this.#connectTimer) return;
     const timeoutMs = this.#options.connectTimeoutMs;
-    this.#connectTimer = setTimeout(() => this.#gone("info", "closing: not connected in time", { timeoutMs }), timeoutMs);
+    this.#connectTimer = setTimeout(
+      () => this.#gone("failed", "info", "closing: not connected in time", { timeoutMs }),
+      timeoutMs,
+    );
   }
 
   #armDataChannelTimer(): void {
@@ -412,10 +429,10 @@ export class Peer implements PeerMedia {
     this.#dataChannelTimer = setTimeout(() => this.#listener.noChannel(), this.#options.dataChannelTimeoutMs);
   }
 
-  #gone(level: "debug" | "info", why: string, fields?: Record<string, unknown>): void {
+  #gone(how: "hungUp" | "failed", level: "debug" | "info", why: string, fields?: Record<string, unknown>): void {
     if (this.#closed) return;
     this.#logger[level](why, fields);
-    this.#listener.gone();
+    this.#listener.gone(how);
   }
 }
 
