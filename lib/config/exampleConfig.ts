@@ -18,6 +18,7 @@ const EXAMPLES: Record<string, string> = {
   token: '"token": "change-me-to-a-long-random-string",',
   secret: '"secret": "change-me-to-another-long-random-string",',
   assetsDir: '"assetsDir": "/opt/smallwebrtc/codecs",',
+  folder: '"folder": "./recordings",',
   portRange: '"portRange": [40000, 40099],',
   udpPort: '"udpPort": 7861,',
   tcpPort: '"tcpPort": 7862,',

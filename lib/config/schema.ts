@@ -426,6 +426,14 @@ export const ConfigSchema = z
       .describe(
         "Directory of replacement codec files (opus.wasm, libav-vp8-opus.wasm, ...) used instead of the embedded ones.",
       ),
+    folder: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Directory whose files are served at /files/<path> (Pipecat's runner --folder), e.g. for recordings a bot " +
+          "writes. Paths that would leave it (.., absolute, symlinks to outside) are refused.",
+      ),
     auth: AuthSchema.prefault({}),
     tls: TlsSchema.optional(),
     ice: IceSchema.prefault({}),

@@ -12,6 +12,7 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import { VERSION } from "../version.ts";
 import { SignallingError, type SignallingErrorReason } from "../webrtc/errors.ts";
 import { type AssetSource, contentType } from "./assets.ts";
+import { folderFiles } from "./folderFiles.ts";
 import { errorResponse, HttpError } from "./httpError.ts";
 import { isAuthorized } from "./accessTokens.ts";
 import type { Metrics } from "./metrics.ts";
@@ -46,7 +47,7 @@ const SIGNALLING_STATUS: Record<SignallingErrorReason, ContentfulStatusCode> = {
 /** Routes that create sessions, and so are rate limited per client IP. */
 const OFFER_ROUTES = /^\/(api\/offer|start|sessions\/[^/]+\/api\/offer)$/;
 /** Routes that need a token when auth is configured. */
-const PROTECTED_ROUTES = /^\/(api\/offer|start|sessions\/.*|metrics)$/;
+const PROTECTED_ROUTES = /^\/(api\/offer|start|sessions\/.*|files\/.*|metrics)$/;
 
 export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> {
   const { config, sessions, startSessions, assets, metrics } = options;
@@ -112,6 +113,7 @@ export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> 
   );
 
   app.route("/", signallingRoutes({ sessions, startSessions, iceServers: () => resolveIceServers(config) }));
+  if (config.folder) app.route("/", folderFiles(config.folder));
 
   app.get("/status", (c) =>
     c.json({ status: "ready", sessions: sessions.size, transports: ["webrtc"], version: VERSION, ...sessions.status() }));
