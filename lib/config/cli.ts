@@ -48,6 +48,7 @@ export const FLAGS: FlagSpec[] = [
     help: "processes that run sessions (default: one per CPU core; 1: a single process)",
   },
   { name: "folder", value: "DIR", path: "folder", help: "serve the files of DIR at /files/<path>" },
+  { name: "single-session", path: "singleSession", help: "one session at a time; another offer gets 409" },
   { name: "esp32", path: "esp32", help: "answer ESP32 (libpeer) devices; needs --host set to a LAN IP" },
   { name: "log-level", value: "LEVEL", path: "logLevel", help: "error, warn, info, debug or trace" },
   { name: "verbose", short: "v", help: "more logging (-v debug, -vv trace)" },

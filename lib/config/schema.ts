@@ -389,6 +389,13 @@ export const ConfigSchema = z
       .describe("STUN/TURN servers used by this server and handed to clients by /start. None: host candidates only."),
     turn: TurnSchema.optional().describe("A TURN server, with static or short-lived shared-secret credentials."),
     esp32: z.boolean().default(false).describe("Shape SDP answers for pipecat-esp32 (libpeer) devices."),
+    singleSession: z
+      .boolean()
+      .default(false)
+      .describe(
+        "One session at a time, as Pipecat Cloud runs its image (one session per process): while it is live, a new " +
+          "offer gets 409; its own re-offers, restarts and trickle still work.",
+      ),
     bot: z
       .string()
       .trim()

@@ -42,6 +42,8 @@ const SIGNALLING_STATUS: Record<SignallingErrorReason, ContentfulStatusCode> = {
   "invalid-candidate": 400,
   "peer-not-found": 404,
   capacity: 503,
+  // 409, not 503: this process will not take another session, so waiting and retrying here would not help.
+  busy: 409,
 };
 
 /** Routes that create sessions, and so are rate limited per client IP. */

@@ -48,6 +48,7 @@ export class LocalSessions implements SessionHost {
         return options.onConnection(connection, requestData, sessionId);
       },
       maxSessions: config.limits.maxSessions,
+      singleSession: config.singleSession,
       sdpLimits: {
         maxBytes: config.limits.maxSdpBytes,
         maxLines: config.limits.maxSdpLines,

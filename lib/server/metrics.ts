@@ -21,12 +21,21 @@ import {
   STALL_WINDOW_MS,
 } from "./loopStalls.ts";
 
-export type OfferResult = "answered" | "invalid" | "unauthorized" | "not_found" | "rate_limited" | "capacity" | "error";
+export type OfferResult =
+  | "answered"
+  | "invalid"
+  | "unauthorized"
+  | "not_found"
+  | "busy"
+  | "rate_limited"
+  | "capacity"
+  | "error";
 
 export function offerResult(status: number): OfferResult {
   if (status < 300) return "answered";
   if (status === 401 || status === 403) return "unauthorized";
   if (status === 404) return "not_found";
+  if (status === 409) return "busy";
   if (status === 429) return "rate_limited";
   if (status === 503) return "capacity";
   return status < 500 ? "invalid" : "error";

@@ -41,6 +41,8 @@ export interface RequestHandlerOptions {
   connectionOptions: (offerSdp: string) => ConnectionOptions;
   onConnection: ConnectionCallback;
   maxSessions: number;
+  /** One session at a time (Pipecat Cloud's one session per process): a new offer while one is live is refused. */
+  singleSession?: boolean;
   sdpLimits: SdpLimits;
   logger?: Logger;
 }
@@ -81,6 +83,7 @@ export class SmallWebRTCRequestHandler {
       return await existing.renegotiate({ sdp: request.sdp, type: "offer" }, Boolean(request.restartPc));
     }
 
+    if (this.#options.singleSession && this.#open.size + this.#creating > 0) throw SignallingError.busy();
     if (this.#open.size + this.#creating >= this.#options.maxSessions) {
       throw new SignallingError("capacity", `the server is at its limit of ${this.#options.maxSessions} sessions`);
     }

@@ -129,6 +129,7 @@ export class WorkerPool implements SessionHost {
     if (existing) return await this.#offer(existing.worker, request, existing);
 
     const { maxSessions, workerLoad } = this.#options.config.limits;
+    if (this.#options.config.singleSession && this.#open.size + this.#creating > 0) throw SignallingError.busy();
     if (this.#open.size + this.#creating >= maxSessions) {
       throw new SignallingError("capacity", `the server is at its limit of ${maxSessions} sessions`);
     }

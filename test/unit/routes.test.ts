@@ -183,6 +183,40 @@ describe("POST /start and /sessions/:id/api/offer", () => {
   });
 });
 
+describe("singleSession", () => {
+  test("a second offer while the session is live gets a JSON 409; its own re-offer and PATCH still work", async () => {
+    // Positive control: without the mode, two sessions side by side are fine.
+    server = startTestServer({}, () => {});
+    expect((await server.post("/api/offer", await realOffer())).status).toBe(200);
+    expect((await server.post("/api/offer", await realOffer())).status).toBe(200);
+    await server.close();
+
+    server = startTestServer({ singleSession: true }, () => {});
+    const { status, body: answer } = await server.post("/api/offer", await realOffer());
+    expect(status).toBe(200);
+    await expectJsonError(server.request("/api/offer", { method: "POST", json: await realOffer() }), 409, /one session per process/);
+    const { body: started } = await server.post("/start", {});
+    await expectJsonError(server.request(`/sessions/${started.sessionId}/api/offer`, { method: "POST", json: await realOffer() }), 409);
+    expect((await server.post("/api/offer", { ...(await realOffer()), pc_id: answer.pc_id })).status).toBe(200);
+    const patch = { pc_id: answer.pc_id, candidates: [{ candidate: "", sdp_mid: "0", sdp_mline_index: 0 }] };
+    expect((await server.post("/api/offer", patch, "PATCH")).status).toBe(200);
+    expect(server.sessions).toHaveLength(1);
+    const metrics = await (await server.request("/metrics")).text();
+    expect(metrics).toContain('smallwebrtc_offers_total{result="busy"} 2');
+
+    // Once that session has ended, the next offer is taken.
+    await server.sessions[0].webrtcConnection.close();
+    expect((await server.post("/api/offer", await realOffer())).status).toBe(200);
+  });
+
+  test("of two offers at once, exactly one is answered", async () => {
+    server = startTestServer({ singleSession: true }, () => {});
+    const [a, b] = await Promise.all([realOffer(), realOffer()]);
+    const statuses = await Promise.all([server.post("/api/offer", a), server.post("/api/offer", b)]);
+    expect(statuses.map((r) => r.status).sort()).toEqual([200, 409]);
+  });
+});
+
 describe("other routes", () => {
   test("/ redirects to the test client; /status reports sessions", async () => {
     server = startTestServer();
