@@ -1,7 +1,8 @@
 /**
  * Bot audio out: PCM at any rate -> one queue at the encoder's rate -> a 20 ms packet every 20 ms on a monotonic
  * clock. When the queue is empty the track keeps going with silence, so the client's jitter buffer never starves and
- * a new utterance starts without a gap. `clear()` drops everything queued at once (an interruption), so the bot
+ * a new utterance starts without a gap; with `autoSilence: false` it sends nothing instead, and the next utterance
+ * starts a new talk spurt. `clear()` drops everything queued at once (an interruption), so the bot
  * goes quiet within one packet.
  */
 import { type AudioEncoder, createAudioEncoder, FRAME_MS, type RtpAudioCodec } from "./audioCodecs.ts";
@@ -34,6 +35,8 @@ export interface AudioSenderOptions {
   maxBufferedSecs?: number;
   /** The source is live (see LIVE_TARGET_MS): keep latency low instead of holding the producer back. */
   live?: boolean;
+  /** Send silence while the queue is empty (the default), rather than no packets at all. */
+  autoSilence?: boolean;
 }
 
 /** Process-wide, for /metrics: bot audio packets never sent because the process stalled past the pacer's limit. */
@@ -68,6 +71,9 @@ export class AudioSender {
   #silencePacket?: Uint8Array;
   #waiters: { maxSamples: number; resolve: () => void }[] = [];
   #excessSince?: number;
+  /** Silent packets still owed to `drainedThenSilence()`, sent even without auto silence, and who waits for them. */
+  #owedSilence = 0;
+  #silenceSent?: () => void;
   readonly #aligner = new TickAligner(FRAME_MS);
   #closed = false;
 
@@ -115,6 +121,18 @@ export class AudioSender {
     return this.#whenQueuedBelow(1);
   }
 
+  /**
+   * Resolves once everything queued so far has been sent, followed by `ms` of silence: the end of a session, so the
+   * client's jitter buffer plays out the tail before the connection goes.
+   */
+  drainedThenSilence(ms: number): Promise<void> {
+    if (this.#closed || !this.#pacer.running || ms <= 0) return this.drained();
+    // Owed silence is taken only by ticks that find the queue empty, so it follows whatever is queued now.
+    this.#silenceSent?.();
+    this.#owedSilence = Math.ceil(ms / FRAME_MS);
+    return new Promise((resolve) => (this.#silenceSent = resolve));
+  }
+
   /** Drops all queued audio now. */
   clear(): void {
     this.#queue.clear();
@@ -125,6 +143,8 @@ export class AudioSender {
     this.#closed = true;
     this.#pacer.stop();
     this.clear();
+    this.#owedSilence = 0;
+    this.#silenceSent?.();
     for (const resampler of this.#resamplers.values()) resampler.free();
     this.#encoder.free();
   }
@@ -134,9 +154,17 @@ export class AudioSender {
     const wasPlaying = this.#playing;
     this.#playing = frame !== undefined;
     if (this.#playing !== wasPlaying) this.#options.onPlaying?.(this.#playing);
+    if (!frame && !this.#takeOwedSilence() && this.#options.autoSilence === false) {
+      // Nothing is sent; the next packet's timestamp and marker tell the client where the new talk spurt starts.
+      this.#release();
+      return;
+    }
     const payload = frame ? this.#encodeAudio(frame) : this.#encodeSilence();
-    audioSenderStats.skippedPackets += tick.skipped;
-    this.#sequenceNumber = (this.#sequenceNumber + 1 + tick.skipped) & 0xffff;
+    // Ticks skipped by a stall take no audio. With auto silence they were packets, which the client counts as lost;
+    // without it they are simply not sent, and the timestamp alone shows the gap.
+    const lost = this.#options.autoSilence === false ? 0 : tick.skipped;
+    audioSenderStats.skippedPackets += lost;
+    this.#sequenceNumber = (this.#sequenceNumber + 1 + lost) & 0xffff;
     this.#options.send({
       payload,
       sequenceNumber: this.#sequenceNumber,
@@ -144,6 +172,16 @@ export class AudioSender {
       marker: this.#playing && !wasPlaying,
     });
     this.#release();
+  }
+
+  /** Counts one silent packet against `drainedThenSilence()`; true while some were owed. */
+  #takeOwedSilence(): boolean {
+    if (this.#owedSilence === 0) return false;
+    if (--this.#owedSilence === 0) {
+      this.#silenceSent?.();
+      this.#silenceSent = undefined;
+    }
+    return true;
   }
 
   #encodeAudio(frame: Int16Array): Uint8Array {

@@ -57,7 +57,7 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
   }
 
   protected override cleanup(): Promise<void> {
-    return this.#client.disconnect();
+    return this.#client.processorStopped("input");
   }
 
   /** Called by the transport when the client connected. */

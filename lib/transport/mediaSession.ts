@@ -32,6 +32,7 @@ export interface AudioOutput {
   bitrate: number;
   maxQueuedMs: number;
   live: boolean;
+  autoSilence: boolean;
   onPlaying: (playing: boolean) => void;
 }
 
@@ -193,6 +194,7 @@ export class MediaSession {
       bitrate: output.bitrate,
       maxQueuedMs: output.maxQueuedMs,
       live: output.live,
+      autoSilence: output.autoSilence,
       onPlaying: output.onPlaying,
       send: (packet) => this.#port.sendRtp(RECEIVER.microphone, packet),
     });

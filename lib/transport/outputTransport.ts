@@ -65,8 +65,8 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       await media.audioSender?.drained();
       this.#client.sendMessage(frame.message);
     } else if (frame instanceof EndFrame) {
-      // Let the bot finish its sentence before the session ends.
-      await media.audioSender?.drained();
+      // Let the bot finish its sentence, and the client's jitter buffer play it out, before the session ends.
+      await media.audioSender?.drainedThenSilence(this.#client.params.audioOutEndSilenceSecs * 1000);
       await this.pushFrame(frame, direction);
     } else {
       await this.pushFrame(frame, direction);
@@ -76,7 +76,7 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
   protected override async cleanup(): Promise<void> {
     this.#setBotSpeaking(false);
     clearTimeout(this.#stopTimer);
-    await this.#client.disconnect();
+    await this.#client.processorStopped("output");
   }
 
   #start(frame: StartFrame): void {
@@ -89,6 +89,7 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
         // Back-pressure keeps about two chunks queued: enough to never run dry, little to discard on interruption.
         maxQueuedMs: params.audioOut10msChunks * 10 * 2,
         live: params.audioOutLive,
+        autoSilence: params.audioOutAutoSilence,
         onPlaying: (playing) => this.#onPlaying(playing),
       });
     }

@@ -17,6 +17,7 @@ export class SmallWebRTCClient {
   readonly logger: Logger;
   readonly #expected = new Set<ProcessorSide>();
   readonly #started = new Set<ProcessorSide>();
+  readonly #stopped = new Set<ProcessorSide>();
   #closing = false;
 
   constructor(connection: SmallWebRTCConnection, params: ResolvedTransportParams) {
@@ -48,6 +49,15 @@ export class SmallWebRTCClient {
   processorStarted(side: ProcessorSide): void {
     this.#started.add(side);
     if (this.#started.size === this.#expected.size) this.connection.connect();
+  }
+
+  /**
+   * Called by each processor when it has stopped. The session ends once every processor in use has: an EndFrame
+   * passes the input first, and the output still has the bot's last words and the end silence to send.
+   */
+  async processorStopped(side: ProcessorSide): Promise<void> {
+    this.#stopped.add(side);
+    if (this.#stopped.size === this.#expected.size) await this.disconnect();
   }
 
   /** Sends a message to the client right away. */

@@ -22,6 +22,17 @@ export interface TransportParams {
    * skipping quiet frames when jitter has built up a queue, instead of holding the producer back. Default false.
    */
   audioOutLive?: boolean;
+  /**
+   * Seconds of silence sent after the bot's last audio when an EndFrame ends the session, before the connection
+   * closes, so the client's jitter buffer plays out the tail instead of cutting it. Default 2, as in Pipecat; 0 ends
+   * as soon as the audio has been sent.
+   */
+  audioOutEndSilenceSecs?: number;
+  /**
+   * While the bot has nothing to say, the track carries silence (the default, as in Pipecat), so the client's jitter
+   * buffer never starves. False sends no packets then: each utterance starts a new talk spurt (RTP marker bit).
+   */
+  audioOutAutoSilence?: boolean;
   videoInEnabled?: boolean;
   /**
    * Pixel layout of UserImageRawFrame: "RGB" (the default, Pipecat's packed RGB24) or "I420" (planar 4:2:0, as the
@@ -52,12 +63,18 @@ export type ResolvedTransportParams = Required<Omit<TransportParams, Optional>> 
 export function resolveTransportParams(params: TransportParams): ResolvedTransportParams {
   const problem = videoSizeProblem(params.videoOutWidth, params.videoOutHeight);
   if (problem) throw new RangeError(`TransportParams videoOutWidth/videoOutHeight: ${problem}`);
+  const endSilence = params.audioOutEndSilenceSecs;
+  if (endSilence !== undefined && !(Number.isFinite(endSilence) && endSilence >= 0)) {
+    throw new RangeError(`TransportParams audioOutEndSilenceSecs: must be a number of seconds >= 0, got ${endSilence}`);
+  }
   return {
     audioInEnabled: false,
     audioOutEnabled: false,
     audioOut10msChunks: 4,
     audioOutBitrate: 32_000,
     audioOutLive: false,
+    audioOutEndSilenceSecs: 2,
+    audioOutAutoSilence: true,
     videoInEnabled: false,
     videoInFormat: "RGB",
     videoOutEnabled: false,

@@ -12,7 +12,7 @@ function tone(ms: number, rate = 16000, amplitude = 8000): Int16Array {
   return Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * 440 * i) / rate)));
 }
 
-function setup(live = false) {
+function setup(live = false, autoSilence?: boolean) {
   const clock = new VirtualClock();
   const sent: (OutgoingRtp & { at: number })[] = [];
   const playing: [number, boolean][] = [];
@@ -20,6 +20,7 @@ function setup(live = false) {
     codec: OPUS,
     preferredRate: 16000,
     live,
+    autoSilence,
     clock,
     send: (packet) => sent.push({ ...packet, at: clock.now() }),
     onPlaying: (on) => playing.push([clock.now(), on]),
@@ -175,6 +176,50 @@ describe("AudioSender", () => {
     expect(Math.max(...behind)).toBeLessThanOrEqual(20);
     expect(Math.max(...behind)).toBeGreaterThan(10);
     slow.sender.close();
+  });
+
+  test("without auto silence nothing is sent while idle, even across a stall; each utterance is a talk spurt", () => {
+    const { clock, sender, sent, loud } = setup(false, false);
+    sender.start();
+    clock.advance(200);
+    expect(sent.length).toBe(0);
+    void sender.write(tone(100), 16000);
+    clock.advance(120);
+    clock.stall(300);
+    void sender.write(tone(100), 16000);
+    clock.advance(300);
+    // The positive control: both utterances went out whole, and nothing around them.
+    expect(sent.length).toBe(10);
+    expect(sent.every(loud)).toBe(true);
+    expect(sent.map((p) => p.marker)).toEqual([true, false, false, false, false, true, false, false, false, false]);
+    for (let i = 1; i < sent.length; i++) {
+      expect((sent[i].sequenceNumber - sent[i - 1].sequenceNumber) & 0xffff).toBe(1);
+    }
+    // The pause shows in the timestamps alone: 300 ms from the end of the first utterance.
+    expect((sent[5].timestamp - sent[4].timestamp) >>> 0).toBeGreaterThanOrEqual(15 * 960);
+    sender.close();
+  });
+
+  test("drainedThenSilence() waits for the queue and then that much silence, with or without auto silence", async () => {
+    for (const autoSilence of [true, false]) {
+      const { clock, sender, sent, loud } = setup(false, autoSilence);
+      sender.start();
+      void sender.write(tone(100), 16000);
+      let done = false;
+      void sender.drainedThenSilence(200).then(() => (done = true));
+      // Five packets of audio (0-80 ms), then ten of silence (100-280 ms).
+      clock.advance(270);
+      await Promise.resolve();
+      expect(done).toBe(false);
+      clock.advance(20);
+      await eventually(() => done, 1000, "the end silence to have been sent");
+      // The five of the tone and the ten after them; the first silent one still decodes the tone's tail (look-ahead).
+      const levels = sent.map(loud);
+      expect(levels.length).toBe(15);
+      expect(levels.slice(0, 5)).toEqual(Array(5).fill(true));
+      expect(levels.slice(6)).toEqual(Array(9).fill(false));
+      sender.close();
+    }
   });
 
   test("queued audio is hard-bounded even when handed over in one frame", () => {
