@@ -97,14 +97,8 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
 
   #onAudio(pcm: Int16Array): void {
     if (!this.running) return;
-    // A pipeline that cannot keep up loses audio, rather than the process losing memory.
-    if (this.#audioInFlight >= MAX_AUDIO_IN_FLIGHT) {
-      if (this.#droppedAudio++ % 50 === 0) this.logger.warn("pipeline is not keeping up; input audio dropped");
-      return;
-    }
-    this.#audioInFlight++;
-    const frame = new InputAudioRawFrame(pcm, this.#sampleRate, 1);
-    void this.#push(frame).finally(() => this.#audioInFlight--);
+    // Without passthrough the audio stops here: it only feeds the VAD and its turn frames.
+    if (this.#client.params.audioInPassthrough && !this.#passOn(pcm)) return;
     const vad = this.#client.params.vadAnalyzer;
     // The analyzer sees every frame, in order, one at a time.
     if (vad) {
@@ -113,6 +107,19 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
         .then((state) => this.#onVadState(state))
         .catch((error) => this.logger.error("VAD failed", { error }));
     }
+  }
+
+  /** Pushes client audio downstream; false when it was dropped instead. */
+  #passOn(pcm: Int16Array): boolean {
+    // A pipeline that cannot keep up loses audio, rather than the process losing memory.
+    if (this.#audioInFlight >= MAX_AUDIO_IN_FLIGHT) {
+      if (this.#droppedAudio++ % 50 === 0) this.logger.warn("pipeline is not keeping up; input audio dropped");
+      return false;
+    }
+    this.#audioInFlight++;
+    const frame = new InputAudioRawFrame(pcm, this.#sampleRate, 1);
+    void this.#push(frame).finally(() => this.#audioInFlight--);
+    return true;
   }
 
   #onVadState(state: VADState): void {

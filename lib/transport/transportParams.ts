@@ -10,6 +10,11 @@ export interface TransportParams {
   audioInEnabled?: boolean;
   /** Rate of InputAudioRawFrame; default: the pipeline's input rate (16 kHz). */
   audioInSampleRate?: number;
+  /**
+   * Client audio goes down the pipeline as InputAudioRawFrame (the default, as in Pipecat). False keeps it in the
+   * input: it still feeds the VAD analyzer, so a bot gets user speaking frames and interruptions without the audio.
+   */
+  audioInPassthrough?: boolean;
   audioOutEnabled?: boolean;
   /** Default rate assumed for output audio; frames carry their own rate and are resampled as needed. */
   audioOutSampleRate?: number;
@@ -69,6 +74,7 @@ export function resolveTransportParams(params: TransportParams): ResolvedTranspo
   }
   return {
     audioInEnabled: false,
+    audioInPassthrough: true,
     audioOutEnabled: false,
     audioOut10msChunks: 4,
     audioOutBitrate: 32_000,

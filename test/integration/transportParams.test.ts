@@ -1,11 +1,18 @@
 /**
  * TransportParams that shape the bot's audio track and the input's audio frames, seen from a real werift peer: what
- * goes on the wire while the bot is quiet, at the end of a session, and what reaches the rest of the pipeline.
+ * goes on the wire while the bot is quiet, at the end of a session, and what of the client's audio reaches the
+ * pipeline.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { DEFAULT_VAD_PARAMS, type VADAnalyzer, type VADState } from "../../lib/audio/vad/vadAnalyzer.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
-import { OutputAudioRawFrame } from "../../lib/pipeline/frames.ts";
-import type { FrameProcessor } from "../../lib/pipeline/frameProcessor.ts";
+import {
+  type Frame,
+  InputAudioRawFrame,
+  OutputAudioRawFrame,
+  UserStartedSpeakingFrame,
+} from "../../lib/pipeline/frames.ts";
+import { type FrameDirection, FrameProcessor } from "../../lib/pipeline/frameProcessor.ts";
 import { Pipeline } from "../../lib/pipeline/pipeline.ts";
 import { PipelineTask } from "../../lib/pipeline/pipelineTask.ts";
 import { SmallWebRTCTransport } from "../../lib/transport/smallWebRTCTransport.ts";
@@ -159,5 +166,51 @@ describe("audioOutEndSilenceSecs", () => {
       "TransportParams audioOutEndSilenceSecs: must be a number of seconds >= 0, got -1",
       "TransportParams audioOutEndSilenceSecs: must be a number of seconds >= 0, got NaN",
     ]);
+  }, 30_000);
+});
+
+/** Counts the frames it is handed and calls anything after its tenth frame speech. */
+class CountingVAD implements VADAnalyzer {
+  readonly params = DEFAULT_VAD_PARAMS;
+  analyzed = 0;
+  setSampleRate(): void {}
+  analyze(): Promise<VADState> {
+    return Promise.resolve(++this.analyzed > 10 ? "speaking" : "quiet");
+  }
+  reset(): void {}
+}
+
+/** Counts the client audio frames and user turns that reach it. */
+class Counter extends FrameProcessor {
+  audioFrames = 0;
+  turns = 0;
+  protected override async processFrame(frame: Frame, direction: FrameDirection) {
+    if (frame instanceof InputAudioRawFrame) this.audioFrames++;
+    if (frame instanceof UserStartedSpeakingFrame) this.turns++;
+    await this.pushFrame(frame, direction);
+  }
+}
+
+describe("audioInPassthrough", () => {
+  const second = Int16Array.from({ length: 48000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 48000)));
+
+  test("false: client audio feeds the VAD but never reaches the pipeline; its turn frames do", async () => {
+    const vad = new CountingVAD();
+    const counter = new Counter();
+    await connectBot({ audioInEnabled: true, audioInPassthrough: false, vadAnalyzer: vad }, [counter]);
+    await peer.sendAudio(second);
+    await eventually(() => vad.analyzed >= 40, 5000, "the VAD to hear most of the second");
+    await eventually(() => counter.turns === 1, 2000, "the user's turn");
+    expect(counter.audioFrames).toBe(0);
+  }, 30_000);
+
+  test("true (the default): the same audio reaches the pipeline as InputAudioRawFrame", async () => {
+    const vad = new CountingVAD();
+    const counter = new Counter();
+    const bot = await connectBot({ audioInEnabled: true, vadAnalyzer: vad }, [counter]);
+    expect(bot.transport.params.audioInPassthrough).toBe(true);
+    await peer.sendAudio(second);
+    await eventually(() => vad.analyzed >= 40, 5000, "the VAD to hear most of the second");
+    await eventually(() => counter.audioFrames >= 40, 2000, "the audio in the pipeline");
   }, 30_000);
 });
