@@ -36,6 +36,9 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
   #droppedAudio = 0;
   #imagesInFlight = 0;
   #vadQueue: Promise<void> = Promise.resolve();
+  /** Client audio is wanted (`audioInStreamOnStart`, or `startAudioInStreaming()`), and whether it flows yet. */
+  #audioWanted = false;
+  #audioStreaming = false;
 
   constructor(client: SmallWebRTCClient) {
     super({ name: "SmallWebRTCInputTransport" });
@@ -60,6 +63,18 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     return this.#client.processorStopped("input");
   }
 
+  /**
+   * Starts delivering the client's audio, for a transport made with `audioInStreamOnStart: false` (a bot that does
+   * not listen before, say, its greeting is over). The audio before it is never decoded, nor given to the VAD. Called
+   * before the pipeline has started, it takes effect at the start.
+   */
+  startAudioInStreaming(): void {
+    this.#audioWanted = true;
+    if (!this.running || this.#audioStreaming || !this.#client.params.audioInEnabled) return;
+    this.#audioStreaming = true;
+    this.#client.media.receiveAudio({ sampleRate: this.#sampleRate, onFrame: (pcm) => this.#onAudio(pcm) });
+  }
+
   /** Called by the transport when the client connected. */
   pushClientConnected(): void {
     void this.#push(new ClientConnectedFrame());
@@ -75,9 +90,7 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     this.#sampleRate = params.audioInSampleRate ?? frame.params.audioInSampleRate;
     this.#allowInterruptions = frame.params.allowInterruptions;
     params.vadAnalyzer?.setSampleRate(this.#sampleRate);
-    if (params.audioInEnabled) {
-      this.#client.media.receiveAudio({ sampleRate: this.#sampleRate, onFrame: (pcm) => this.#onAudio(pcm) });
-    }
+    if (params.audioInStreamOnStart || this.#audioWanted) this.startAudioInStreaming();
     if (params.videoInEnabled) {
       this.#client.media.receiveVideo({
         format: params.videoInFormat,

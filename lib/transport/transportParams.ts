@@ -15,6 +15,11 @@ export interface TransportParams {
    * input: it still feeds the VAD analyzer, so a bot gets user speaking frames and interruptions without the audio.
    */
   audioInPassthrough?: boolean;
+  /**
+   * Client audio flows from the pipeline's start (the default, as in Pipecat). False holds it back until the bot calls
+   * `transport.input().startAudioInStreaming()`: until then it is neither decoded nor given to the VAD.
+   */
+  audioInStreamOnStart?: boolean;
   audioOutEnabled?: boolean;
   /** Default rate assumed for output audio; frames carry their own rate and are resampled as needed. */
   audioOutSampleRate?: number;
@@ -75,6 +80,7 @@ export function resolveTransportParams(params: TransportParams): ResolvedTranspo
   return {
     audioInEnabled: false,
     audioInPassthrough: true,
+    audioInStreamOnStart: true,
     audioOutEnabled: false,
     audioOut10msChunks: 4,
     audioOutBitrate: 32_000,

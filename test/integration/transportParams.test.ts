@@ -214,3 +214,21 @@ describe("audioInPassthrough", () => {
     await eventually(() => counter.audioFrames >= 40, 2000, "the audio in the pipeline");
   }, 30_000);
 });
+
+describe("audioInStreamOnStart", () => {
+  const second = Int16Array.from({ length: 48000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 48000)));
+
+  test("false: client audio is held back until the bot starts streaming it, then flows", async () => {
+    const vad = new CountingVAD();
+    const counter = new Counter();
+    const bot = await connectBot({ audioInEnabled: true, audioInStreamOnStart: false, vadAnalyzer: vad }, [counter]);
+    expect(bot.transport.params.audioInStreamOnStart).toBe(false);
+    // A second the bot does not listen to, then one it does: only the second one arrives (50 frames, not 100).
+    await peer.sendAudio(second);
+    bot.transport.input().startAudioInStreaming();
+    await peer.sendAudio(second);
+    await eventually(() => counter.audioFrames >= 40 && vad.analyzed >= 40, 5000, "the second second in the pipeline");
+    expect(counter.audioFrames).toBeLessThanOrEqual(50);
+    expect(vad.analyzed).toBeLessThanOrEqual(50);
+  }, 30_000);
+});
