@@ -31,6 +31,10 @@ afterEach(async () => {
 
 /** 200 ms of a loud 440 Hz tone at 24 kHz: exactly ten 20 ms packets. */
 const TONE = Int16Array.from({ length: 4800 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 24000)));
+/** One second of the same tone at 48 kHz, as the client sends it. */
+const SECOND = Int16Array.from({ length: 48000 }, (_, i) =>
+  Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 48000))
+);
 /** Opus RTP timestamps run at 48 kHz: one 20 ms packet advances them by 960. */
 const TICKS_PER_PACKET = 960;
 
@@ -192,13 +196,12 @@ class Counter extends FrameProcessor {
 }
 
 describe("audioInPassthrough", () => {
-  const second = Int16Array.from({ length: 48000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 48000)));
 
   test("false: client audio feeds the VAD but never reaches the pipeline; its turn frames do", async () => {
     const vad = new CountingVAD();
     const counter = new Counter();
     await connectBot({ audioInEnabled: true, audioInPassthrough: false, vadAnalyzer: vad }, [counter]);
-    await peer.sendAudio(second);
+    await peer.sendAudio(SECOND);
     await eventually(() => vad.analyzed >= 40, 5000, "the VAD to hear most of the second");
     await eventually(() => counter.turns === 1, 2000, "the user's turn");
     expect(counter.audioFrames).toBe(0);
@@ -209,14 +212,13 @@ describe("audioInPassthrough", () => {
     const counter = new Counter();
     const bot = await connectBot({ audioInEnabled: true, vadAnalyzer: vad }, [counter]);
     expect(bot.transport.params.audioInPassthrough).toBe(true);
-    await peer.sendAudio(second);
+    await peer.sendAudio(SECOND);
     await eventually(() => vad.analyzed >= 40, 5000, "the VAD to hear most of the second");
     await eventually(() => counter.audioFrames >= 40, 2000, "the audio in the pipeline");
   }, 30_000);
 });
 
 describe("audioInStreamOnStart", () => {
-  const second = Int16Array.from({ length: 48000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 48000)));
 
   test("false: client audio is held back until the bot starts streaming it, then flows", async () => {
     const vad = new CountingVAD();
@@ -224,9 +226,9 @@ describe("audioInStreamOnStart", () => {
     const bot = await connectBot({ audioInEnabled: true, audioInStreamOnStart: false, vadAnalyzer: vad }, [counter]);
     expect(bot.transport.params.audioInStreamOnStart).toBe(false);
     // A second the bot does not listen to, then one it does: only the second one arrives (50 frames, not 100).
-    await peer.sendAudio(second);
+    await peer.sendAudio(SECOND);
     bot.transport.input().startAudioInStreaming();
-    await peer.sendAudio(second);
+    await peer.sendAudio(SECOND);
     await eventually(() => counter.audioFrames >= 40 && vad.analyzed >= 40, 5000, "the second second in the pipeline");
     expect(counter.audioFrames).toBeLessThanOrEqual(50);
     expect(vad.analyzed).toBeLessThanOrEqual(50);

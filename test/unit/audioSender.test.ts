@@ -200,7 +200,7 @@ describe("AudioSender", () => {
     sender.close();
   });
 
-  test("drainedThenSilence() waits for the queue and then that much silence, with or without auto silence", async () => {
+  test("drainedThenSilence() waits for the queue, then that much silence, with or without auto silence", async () => {
     for (const autoSilence of [true, false]) {
       const { clock, sender, sent, loud } = setup(false, autoSilence);
       sender.start();
