@@ -1,6 +1,6 @@
 /**
- * What a transport carries, in Pipecat's TransportParams terms (camelCase). Everything is off unless asked for:
- * media nobody consumes is never decoded or queued.
+ * What a transport carries, in Pipecat's TransportParams terms (camelCase) and with Pipecat's defaults. Every kind of
+ * media is off unless asked for: media nobody consumes is never decoded or queued.
  */
 import type { VADAnalyzer } from "../audio/vad/vadAnalyzer.ts";
 import { videoSizeProblem } from "../media/videoSender.ts";
