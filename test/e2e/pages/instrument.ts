@@ -41,11 +41,11 @@ function encodedStreams(endpoint: RTCRtpSender | RTCRtpReceiver): EncodedStreams
   return (endpoint as unknown as { createEncodedStreams(): EncodedStreams }).createEncodedStreams();
 }
 
-function passThrough(endpoint: RTCRtpSender | RTCRtpReceiver, onFrame?: (bytes: number) => void): void {
+function passThrough(endpoint: RTCRtpSender | RTCRtpReceiver, onFrame?: (bytes: number, rtpTimestamp: number) => void): void {
   const { readable, writable } = encodedStreams(endpoint);
-  const transform = new TransformStream<{ data: ArrayBuffer }, { data: ArrayBuffer }>({
+  const transform = new TransformStream<{ data: ArrayBuffer; timestamp: number }, { data: ArrayBuffer }>({
     transform(frame, controller) {
-      onFrame?.(frame.data.byteLength);
+      onFrame?.(frame.data.byteLength, frame.timestamp);
       controller.enqueue(frame);
     },
   });
@@ -152,7 +152,8 @@ function recordPeerConnections(onRemoteTrack: (track: MediaStreamTrack) => void)
       this.addEventListener("track", (event) => {
         if (encoded) {
           const record = event.track.kind === "audio"
-            ? (bytes: number) => journal.audioFramesIn.push({ at: performance.timeOrigin + performance.now(), bytes })
+            ? (bytes: number, rtpTimestamp: number) =>
+              journal.audioFramesIn.push({ at: performance.timeOrigin + performance.now(), bytes, rtpTimestamp })
             : undefined;
           passThrough(event.receiver, record);
         }

@@ -45,6 +45,8 @@ export interface AudioFrameArrival {
   at: number;
   /** Size of the encoded frame: Opus speech is tens of bytes, silence a few. */
   bytes: number;
+  /** The frame's RTP timestamp (48 kHz for Opus): when the server's pacing sent it, relative to the others. */
+  rtpTimestamp: number;
 }
 
 export interface SdpSummary {
