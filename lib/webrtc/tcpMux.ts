@@ -60,14 +60,7 @@ export class TcpMux {
 
   /** A mux listening on `host`:`port` (0: any free port). */
   static async open(host: string, port: number, logger: Logger = silentLogger): Promise<TcpMux> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ host, port, exclusive: true }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    const server = await listenTcp(host, port);
     server.on("error", (error) => logger.warn("ICE-TCP listener error", { error: error.message }));
     return new TcpMux((server.address() as { port: number }).port, logger, server);
   }
@@ -164,6 +157,19 @@ export class TcpMux {
     const local = localAddress && unmapped(localAddress);
     return protocols.find((protocol) => protocol.localIp === local) ?? protocols[0];
   }
+}
+
+/** A TCP server listening on `host`:`port` (0: any free port), or the listen error. */
+export async function listenTcp(host: string, port: number): Promise<Server> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return server;
 }
 
 /** What the first frame of a connection said: the ufrag it names (with every byte read so far), or why it is refused. */

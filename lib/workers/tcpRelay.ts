@@ -6,25 +6,15 @@
  * follow unchanged, in both directions, with TCP's own flow control between the three sockets.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, type Server, type Socket } from "node:net";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { IceRoutes } from "../webrtc/iceRoutes.ts";
-import { awaitBindingRequest, peerAddress, type TcpMux } from "../webrtc/tcpMux.ts";
+import { awaitBindingRequest, listenTcp, peerAddress, type TcpMux } from "../webrtc/tcpMux.ts";
 import { HEADER_BYTES, header, readHeader } from "./udpRelay.ts";
 
 const SECRET_BYTES = 16;
 /** A relayed connection that does not present its preamble by then is closed. */
 const PREAMBLE_TIMEOUT_MS = 5000;
-
-async function listen(server: Server, host: string, port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host, port, exclusive: true }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-}
 
 /** A worker's loopback listener, as the main process needs to reach it. */
 export interface TcpWorkerLink {
@@ -49,9 +39,7 @@ export class TcpRelay {
   }
 
   static async open(host: string, port: number, logger: Logger = silentLogger): Promise<TcpRelay> {
-    const server = createServer();
-    await listen(server, host, port);
-    return new TcpRelay(server, logger);
+    return new TcpRelay(await listenTcp(host, port), logger);
   }
 
   get port(): number {
@@ -130,9 +118,7 @@ export class TcpWorkerListener {
   }
 
   static async open(mux: TcpMux): Promise<TcpWorkerListener> {
-    const server = createServer();
-    await listen(server, "127.0.0.1", 0);
-    return new TcpWorkerListener(server, mux);
+    return new TcpWorkerListener(await listenTcp("127.0.0.1", 0), mux);
   }
 
   get link(): TcpWorkerLink {
