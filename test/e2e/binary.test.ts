@@ -51,6 +51,15 @@ describe("x64 binary, isolated", () => {
     expect(JSON.parse(run(hidingSources(binary).concat("--print-config-schema"), dir).stdout).properties.port.default).toBe(7860);
   });
 
+  test("links glibc alone, as the container recipe's distroless base (docs/deploy/Containerfile) assumes", () => {
+    const linked = run(["ldd", binary], dir);
+    expect(linked.code).toBe(0);
+    const libraries = linked.stdout.split("\n").map((line) => line.trim().split(/\s/)[0]).filter(Boolean);
+    expect(libraries.length).toBeGreaterThan(1);
+    const glibc = /^(linux-vdso\.so\.1|\/lib64\/ld-linux-x86-64\.so\.2|lib(c|m|dl|pthread|rt)\.so\.\d+)$/;
+    expect(libraries.filter((library) => !glibc.test(library))).toEqual([]);
+  });
+
   test("init writes a config the binary then loads; env variables override it; a bad one stops it", async () => {
     const workdir = mkdtempSync(join(tmpdir(), "swrtc-init-"));
     expect(run(hidingSources(binary).concat("init"), workdir).code).toBe(0);
