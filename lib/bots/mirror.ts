@@ -32,6 +32,8 @@ export function mirrorBot(args: RunnerArguments): Promise<void> {
       videoInFormat: "I420",
       videoOutEnabled: true,
       videoOutFramerate: 30,
+      // The camera is a stream: each picture goes back once, none repeated.
+      videoOutIsLive: true,
     },
     () => [new MirrorProcessor(), new EchoProcessor()],
   );

@@ -1,8 +1,14 @@
 /**
- * Bot video out: the latest picture is VP8-encoded on a steady frame clock and sent as RTP. A picture is encoded
- * when it changed, and the last one is re-sent once a second otherwise, so a still image costs almost nothing while
- * a late-joining decoder still gets a picture. Keyframes are sent when the client asks for one (PLI). With a size
- * set, every picture is sent at that size, scaled when it has another one.
+ * Bot video out: pictures are VP8-encoded on a steady frame clock and sent as RTP, in one of Pipecat's two modes
+ * (TransportParams `videoOutIsLive`):
+ * - still (the default): the latest picture is shown, re-encoded and re-sent on every tick, so a bot that posts one
+ *   picture sends a steady stream at the frame rate. Each repeat costs a full encode (about 7 ms of the codec thread
+ *   for 640x480): a bot showing a still picture can lower `videoOutFramerate`.
+ * - live: every picture is a frame of a stream, sent once, one per tick, in order; nothing is repeated. A bounded
+ *   queue absorbs bursts; when the bot outruns the frame rate the oldest waiting picture is dropped (and counted), so
+ *   the delay stays under LIVE_QUEUE_SECONDS.
+ * Keyframes are sent when the client asks for one (PLI). With a size set, every picture is sent at that size, scaled
+ * when it has another one.
  */
 import type { Logger } from "../log/logger.ts";
 import { type Clock, realClock } from "./clock.ts";
@@ -26,6 +32,8 @@ export interface VideoSenderOptions {
   send: (packet: OutgoingVideoRtp) => void;
   logger: Logger;
   clock?: Clock;
+  /** Send each picture once, as a live stream, rather than repeat the latest; default false. */
+  live?: boolean;
   /**
    * Size every picture is sent at, given together with `height`; a picture of another size is stretched to it.
    * Absent: each picture goes out at its own size (a size change costs a keyframe).
@@ -34,12 +42,24 @@ export interface VideoSenderOptions {
   height?: number;
 }
 
-const REFRESH_MS = 1000;
+/** Live pictures allowed to wait, in seconds of video: the most a live stream lags behind the bot. */
+const LIVE_QUEUE_SECONDS = 0.2;
 const VIDEO_CLOCK = 90_000;
 /** VP8 keyframe headers carry 14-bit dimensions (RFC 6386 §9.1). */
 const VP8_MAX_SIZE = 16383;
 
+/** Process-wide, for /metrics. */
+export const videoSenderStats = { droppedImages: 0 };
+
+export interface VideoSenderStats {
+  /** Pictures encoded and sent, repeats included. */
+  sentFrames: number;
+  /** Live pictures dropped unsent because the bot pushed them faster than the frame rate. */
+  droppedImages: number;
+}
+
 export class VideoSender {
+  readonly stats: VideoSenderStats = { sentFrames: 0, droppedImages: 0 };
   readonly #options: VideoSenderOptions;
   readonly #pacer: Pacer;
   readonly #packetiser = new Vp8Packetiser();
@@ -47,9 +67,12 @@ export class VideoSender {
   readonly #scaler?: ImageScaler;
   readonly #timestampBase = crypto.getRandomValues(new Uint32Array(1))[0];
   #sequenceNumber = crypto.getRandomValues(new Uint16Array(1))[0];
+  readonly #maxQueued: number;
+  /** Live: the pictures waiting for their tick. */
+  #queue: RawImage[] = [];
+  /** Still: the picture on show, and its scaled copy once made (the scaler's buffer, rewritten only for a new one). */
   #image?: RawImage;
-  #changed = false;
-  #lastSentAt = -Infinity;
+  #prepared?: RawImage;
   #encoding = false;
   #closed = false;
 
@@ -59,6 +82,7 @@ export class VideoSender {
     if (problem) throw new RangeError(`video sender: ${problem}`);
     if (width !== undefined && height !== undefined) this.#scaler = new ImageScaler(width, height);
     this.#options = options;
+    this.#maxQueued = Math.max(2, Math.ceil(options.framerate * LIVE_QUEUE_SECONDS));
     this.#encoder = ThreadedVp8Encoder.create({ bitrate: options.bitrate, framerate: options.framerate });
     this.#encoder.catch((error) => options.logger.error("video encoder failed to start", { error }));
     this.#pacer = new Pacer({
@@ -72,10 +96,29 @@ export class VideoSender {
     if (!this.#closed) this.#pacer.start();
   }
 
-  /** The picture to show from the next frame on. */
+  /** Live pictures waiting to be sent. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Still: the picture to show from the next frame on. Live: the next frame of the stream. */
   setImage(image: RawImage): void {
-    this.#image = image;
-    this.#changed = true;
+    if (!this.#options.live) {
+      this.#image = image;
+      this.#prepared = undefined;
+      return;
+    }
+    this.#queue.push(image);
+    if (this.#queue.length > this.#maxQueued) {
+      this.#queue.shift();
+      this.stats.droppedImages++;
+      videoSenderStats.droppedImages++;
+    }
+  }
+
+  /** Drops the live pictures not sent yet (an interruption); a still picture stays on show. */
+  clear(): void {
+    this.#queue = [];
   }
 
   requestKeyframe(): void {
@@ -89,21 +132,16 @@ export class VideoSender {
   }
 
   async #tick(tick: Tick): Promise<void> {
-    const image = this.#image;
-    const now = tick.scheduledAt;
-    // One encode at a time: a tick that finds the encoder busy is skipped rather than queued.
-    if (!image || this.#encoding || (!this.#changed && now - this.#lastSentAt < REFRESH_MS)) return;
+    // One encode at a time: a tick that finds the encoder busy is skipped rather than queued (a live picture waits).
+    if (this.#encoding) return;
+    const picture = this.#options.live ? this.#queue.shift() : this.#image;
+    if (!picture) return;
     this.#encoding = true;
-    this.#changed = false;
-    this.#lastSentAt = now;
     try {
       const encoder = await this.#encoder;
       const timestamp = (this.#timestampBase + Math.round((tick.index * VIDEO_CLOCK) / this.#options.framerate)) >>> 0;
-      // Scaling counts as encoding time, as the colour conversion inside encode() does (the encoder records its own).
-      const start = performance.now();
-      const picture = this.#scaler ? this.#scaler.scale(image) : image;
-      if (this.#scaler) recordCodecTime("vp8", "encode", performance.now() - start);
-      const frames = await encoder.encode(picture, { timestampMs: now });
+      const frames = await encoder.encode(this.#prepare(picture), { timestampMs: tick.scheduledAt });
+      if (frames.length > 0 && !this.#closed) this.stats.sentFrames++;
       for (const frame of frames) {
         if (this.#closed) return;
         const payloads = this.#packetiser.packetise(frame.data);
@@ -117,6 +155,18 @@ export class VideoSender {
     } finally {
       this.#encoding = false;
     }
+  }
+
+  /** The picture at the size to send, scaled once per still picture rather than on every repeat. */
+  #prepare(picture: RawImage): RawImage {
+    if (!this.#scaler) return picture;
+    if (picture === this.#image && this.#prepared) return this.#prepared;
+    // Scaling counts as encoding time, as the colour conversion inside encode() does (the encoder records its own).
+    const start = performance.now();
+    const scaled = this.#scaler.scale(picture);
+    recordCodecTime("vp8", "encode", performance.now() - start);
+    if (picture === this.#image) this.#prepared = scaled;
+    return scaled;
   }
 }
 

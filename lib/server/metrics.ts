@@ -7,6 +7,7 @@ import type { TcpMuxStats } from "../webrtc/tcpMux.ts";
 import process from "node:process";
 import { bridgeStats } from "../bridge/bridgeStats.ts";
 import { audioSenderStats } from "../media/audioSender.ts";
+import { videoSenderStats } from "../media/videoSender.ts";
 import { codecSeconds } from "../media/codecTime.ts";
 import { stageLatencies } from "../pipeline/stageLatency.ts";
 import { encoderComplexity } from "../media/encoderComplexity.ts";
@@ -109,6 +110,9 @@ export class Metrics {
     metric("smallwebrtc_audio_packets_skipped_total", "counter",
       "Bot audio packets never sent (a timestamp gap) because the server stalled for more than 60 ms.",
       [["", audioSenderStats.skippedPackets]]);
+    metric("smallwebrtc_video_images_dropped_total", "counter",
+      "Live bot pictures (videoOutIsLive) dropped unsent because the bot pushed them faster than the frame rate.",
+      [["", videoSenderStats.droppedImages]]);
     const stages = stageLatencies();
     metric("smallwebrtc_stage_latency_seconds", "gauge",
       "Latency smallwebrtc adds to a voice turn, by stage, over its last 1000 samples (p50, p95, max).",

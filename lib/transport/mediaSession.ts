@@ -39,6 +39,8 @@ export interface AudioOutput {
 export interface VideoOutput {
   framerate: number;
   bitrate: number;
+  /** Each picture is sent once (a live stream) rather than the latest repeated. */
+  live: boolean;
   /** Size every bot picture is sent at; absent: each picture's own size. */
   width?: number;
   height?: number;
@@ -209,6 +211,7 @@ export class MediaSession {
     const sender = new VideoSender({
       framerate: output.framerate,
       bitrate: output.bitrate,
+      live: output.live,
       width: output.width,
       height: output.height,
       logger: this.#logger,

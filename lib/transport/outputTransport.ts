@@ -51,6 +51,8 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       this.#client.processorStarted("output");
     } else if (frame instanceof InterruptionFrame) {
       media.audioSender?.clear();
+      // As in Pipecat, live video queued for the interrupted moment goes too.
+      media.videoSender?.clear();
       this.#startingAudioMadeAt = undefined;
       this.#setBotSpeaking(false);
       await this.pushFrame(frame, direction);
@@ -97,6 +99,7 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       this.#client.media.sendVideo({
         framerate: params.videoOutFramerate,
         bitrate: params.videoOutBitrate,
+        live: params.videoOutIsLive,
         width: params.videoOutWidth,
         height: params.videoOutHeight,
       });

@@ -58,7 +58,15 @@ export interface TransportParams {
    */
   videoOutWidth?: number;
   videoOutHeight?: number;
+  /** Frame clock of bot video (default 30). */
   videoOutFramerate?: number;
+  /**
+   * Bot video is a live stream (Pipecat's `video_out_is_live`): each OutputImageRawFrame is sent once, one per frame
+   * tick, and nothing is repeated; a bot that outruns the frame rate loses its oldest waiting pictures (counted in
+   * `transport.media.videoSender.stats` and /metrics), and an interruption drops those waiting. False (the default):
+   * the latest picture is re-sent on every tick, so one picture shows as a steady stream.
+   */
+  videoOutIsLive?: boolean;
   /** VP8 bitrate of bot video (default 800 kbps). */
   videoOutBitrate?: number;
   /** Runs on input audio and emits user started/stopped speaking frames. */
@@ -91,6 +99,7 @@ export function resolveTransportParams(params: TransportParams): ResolvedTranspo
     videoInFormat: "RGB",
     videoOutEnabled: false,
     videoOutFramerate: 30,
+    videoOutIsLive: false,
     videoOutBitrate: 800_000,
     ...params,
   };

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { createLogger } from "../../lib/log/logger.ts";
-import { VideoSender } from "../../lib/media/videoSender.ts";
+import { VideoSender, videoSenderStats } from "../../lib/media/videoSender.ts";
 import { Vp8Decoder } from "../../lib/media/vp8.ts";
 import { ThreadedVp8Encoder } from "../../lib/media/vp8Thread.ts";
 import { Vp8Depacketiser } from "../../lib/media/vp8Rtp.ts";
 import { type I420Image, type RgbImage, rgbToI420 } from "../../lib/media/yuv.ts";
+import { eventually } from "../support/eventually.ts";
 import { VirtualClock } from "../support/virtualClock.ts";
 
 const FRAME_MS = 1000 / 30;
@@ -88,6 +89,81 @@ class Harness {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** Flat grey pictures, told apart by their brightness once decoded: 40 levels apart, far beyond codec error. */
+const GREYS = Array.from({ length: 6 }, (_, i) => 30 + i * 40);
+
+function grey(level: number): RgbImage {
+  return { format: "RGB", width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(level) };
+}
+
+/** A VideoSender on a virtual clock whose every VP8 frame is kept with its RTP timestamp, for counting and decoding. */
+class Stream {
+  readonly clock = new VirtualClock();
+  readonly sender: VideoSender;
+  readonly frames: { data: Uint8Array; timestamp: number }[] = [];
+  readonly #depacketiser = new Vp8Depacketiser();
+
+  constructor(readonly live: boolean) {
+    this.sender = new VideoSender({
+      framerate: 30,
+      bitrate: 800_000,
+      live,
+      clock: this.clock,
+      logger: createLogger({ write: () => {} }),
+      send: (packet) => {
+        const { frame } = this.#depacketiser.push(packet);
+        if (frame) this.frames.push({ data: frame.data, timestamp: packet.timestamp });
+      },
+    });
+    this.sender.start();
+    // Half a frame in, past the first tick (with nothing to send yet): each FRAME_MS advance then holds one tick.
+    this.clock.advance(FRAME_MS / 2);
+    cleanups.push(() => this.sender.close());
+  }
+
+  /**
+   * Runs `count` frame ticks, each one once the encode of the tick before has finished (a tick that finds the encoder
+   * busy is skipped), and returns how many frames went out during them.
+   */
+  async tick(count: number): Promise<number> {
+    const before = this.frames.length;
+    for (let i = 0; i < count; i++) {
+      const sent = this.sender.stats.sentFrames;
+      // A tick has a picture to send: the still one (tests set it first), or the next from the live queue.
+      const due = !this.live || this.sender.queued > 0;
+      this.clock.advance(FRAME_MS);
+      if (due) await eventually(() => this.sender.stats.sentFrames > sent, SEND_TIMEOUT_MS, `the frame of tick ${i}`);
+    }
+    return this.frames.length - before;
+  }
+
+  /** Which of GREYS each frame sent so far shows, decoded in order. */
+  async shown(): Promise<number[]> {
+    const decoder = await Vp8Decoder.create();
+    const expected = GREYS.map((level) => lumaOf([level, level, level]));
+    try {
+      const shown: number[] = [];
+      for (const frame of this.frames) {
+        const picture = await decoder.decode(frame.data);
+        if (!picture) throw new Error("a frame showed no picture");
+        const luma = picture.data.subarray(0, picture.width * picture.height);
+        const mean = luma.reduce((sum, v) => sum + v, 0) / luma.length;
+        const nearest = expected.reduce((best, level, i) => (Math.abs(level - mean) < Math.abs(expected[best] - mean) ? i : best), 0);
+        expect(Math.abs(expected[nearest] - mean)).toBeLessThan(6);
+        shown.push(GREYS[nearest]);
+      }
+      return shown;
+    } finally {
+      decoder.close();
+    }
+  }
+
+  /** RTP timestamp steps between consecutive frames, in 90 kHz units. */
+  steps(): number[] {
+    return this.frames.slice(1).map((frame, i) => (frame.timestamp - this.frames[i].timestamp) >>> 0);
   }
 }
 
@@ -175,5 +251,56 @@ describe("VideoSender", () => {
     ] as const) {
       expect(() => new VideoSender({ ...options, ...size })).toThrow(`${message} ${shown}`);
     }
+  });
+});
+
+describe("videoOutIsLive", () => {
+  test("off (the default): the last picture is re-sent on every tick, at the frame rate, until another replaces it", async () => {
+    const stream = new Stream(false);
+    stream.sender.setImage(grey(GREYS[0]));
+    expect(await stream.tick(10)).toBe(10);
+    stream.sender.setImage(grey(GREYS[1]));
+    expect(await stream.tick(5)).toBe(5);
+    expect(await stream.shown()).toEqual([...Array(10).fill(GREYS[0]), ...Array(5).fill(GREYS[1])]);
+    // One frame per tick of the 30 fps clock: 3000 steps of the 90 kHz RTP clock.
+    expect(stream.steps()).toEqual(Array(14).fill(3000));
+  });
+
+  test("on: each picture is sent once, one per tick, in order, and nothing is repeated", async () => {
+    const stream = new Stream(true);
+    for (const level of GREYS.slice(0, 3)) stream.sender.setImage(grey(level));
+    // Paced: three pictures pushed at once leave on three ticks, one each.
+    expect(await stream.tick(1)).toBe(1);
+    expect(await stream.tick(2)).toBe(2);
+    // With the queue empty, ten more ticks send nothing: the last picture is not repeated.
+    expect(await stream.tick(10)).toBe(0);
+    stream.sender.setImage(grey(GREYS[3]));
+    expect(await stream.tick(1)).toBe(1);
+    expect(await stream.shown()).toEqual(GREYS.slice(0, 4));
+    expect(stream.steps()).toEqual([3000, 3000, 11 * 3000]);
+  });
+
+  test("on: a bot that outruns the frame rate loses its oldest pictures, counted, and the newest go out in order", async () => {
+    const stream = new Stream(true);
+    const droppedBefore = videoSenderStats.droppedImages;
+    // Twenty pictures at once, against a queue of 0.2 s at 30 fps (6 pictures).
+    const pushed = Array.from({ length: 20 }, (_, i) => GREYS[i % GREYS.length]);
+    for (const level of pushed) stream.sender.setImage(grey(level));
+    expect(stream.sender.queued).toBe(6);
+    expect(stream.sender.stats.droppedImages).toBe(14);
+    expect(videoSenderStats.droppedImages - droppedBefore).toBe(14);
+    expect(await stream.tick(10)).toBe(6);
+    expect(await stream.shown()).toEqual(pushed.slice(-6));
+  });
+
+  test("on: clear() (an interruption) drops the pictures still waiting", async () => {
+    const stream = new Stream(true);
+    for (const level of GREYS.slice(0, 3)) stream.sender.setImage(grey(level));
+    stream.sender.clear();
+    expect(await stream.tick(3)).toBe(0);
+    // Positive control: the sender still sends what comes after.
+    stream.sender.setImage(grey(GREYS[4]));
+    expect(await stream.tick(3)).toBe(1);
+    expect(await stream.shown()).toEqual([GREYS[4]]);
   });
 });
