@@ -20,6 +20,11 @@ interface Decoder {
   close(): void;
 }
 
+export interface VideoReceiverStats {
+  /** Frames handed to the decoder. */
+  decodedFrames: number;
+}
+
 export interface VideoReceiverOptions {
   codec: VideoCodecName;
   /** Pixel layout of the pictures handed to `onImage`; default RGB. */
@@ -28,6 +33,8 @@ export interface VideoReceiverOptions {
   /** Ask the sender for a keyframe (send an RTCP PLI). */
   requestKeyframe: () => void;
   logger: Logger;
+  /** Counters to add to (shared by the receivers of one source); default: the receiver's own. */
+  stats?: VideoReceiverStats;
 }
 
 export interface RtpVideoPacket {
@@ -44,6 +51,7 @@ export function videoCodecName(mimeType: string): VideoCodecName | undefined {
 }
 
 export class VideoReceiver {
+  readonly stats: VideoReceiverStats;
   readonly #options: VideoReceiverOptions;
   // A keyframe is often 60-100 packets: the buffer must hold one whole, and wait a little longer than for audio.
   readonly #jitter = new JitterBuffer<VideoRtpPacket>({ maxPackets: 400, maxWaitMs: 80 });
@@ -55,6 +63,7 @@ export class VideoReceiver {
 
   constructor(options: VideoReceiverOptions) {
     this.#options = options;
+    this.stats = options.stats ?? { decodedFrames: 0 };
     this.#depacketiser = options.codec === "VP8" ? new Vp8Depacketiser() : new H264Depacketiser();
     this.#decoder = options.codec === "VP8" ? ThreadedVp8Decoder.create() : h264Decoder();
     this.#decoder.catch((error) => options.logger.error("video decoder failed to start", { error }));
@@ -108,6 +117,7 @@ export class VideoReceiver {
       for (let frame = this.#waiting.shift(); frame && !this.#closed; frame = this.#waiting.shift()) {
         try {
           // Decoders record their own codec time: VP8's is spent in the codec thread.
+          this.stats.decodedFrames++;
           const image = await decoder.decode(frame.data, this.#options.format ?? "RGB");
           if (image && !this.#closed) this.#options.onImage(image);
         } catch {

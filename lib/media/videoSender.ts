@@ -2,7 +2,7 @@
  * Bot video out: pictures are VP8-encoded on a steady frame clock and sent as RTP, in one of Pipecat's two modes
  * (TransportParams `videoOutIsLive`):
  * - still (the default): the latest picture is shown, re-encoded and re-sent on every tick, so a bot that posts one
- *   picture sends a steady stream at the frame rate. Each repeat costs a full encode (about 7 ms of the codec thread
+ *   picture sends a steady stream at the frame rate. Each repeat costs a full encode (7-10 ms of the codec thread
  *   for 640x480): a bot showing a still picture can lower `videoOutFramerate`.
  * - live: every picture is a frame of a stream, sent once, one per tick, in order; nothing is repeated. A bounded
  *   queue absorbs bursts; when the bot outruns the frame rate the oldest waiting picture is dropped (and counted), so

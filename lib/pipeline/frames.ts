@@ -162,7 +162,10 @@ export type ImageSource = "camera" | "screenVideo";
  */
 export type ImageFrameFormat = "RGB" | "I420";
 
-/** A picture from the client's camera or screen share, as TransportParams `videoInFormat` asks (default RGB). */
+/**
+ * A picture from the client's camera or screen share, as TransportParams `videoInFormat` asks (default RGB). The
+ * answer to a UserImageRequestFrame carries that request, and its text and appendToContext.
+ */
 export class UserImageRawFrame extends SystemFrame {
   constructor(
     readonly userId: string,
@@ -170,6 +173,84 @@ export class UserImageRawFrame extends SystemFrame {
     readonly size: readonly [width: number, height: number],
     readonly transportSource: ImageSource = "camera",
     readonly format: ImageFrameFormat = "RGB",
+    readonly request?: UserImageRequestFrame,
+  ) {
+    super();
+  }
+
+  get text(): string | undefined {
+    return this.request?.text;
+  }
+
+  get appendToContext(): boolean | undefined {
+    return this.request?.appendToContext;
+  }
+}
+
+/** What a UserImageRequestFrame asks for, with Pipecat's fields in camelCase. */
+export interface UserImageRequestInit {
+  /** The user asked; a transport has one client, so it may be left out (Pipecat requires it). */
+  userId?: string;
+  /** Text that goes with the picture, such as the question a vision model is to answer about it. */
+  text?: string;
+  /** Whether the picture is to be added to the LLM context. */
+  appendToContext?: boolean;
+  /** Which video: "camera" (the default) or "screenVideo". */
+  videoSource?: ImageSource;
+  /** The function call that asked, when one did. */
+  functionName?: string;
+  toolCallId?: string;
+  /** Anything the bot wants back with the answer, to match it to its request. */
+  context?: unknown;
+}
+
+/**
+ * Asks for one picture from the client's camera or screen share (Pipecat's UserImageRequestFrame). Push it upstream;
+ * the input transport answers downstream with exactly one frame: a UserImageRawFrame whose `request` is this frame,
+ * or, when no picture came within USER_IMAGE_REQUEST_TIMEOUT_MS, a UserImageUnavailableFrame. Without
+ * `videoInEnabled` that source is decoded only while a request waits: from the keyframe asked for, one picture.
+ */
+export class UserImageRequestFrame extends SystemFrame {
+  readonly userId?: string;
+  readonly text?: string;
+  readonly appendToContext?: boolean;
+  readonly videoSource: ImageSource;
+  readonly functionName?: string;
+  readonly toolCallId?: string;
+  readonly context?: unknown;
+
+  constructor(init: UserImageRequestInit = {}) {
+    super();
+    const source = init.videoSource ?? "camera";
+    if (source !== "camera" && source !== "screenVideo") {
+      throw new RangeError(`UserImageRequestFrame videoSource: must be "camera" or "screenVideo", got ${JSON.stringify(source)}`);
+    }
+    this.userId = init.userId;
+    this.text = init.text;
+    this.appendToContext = init.appendToContext;
+    this.videoSource = source;
+    this.functionName = init.functionName;
+    this.toolCallId = init.toolCallId;
+    this.context = init.context;
+  }
+}
+
+/** How long a UserImageRequestFrame waits for a picture: a keyframe asked for usually comes within 100-300 ms. */
+export const USER_IMAGE_REQUEST_TIMEOUT_MS = 3000;
+
+/**
+ * Why a picture request got no picture: the client's offer has no such video ("notNegotiated", answered at once), no
+ * picture came in time ("timeout": the source sends nothing, is turned off, or sent no keyframe), or the session
+ * ended ("closed").
+ */
+export type UserImageUnavailableReason = "notNegotiated" | "timeout" | "closed";
+
+/** The answer to a UserImageRequestFrame that could not be served; `message` says why in one line. */
+export class UserImageUnavailableFrame extends SystemFrame {
+  constructor(
+    readonly request: UserImageRequestFrame,
+    readonly reason: UserImageUnavailableReason,
+    readonly message: string,
   ) {
     super();
   }

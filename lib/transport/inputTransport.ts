@@ -1,7 +1,7 @@
 /**
  * The input side of a SmallWebRTCTransport: client audio as InputAudioRawFrame (20 ms, mono, pipeline rate), VAD
- * turn frames and interruptions, camera/screen pictures as UserImageRawFrame, and data-channel messages as
- * InputTransportMessageFrame.
+ * turn frames and interruptions, camera/screen pictures as UserImageRawFrame (streamed, or one per
+ * UserImageRequestFrame), and data-channel messages as InputTransportMessageFrame.
  */
 import type { VADState } from "../audio/vad/vadAnalyzer.ts";
 import type { RawImage } from "../media/yuv.ts";
@@ -13,13 +13,17 @@ import {
   InputTransportMessageFrame,
   InterruptionFrame,
   StartFrame,
+  USER_IMAGE_REQUEST_TIMEOUT_MS,
   UserImageRawFrame,
+  UserImageRequestFrame,
+  UserImageUnavailableFrame,
   UserStartedSpeakingFrame,
   UserStoppedSpeakingFrame,
   VADUserStartedSpeakingFrame,
   VADUserStoppedSpeakingFrame,
 } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
+import { ImageCaptureError } from "./mediaSession.ts";
 import type { SmallWebRTCClient } from "./smallWebRTCClient.ts";
 
 /** Audio frames allowed in flight through the pipeline before new ones are dropped (200 ms at 20 ms a frame). */
@@ -54,6 +58,11 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
       await this.#start(frame);
       await this.pushFrame(frame, direction);
       this.#client.processorStarted("input");
+      return;
+    }
+    // Pushed upstream by the bot, as in Pipecat (or queued downstream into the pipeline): answered here, not passed on.
+    if (frame instanceof UserImageRequestFrame) {
+      this.#answerImageRequest(frame);
       return;
     }
     await this.pushFrame(frame, direction);
@@ -97,6 +106,25 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
         onImage: (image, source) => this.#onImage(image, source),
       });
     }
+  }
+
+  /** Pushes one picture of the source asked for, or a UserImageUnavailableFrame saying why there is none. */
+  #answerImageRequest(request: UserImageRequestFrame): void {
+    const source = request.videoSource;
+    const { media, params } = this.#client;
+    media.captureImage(source, params.videoInFormat, USER_IMAGE_REQUEST_TIMEOUT_MS).then(
+      (image) => {
+        if (!this.running) return;
+        const size = [image.width, image.height] as const;
+        return this.#push(new UserImageRawFrame(this.#client.id, image.data, size, source, image.format, request));
+      },
+      (error: unknown) => {
+        const reason = error instanceof ImageCaptureError ? error.reason : "closed";
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.warn("picture request unanswered", { source, reason, message });
+        if (this.running) return this.#push(new UserImageUnavailableFrame(request, reason, message));
+      },
+    );
   }
 
   #onImage(image: RawImage, source: ImageSource): void {

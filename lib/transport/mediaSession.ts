@@ -3,6 +3,9 @@
  * and senders for bot audio and video, all through the connection's media port (lib/webrtc/mediaPort.ts). Only what
  * the transport asked for is ever attached, so a negotiated camera that nobody reads costs nothing.
  *
+ * A picture asked for (`captureImage`) decodes its source only until that picture is out, unless the source is
+ * streamed anyway (`receiveVideo`).
+ *
  * Receivers are made on the first packet, from the codecs negotiated at that time. When a re-offer or a `restart_pc`
  * is negotiated they are dropped (the next packet makes new ones), and a sender whose codec changed is replaced.
  */
@@ -10,12 +13,23 @@ import type { Logger } from "../log/logger.ts";
 import { isSupportedAudioCodec } from "../media/audioCodecs.ts";
 import { AudioReceiver } from "../media/audioReceiver.ts";
 import { AudioSender } from "../media/audioSender.ts";
-import { type VideoCodecName, videoCodecName, VideoReceiver } from "../media/videoReceiver.ts";
+import {
+  type VideoCodecName,
+  videoCodecName,
+  VideoReceiver,
+  type VideoReceiverStats,
+} from "../media/videoReceiver.ts";
 import { VideoSender } from "../media/videoSender.ts";
 import type { ImageFormat, RawImage } from "../media/yuv.ts";
-import type { ImageSource } from "../pipeline/frames.ts";
+import type { ImageSource, UserImageUnavailableReason } from "../pipeline/frames.ts";
 import type { SmallWebRTCConnection } from "../webrtc/connection.ts";
-import { type MediaPort, type MediaSlot, type NegotiatedCodec, RECEIVER } from "../webrtc/mediaPort.ts";
+import {
+  type IncomingRtp,
+  type MediaPort,
+  type MediaSlot,
+  type NegotiatedCodec,
+  RECEIVER,
+} from "../webrtc/mediaPort.ts";
 
 export interface AudioInput {
   sampleRate: number;
@@ -50,6 +64,25 @@ const VIDEO_SOURCES: Partial<Record<MediaSlot, ImageSource>> = {
   [RECEIVER.camera]: "camera",
   [RECEIVER.screen]: "screenVideo",
 };
+const VIDEO_SLOTS: Record<ImageSource, MediaSlot> = { camera: RECEIVER.camera, screenVideo: RECEIVER.screen };
+
+/** Why `captureImage` gave no picture. */
+export class ImageCaptureError extends Error {
+  override name = "ImageCaptureError";
+
+  constructor(
+    readonly reason: UserImageUnavailableReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A `captureImage` call waiting for the next picture of its source. */
+interface PictureWaiter {
+  deliver(image: RawImage): void;
+  fail(error: ImageCaptureError): void;
+}
 
 export class MediaSession {
   readonly #connection: SmallWebRTCConnection;
@@ -57,6 +90,17 @@ export class MediaSession {
   readonly #logger: Logger;
   #audioOutput?: AudioOutput;
   #videoOutput?: VideoOutput;
+  /** Set by `receiveVideo`: every picture of both sources goes there. */
+  #videoInput?: VideoInput;
+  #videoFormat: ImageFormat = "RGB";
+  readonly #pictureWaiters = new Map<MediaSlot, Set<PictureWaiter>>();
+  /** RTP subscriptions made for `captureImage` alone, by slot: dropped once the picture is out. */
+  readonly #captures = new Map<MediaSlot, () => void>();
+  /** Frames handed to the video decoders, by source, over the session (receivers come and go). */
+  readonly videoInStats: Record<ImageSource, VideoReceiverStats> = {
+    camera: { decodedFrames: 0 },
+    screenVideo: { decodedFrames: 0 },
+  };
   /** null: the negotiated codecs hold none we can decode (warned once per negotiation). */
   #audioReceiver?: AudioReceiver | null;
   readonly #videoReceivers = new Map<MediaSlot, VideoReceiver>();
@@ -108,20 +152,58 @@ export class MediaSession {
   /** Starts delivering the client's camera and screen pictures, in `input.format`. */
   receiveVideo(input: VideoInput): void {
     if (this.#closed) return;
+    this.#videoInput = input;
+    this.#videoFormat = input.format;
     for (const slot of [RECEIVER.camera, RECEIVER.screen] as const) {
-      const source = VIDEO_SOURCES[slot]!;
-      this.#offs.push(
-        this.#port.onRtp(slot, (rtp) => {
-          if (!this.#connection.isTrackEnabled(slot)) return;
-          // Only the negotiated video codecs go to the decoder (not RTX, RED or FEC payload types).
-          const codec = this.#videoCodecs(slot).get(rtp.header.payloadType);
-          if (!codec) return;
-          let receiver = this.#videoReceivers.get(slot);
-          receiver ??= this.#createVideoReceiver(slot, codec, input.format, (image) => input.onImage(image, source));
-          receiver.receive(rtp);
-        }),
-      );
+      // The stream serves waiting captures from now on: their own subscription would feed the receiver twice.
+      this.#captures.get(slot)?.();
+      this.#captures.delete(slot);
+      this.#offs.push(this.#port.onRtp(slot, (rtp) => this.#onVideoRtp(slot, rtp)));
     }
+  }
+
+  /**
+   * The next picture of `source`, in `format` (unless `receiveVideo` set one). Without `receiveVideo`, the source is
+   * decoded for this alone: from the first packet on (whose receiver asks the client for a keyframe) until the picture
+   * is out. Rejects with an ImageCaptureError: at once when the client's offer has no such video, after `timeoutMs`
+   * when no picture came, and when the session closes.
+   */
+  captureImage(source: ImageSource, format: ImageFormat, timeoutMs: number): Promise<RawImage> {
+    if (this.#closed) return Promise.reject(new ImageCaptureError("closed", `no ${source} picture: the session ended`));
+    const slot = VIDEO_SLOTS[source];
+    if (videoCodecs(this.#port.receiveCodecs(slot)).size === 0) {
+      const message = `no ${source} picture: the client's offer has no ${source} video we can decode`;
+      return Promise.reject(new ImageCaptureError("notNegotiated", message));
+    }
+    if (!this.#videoInput) this.#videoFormat = format;
+    return new Promise((resolve, reject) => {
+      const waiters = this.#pictureWaiters.get(slot) ?? new Set<PictureWaiter>();
+      this.#pictureWaiters.set(slot, waiters);
+      const timer = setTimeout(() => {
+        const why = !this.#connection.isTrackEnabled(slot)
+          ? "the client turned it off"
+          : this.#videoReceivers.has(slot)
+          ? "video arrived, but no picture was decoded from it"
+          : "no video arrived";
+        waiter.fail(new ImageCaptureError("timeout", `no ${source} picture within ${timeoutMs} ms: ${why}`));
+      }, timeoutMs);
+      const waiter: PictureWaiter = {
+        deliver: (image) => {
+          clearTimeout(timer);
+          resolve(image);
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          if (waiters.size === 0) this.#endCapture(slot);
+          reject(error);
+        },
+      };
+      waiters.add(waiter);
+      if (!this.#videoInput && !this.#captures.has(slot)) {
+        this.#captures.set(slot, this.#port.onRtp(slot, (rtp) => this.#onVideoRtp(slot, rtp)));
+      }
+    });
   }
 
   /** Prepares bot audio; packets flow from `start()` on. */
@@ -150,6 +232,8 @@ export class MediaSession {
     if (this.#closed) return;
     this.#closed = true;
     for (const off of this.#offs.splice(0)) off();
+    const closed = new ImageCaptureError("closed", "no picture: the session ended");
+    for (const waiters of [...this.#pictureWaiters.values()]) for (const waiter of [...waiters]) waiter.fail(closed);
     this.#closeReceivers();
     this.#audioSender?.close();
     this.#audioSender = undefined;
@@ -166,21 +250,45 @@ export class MediaSession {
     return new AudioReceiver({ codecs, outputRate: input.sampleRate, onFrame: input.onFrame });
   }
 
-  #createVideoReceiver(
-    slot: MediaSlot,
-    codec: VideoCodecName,
-    format: ImageFormat,
-    onImage: (image: RawImage) => void,
-  ): VideoReceiver {
+  #onVideoRtp(slot: MediaSlot, rtp: IncomingRtp): void {
+    if (!this.#connection.isTrackEnabled(slot)) return;
+    // Only the negotiated video codecs go to the decoder (not RTX, RED or FEC payload types).
+    const codec = this.#videoCodecs(slot).get(rtp.header.payloadType);
+    if (!codec) return;
+    const receiver = this.#videoReceivers.get(slot) ?? this.#createVideoReceiver(slot, codec);
+    receiver.receive(rtp);
+  }
+
+  #createVideoReceiver(slot: MediaSlot, codec: VideoCodecName): VideoReceiver {
+    const source = VIDEO_SOURCES[slot]!;
     const receiver = new VideoReceiver({
       codec,
-      format,
-      onImage,
+      format: this.#videoFormat,
+      onImage: (image) => this.#onPicture(slot, image),
       logger: this.#logger,
       requestKeyframe: () => this.#port.requestKeyframe(slot),
+      stats: this.videoInStats[source],
     });
     this.#videoReceivers.set(slot, receiver);
     return receiver;
+  }
+
+  #onPicture(slot: MediaSlot, image: RawImage): void {
+    const waiters = this.#pictureWaiters.get(slot);
+    this.#pictureWaiters.delete(slot);
+    for (const waiter of waiters ?? []) waiter.deliver(image);
+    if (this.#videoInput) this.#videoInput.onImage(image, VIDEO_SOURCES[slot]!);
+    else this.#endCapture(slot);
+  }
+
+  /** Stops decoding `slot` once no capture waits for it, unless it is streamed. */
+  #endCapture(slot: MediaSlot): void {
+    if (this.#videoInput || this.#pictureWaiters.get(slot)?.size) return;
+    this.#pictureWaiters.delete(slot);
+    this.#captures.get(slot)?.();
+    this.#captures.delete(slot);
+    this.#videoReceivers.get(slot)?.close();
+    this.#videoReceivers.delete(slot);
   }
 
   #createAudioSender(output: AudioOutput): AudioSender | undefined {

@@ -1,5 +1,5 @@
 /**
- * A werift peer that behaves like Pipecat's JS client: audio sendrecv, camera sendrecv, a screen slot (sendonly)
+ * A werift peer that behaves like Pipecat's JS client: audio sendrecv, camera sendrecv, a screen share (sendonly)
  * and a client-created data channel. Everything stays on 127.0.0.1.
  */
 import {
@@ -45,6 +45,9 @@ export interface VideoRtp {
   marker: boolean;
 }
 
+/** The client's two video tracks, named as the server's UserImageRawFrame names them. */
+export type VideoTrackName = "camera" | "screenVideo";
+
 export const BROWSER_MEDIA: NonNullable<ClientOptions["media"]> = [
   { kind: "audio", direction: "sendrecv" },
   { kind: "video", direction: "sendrecv" },
@@ -65,9 +68,13 @@ export class TestClient {
   readonly videoIn: RtpPacket[] = [];
   readonly #microphone = new MediaStreamTrack({ kind: "audio" });
   readonly #camera = new MediaStreamTrack({ kind: "video" });
+  readonly #screen = new MediaStreamTrack({ kind: "video" });
   /** Keyframe requests (RTCP PLI) the server sent for the camera. */
   cameraKeyframeRequests = 0;
-  #videoSequence = 0;
+  /** Keyframe requests (RTCP PLI) the server sent for the screen share. */
+  screenKeyframeRequests = 0;
+  /** RTP sequence numbers of each video track, which are separate streams. */
+  readonly #videoSequences: Record<VideoTrackName, number> = { camera: 0, screenVideo: 0 };
   /** Microphone RTP position, continued across sendAudio calls like one long stream. */
   #audioSequence = 0;
   readonly receivedText: string[] = [];
@@ -76,8 +83,14 @@ export class TestClient {
   constructor(options: ClientOptions = {}) {
     this.pc = new RTCPeerConnection(clientPeerConfig(options));
     for (const [index, { kind, direction }] of (options.media ?? BROWSER_MEDIA).entries()) {
-      // The first two sections carry real tracks, like a browser's microphone and camera.
-      const track = index === 0 && kind === "audio" ? this.#microphone : index === 1 && kind === "video" ? this.#camera : undefined;
+      // The first three sections carry real tracks, like a browser's microphone, camera and screen share.
+      const track = index === 0 && kind === "audio"
+        ? this.#microphone
+        : index === 1 && kind === "video"
+        ? this.#camera
+        : index === 2 && kind === "video"
+        ? this.#screen
+        : undefined;
       const transceiver = this.pc.addTransceiver(track ?? kind, { direction });
       if (index === 0) {
         transceiver.onTrack.subscribe((t) => t.onReceiveRtp.subscribe((rtp) => {
@@ -95,6 +108,8 @@ export class TestClient {
             this.cameraKeyframeRequests++;
           }
         });
+      } else if (index === 2) {
+        transceiver.sender.onPictureLossIndication.subscribe(() => this.screenKeyframeRequests++);
       }
     }
     if (options.dataChannelLabel === null) return;
@@ -201,45 +216,51 @@ export class TestClient {
     }
   }
 
-  /** Sends encoded video frames (already packetised) on the camera track at `fps`, paced in real time. */
-  async sendVideo(frames: VideoRtp[][], fps: number): Promise<void> {
+  /** Sends encoded video frames (already packetised) on the camera (or screen) track at `fps`, paced in real time. */
+  async sendVideo(frames: VideoRtp[][], fps: number, track: VideoTrackName = "camera"): Promise<void> {
     const start = performance.now();
     for (const [i, packets] of frames.entries()) {
       for (const packet of packets) {
         const header = new RtpHeader({
-          sequenceNumber: this.#videoSequence++ & 0xffff,
+          sequenceNumber: this.#videoSequences[track]++ & 0xffff,
           timestamp: packet.timestamp,
           marker: packet.marker,
         });
-        this.#camera.writeRtp(new RtpPacket(header, Buffer.from(packet.payload)));
+        this.#videoTrack(track).writeRtp(new RtpPacket(header, Buffer.from(packet.payload)));
       }
       await sleep(Math.max(0, start + ((i + 1) * 1000) / fps - performance.now()));
     }
   }
 
   /**
-   * Sends pre-encoded, packetised video frames on the camera track, looping them, paced in real time at `fps` until
-   * `until()` says stop. Timestamps keep rising across loops, as a camera's do. The loop must start with a keyframe:
-   * a keyframe request restarts it, as a browser answers one with a keyframe.
+   * Sends pre-encoded, packetised video frames on the camera (or screen) track, looping them, paced in real time at
+   * `fps` until `until()` says stop. Timestamps keep rising across loops, as a camera's do. The loop must start with a
+   * keyframe: a keyframe request restarts it, as a browser answers one with a keyframe.
    */
-  async streamVideo(frames: Uint8Array[][], fps: number, until: () => boolean): Promise<void> {
+  async streamVideo(
+    frames: Uint8Array[][],
+    fps: number,
+    until: () => boolean,
+    track: VideoTrackName = "camera",
+  ): Promise<void> {
     const start = performance.now();
     const step = 90_000 / fps;
-    let answered = this.cameraKeyframeRequests;
+    const requests = () => (track === "camera" ? this.cameraKeyframeRequests : this.screenKeyframeRequests);
+    let answered = requests();
     for (let i = 0, position = 0; !until(); i++, position = (position + 1) % frames.length) {
-      if (this.cameraKeyframeRequests !== answered) {
-        answered = this.cameraKeyframeRequests;
+      if (requests() !== answered) {
+        answered = requests();
         position = 0;
       }
       const payloads = frames[position];
       const timestamp = Math.round(i * step) >>> 0;
       for (const [k, payload] of payloads.entries()) {
         const header = new RtpHeader({
-          sequenceNumber: this.#videoSequence++ & 0xffff,
+          sequenceNumber: this.#videoSequences[track]++ & 0xffff,
           timestamp,
           marker: k === payloads.length - 1,
         });
-        this.#camera.writeRtp(new RtpPacket(header, Buffer.from(payload)));
+        this.#videoTrack(track).writeRtp(new RtpPacket(header, Buffer.from(payload)));
       }
       await sleep(Math.max(0, start + ((i + 1) * 1000) / fps - performance.now()));
     }
@@ -247,6 +268,10 @@ export class TestClient {
 
   async close(): Promise<void> {
     await this.pc.close();
+  }
+
+  #videoTrack(track: VideoTrackName): MediaStreamTrack {
+    return track === "camera" ? this.#camera : this.#screen;
   }
 }
 
