@@ -1,9 +1,10 @@
 /**
  * Bot video out: pictures are VP8-encoded on a steady frame clock and sent as RTP, in one of Pipecat's two modes
  * (TransportParams `videoOutIsLive`):
- * - still (the default): the latest picture is shown, re-encoded and re-sent on every tick, so a bot that posts one
- *   picture sends a steady stream at the frame rate. Each repeat costs a full encode (7-10 ms of the codec thread
- *   for 640x480): a bot showing a still picture can lower `videoOutFramerate`.
+ * - still (the default): the latest picture is shown. A new one goes out on the next tick (pictures the bot replaces
+ *   before their tick are never sent); an unchanged one is re-sent once a second, so a decoder that joins late or
+ *   lost a frame gets it. Pipecat repeats it on every tick, but a repeat is a full encode (7-10 ms of the codec thread
+ *   at 640x480, a quarter of a core at 30 fps) and a client keeps showing the last frame it decoded anyway.
  * - live: every picture is a frame of a stream, sent once, one per tick, in order; nothing is repeated. A bounded
  *   queue absorbs bursts; when the bot outruns the frame rate the oldest waiting picture is dropped (and counted), so
  *   the delay stays under LIVE_QUEUE_SECONDS.
@@ -42,6 +43,8 @@ export interface VideoSenderOptions {
   height?: number;
 }
 
+/** Still: how often an unchanged picture is re-sent. */
+const STILL_REFRESH_SECONDS = 1;
 /** Live pictures allowed to wait, in seconds of video: the most a live stream lags behind the bot. */
 const LIVE_QUEUE_SECONDS = 0.2;
 const VIDEO_CLOCK = 90_000;
@@ -73,6 +76,10 @@ export class VideoSender {
   /** Still: the picture on show, and its scaled copy once made (the scaler's buffer, rewritten only for a new one). */
   #image?: RawImage;
   #prepared?: RawImage;
+  /** Still: whether the picture on show was not sent yet, and the tick that last sent it. */
+  #changed = false;
+  #lastSentTick = -Infinity;
+  readonly #refreshTicks: number;
   #encoding = false;
   #closed = false;
 
@@ -83,6 +90,7 @@ export class VideoSender {
     if (width !== undefined && height !== undefined) this.#scaler = new ImageScaler(width, height);
     this.#options = options;
     this.#maxQueued = Math.max(2, Math.ceil(options.framerate * LIVE_QUEUE_SECONDS));
+    this.#refreshTicks = Math.max(1, Math.round(options.framerate * STILL_REFRESH_SECONDS));
     this.#encoder = ThreadedVp8Encoder.create({ bitrate: options.bitrate, framerate: options.framerate });
     this.#encoder.catch((error) => options.logger.error("video encoder failed to start", { error }));
     this.#pacer = new Pacer({
@@ -106,6 +114,7 @@ export class VideoSender {
     if (!this.#options.live) {
       this.#image = image;
       this.#prepared = undefined;
+      this.#changed = true;
       return;
     }
     this.#queue.push(image);
@@ -134,7 +143,7 @@ export class VideoSender {
   async #tick(tick: Tick): Promise<void> {
     // One encode at a time: a tick that finds the encoder busy is skipped rather than queued (a live picture waits).
     if (this.#encoding) return;
-    const picture = this.#options.live ? this.#queue.shift() : this.#image;
+    const picture = this.#options.live ? this.#queue.shift() : this.#stillDue(tick.index);
     if (!picture) return;
     this.#encoding = true;
     try {
@@ -155,6 +164,14 @@ export class VideoSender {
     } finally {
       this.#encoding = false;
     }
+  }
+
+  /** Still: the picture on show when it is new or due for its refresh, which this tick then sends. */
+  #stillDue(tick: number): RawImage | undefined {
+    if (!this.#image || (!this.#changed && tick - this.#lastSentTick < this.#refreshTicks)) return undefined;
+    this.#changed = false;
+    this.#lastSentTick = tick;
+    return this.#image;
   }
 
   /** The picture at the size to send, scaled once per still picture rather than on every repeat. */

@@ -1,4 +1,4 @@
-/** TransportParams videoOutIsLive through the public API: a still picture is repeated, live pictures are sent once. */
+/** TransportParams videoOutIsLive through the public API: a still picture is refreshed, live pictures are sent once. */
 import { afterEach, describe, expect, test } from "bun:test";
 import type { RunnerArguments } from "../../lib/bots/bot.ts";
 import { OutputImageRawFrame } from "../../lib/pipeline/frames.ts";
@@ -38,20 +38,26 @@ async function connect(): Promise<TestClient> {
   return peer;
 }
 
-/** Complete video frames the client received: one RTP marker each. */
-const framesReceived = (client: TestClient) => client.videoIn.filter((rtp) => rtp.header.marker).length;
+/** The RTP timestamp of each complete video frame the client received (one marker each). */
+const frameTimestamps = (client: TestClient) =>
+  client.videoIn.filter((rtp) => rtp.header.marker).map((rtp) => rtp.header.timestamp);
+const framesReceived = (client: TestClient) => frameTimestamps(client).length;
 
 describe("videoOutIsLive", () => {
-  test("false (the default): one picture becomes a steady stream at videoOutFramerate", async () => {
+  test("false (the default): an unchanged picture is re-sent once a second, and a new one on the next tick", async () => {
     const { bot, show } = pictureBot(false);
     server = startTestServer({}, bot);
     const client = await connect();
     await show(0);
-    await eventually(() => framesReceived(client) >= 1, 10_000, "the first frame");
-    const firstAt = performance.now();
-    await eventually(() => framesReceived(client) >= 11, 10_000, "ten repeats");
-    // Ten repeats at 20 fps take about half a second; far less than the once-a-second refresh would give.
-    expect(performance.now() - firstAt).toBeLessThan(2000);
+    await eventually(() => frameTimestamps(client).length >= 3, 10_000, "the first frame and two refreshes");
+    // Right after a refresh, so the new picture's tick comes long before the next refresh would.
+    await show(1);
+    await eventually(() => frameTimestamps(client).length >= 4, 10_000, "the new picture");
+    // Steps of the 90 kHz RTP clock (which may wrap): a second is 20 ticks of 4500 at 20 fps; a repeat on every tick
+    // would step 4500.
+    const steps = frameTimestamps(client).slice(1, 4).map((stamp, i) => (stamp - frameTimestamps(client)[i]) >>> 0);
+    expect(steps.slice(0, 2)).toEqual([90_000, 90_000]);
+    expect(steps[2]).toBeLessThan(90_000 / 2);
   });
 
   test("true: each picture is sent once, and the last one is not repeated", async () => {

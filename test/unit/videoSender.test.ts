@@ -140,6 +140,14 @@ class Stream {
     return this.frames.length - before;
   }
 
+  /** Runs `count` frame ticks that send nothing, letting each one run before the next. */
+  async idle(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      this.clock.advance(FRAME_MS);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  }
+
   /** Which of GREYS each frame sent so far shows, decoded in order. */
   async shown(): Promise<number[]> {
     const decoder = await Vp8Decoder.create();
@@ -255,15 +263,20 @@ describe("VideoSender", () => {
 });
 
 describe("videoOutIsLive", () => {
-  test("off (the default): the last picture is re-sent on every tick, at the frame rate, until another replaces it", async () => {
+  test("off (the default): a new picture goes out on the next tick, an unchanged one is re-sent once a second", async () => {
     const stream = new Stream(false);
     stream.sender.setImage(grey(GREYS[0]));
-    expect(await stream.tick(10)).toBe(10);
+    expect(await stream.tick(1)).toBe(1);
+    // A frame sent on any of the next 29 ticks would show in the timestamp steps below.
+    await stream.idle(29);
+    expect(await stream.tick(1)).toBe(1);
     stream.sender.setImage(grey(GREYS[1]));
-    expect(await stream.tick(5)).toBe(5);
-    expect(await stream.shown()).toEqual([...Array(10).fill(GREYS[0]), ...Array(5).fill(GREYS[1])]);
-    // One frame per tick of the 30 fps clock: 3000 steps of the 90 kHz RTP clock.
-    expect(stream.steps()).toEqual(Array(14).fill(3000));
+    stream.sender.setImage(grey(GREYS[2]));
+    expect(await stream.tick(1)).toBe(1);
+    // The refresh a second after the first frame (30 ticks of 3000 on the 90 kHz RTP clock); the second picture,
+    // replaced before its tick, is never sent.
+    expect(stream.steps()).toEqual([30 * 3000, 3000]);
+    expect(await stream.shown()).toEqual([GREYS[0], GREYS[0], GREYS[2]]);
   });
 
   test("on: each picture is sent once, one per tick, in order, and nothing is repeated", async () => {
