@@ -1,7 +1,7 @@
 /**
  * RNNoise (Xiph's recurrent-network noise suppressor) over the WASM build shipped by @jitsi/rnnoise-wasm, with our own
  * binding to its exports. As with Opus, the module is instantiated once per process and every denoiser is a state
- * malloc'ed in that one heap (about 30 kB each), so a session costs its state, not a WASM instance.
+ * malloc'ed in that one heap (about 19 kB each), so a session costs its state, not a WASM instance.
  *
  * RNNoise takes frames of exactly 480 samples (10 ms at 48 kHz), as floats on the 16-bit scale (-32768..32767, not
  * -1..1), and returns each frame one frame late: its analysis window overlaps the frame before.
