@@ -71,6 +71,11 @@ function rnnoiseRuntime(): RNNoiseRuntime {
   return (runtime = new RNNoiseRuntime(wasm, heap));
 }
 
+/** Loads the module, once per process: a file that cannot serve fails here, when a filter starts, not at a frame. */
+export function loadRNNoise(): void {
+  rnnoiseRuntime();
+}
+
 /** Size of the shared RNNoise heap: it grows with the number of live denoisers and never shrinks. For leak tests. */
 export function rnnoiseHeapBytes(): number {
   return rnnoiseRuntime().heap.byteLength;

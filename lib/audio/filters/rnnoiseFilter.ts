@@ -12,7 +12,7 @@ import { Resampler } from "../../media/resampler.ts";
 import { SampleQueue } from "../../media/sampleQueue.ts";
 import { type FilterControlFrame, FilterEnableFrame } from "../../pipeline/frames.ts";
 import type { AudioFilter } from "./audioFilter.ts";
-import { RNNOISE_FRAME_SAMPLES, RNNOISE_SAMPLE_RATE, RNNoiseDenoiser } from "./rnnoise.ts";
+import { loadRNNoise, RNNOISE_FRAME_SAMPLES, RNNOISE_SAMPLE_RATE, RNNoiseDenoiser } from "./rnnoise.ts";
 
 export interface RNNoiseFilterOptions {
   /** Filter from the start (the default), or pass audio through until a FilterEnableFrame turns it on. */
@@ -56,6 +56,7 @@ export class RNNoiseFilter implements AudioFilter {
     if (!Number.isInteger(sampleRate) || sampleRate < 8000 || sampleRate > 192_000) {
       throw new RangeError(`RNNoiseFilter: sample rate must be a whole number of Hz from 8000 to 192000, got ${sampleRate}`);
     }
+    loadRNNoise();
     const resampled = sampleRate !== RNNOISE_SAMPLE_RATE;
     this.#running = {
       sampleRate,
