@@ -171,7 +171,9 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     try {
       return filter.filter(pcm);
     } catch (error) {
-      if (this.#filterErrors++ % 50 === 0) this.logger.error("audioInFilter failed; audio passed unfiltered", { error });
+      if (this.#filterErrors++ % 50 === 0) {
+        this.logger.error("audioInFilter failed; audio passed unfiltered", { error });
+      }
       return pcm;
     }
   }

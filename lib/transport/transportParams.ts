@@ -80,7 +80,13 @@ export interface TransportParams {
 }
 
 /** Params without a default: absent means "follow the pipeline" or "follow each picture". */
-type Optional = "vadAnalyzer" | "audioInFilter" | "audioInSampleRate" | "audioOutSampleRate" | "videoOutWidth" | "videoOutHeight";
+type Optional =
+  | "vadAnalyzer"
+  | "audioInFilter"
+  | "audioInSampleRate"
+  | "audioOutSampleRate"
+  | "videoOutWidth"
+  | "videoOutHeight";
 
 export type ResolvedTransportParams = Required<Omit<TransportParams, Optional>> & Pick<TransportParams, Optional>;
 

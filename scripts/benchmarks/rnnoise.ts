@@ -41,7 +41,9 @@ export async function benchRNNoise(): Promise<RNNoiseRow[]> {
   // Ten seconds: the fixture (speech with pauses, over pink noise) looped.
   const once = readWav(await noisySpeechWav()).pcm;
   const speech = new Int16Array(10 * 48000);
-  for (let offset = 0; offset < speech.length; offset += once.length) speech.set(once.subarray(0, speech.length - offset), offset);
+  for (let offset = 0; offset < speech.length; offset += once.length) {
+    speech.set(once.subarray(0, speech.length - offset), offset);
+  }
   const frames = Math.floor(speech.length / FRAME_48K);
   const frame = (pcm: Int16Array, i: number, size: number) => pcm.subarray(i * size, (i + 1) * size);
 

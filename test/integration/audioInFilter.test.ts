@@ -1,7 +1,7 @@
 /**
  * TransportParams audioInFilter through the public API, with a real werift peer sending noise: the bot and its VAD
  * get the filtered audio, FilterEnableFrame switches the filter mid-call, and the filter is stopped (its RNNoise state
- * freed) when the session ends. The config's audio.inFilter gives built-in bots the same.
+ * freed) when the session ends. The config's audio.inFilter gives built-in bots and bridged sessions the same.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { BUILT_IN_BOT_FUNCTIONS } from "../../lib/bots/builtInBots.ts";
@@ -21,8 +21,10 @@ import {
   type VADAnalyzer,
   type VADState,
 } from "../../lib/mod.ts";
+import { resolveBot } from "../../lib/runner/resolveBot.ts";
 import { readWav, rms } from "../../scripts/support/audio.ts";
 import { pinkNoiseWav } from "../../scripts/support/media.ts";
+import { startTestBot } from "../../scripts/support/pipecatTestBot.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestServer, type TestServer, testConfig } from "../support/testServer.ts";
@@ -61,6 +63,25 @@ class LevelVAD implements VADAnalyzer {
 const meanLevel = (levels: number[], from: number, to: number) =>
   levels.slice(from, to).reduce((sum, level) => sum + level, 0) / (to - from);
 
+/** Two seconds of the pink noise fixture. */
+async function noise(): Promise<Int16Array> {
+  return readWav(await pinkNoiseWav()).pcm.subarray(0, 2 * 48000);
+}
+
+/** Sends the noise to `bot` and returns the level of the loudest second that came back (however it was delayed). */
+async function echoedNoiseLevel(bot: Parameters<typeof startTestServer>[1]): Promise<number> {
+  await connect(bot);
+  await peer.sendAudio(await noise());
+  await eventually(() => peer.audioIn.length >= 100, 5000, "the echo");
+  const decoder = new OpusDecoder({ sampleRate: 48000, channels: 1 });
+  const packets = [...peer.audioIn].sort((a, b) => a.header.timestamp - b.header.timestamp);
+  const levels = packets.map((packet) => decibels(decoder.decode(packet.payload)));
+  decoder.free();
+  await peer.close();
+  await server.close();
+  return Math.max(...levels.slice(0, levels.length - 50).map((_, i) => meanLevel(levels, i, i + 50)));
+}
+
 async function connect(bot: Parameters<typeof startTestServer>[1]): Promise<void> {
   server = startTestServer({}, bot);
   peer = new TestClient();
@@ -70,7 +91,7 @@ async function connect(bot: Parameters<typeof startTestServer>[1]): Promise<void
 }
 
 describe("audioInFilter", () => {
-  test("RNNoiseFilter: the bot and the VAD hear the noise 20 dB quieter, until a FilterEnableFrame turns it off", async () => {
+  test("RNNoiseFilter: the bot and its VAD hear noise 20 dB quieter until a FilterEnableFrame ends it", async () => {
     const noise = readWav(await pinkNoiseWav()).pcm;
     const filter = new RNNoiseFilter();
     const recorder = new LevelRecorder();
@@ -91,7 +112,7 @@ describe("audioInFilter", () => {
     const input = decibels(noise);
     // The second second (RNNoise has heard the first) against the fourth (the filter is off since the third).
     const [on, off] = [meanLevel(recorder.levels, 50, 100), meanLevel(recorder.levels, 150, 190)];
-    console.log(`noise sent at ${input.toFixed(1)} dBFS; the bot heard ${on.toFixed(1)} filtered, ${off.toFixed(1)} not`);
+    console.log(`noise sent at ${input.toFixed(1)} dBFS; heard ${on.toFixed(1)} filtered, ${off.toFixed(1)} not`);
     // Unfiltered it is the noise sent, less what Opus and the 16 kHz pipeline rate leave out (the top octave).
     expect(off).toBeGreaterThan(input - 8);
     expect(on).toBeLessThan(off - 20);
@@ -110,24 +131,28 @@ describe("audioInFilter", () => {
     }, 10_000, "the filter stopped with the session");
   }, 30_000);
 
-  test('config audio.inFilter "rnnoise": the built-in echo sends the noise back filtered, and "none" as it came', async () => {
-    const noise = readWav(await pinkNoiseWav()).pcm.subarray(0, 2 * 48000);
-    const echoedLevel = async (inFilter: "none" | "rnnoise") => {
-      await connect(BUILT_IN_BOT_FUNCTIONS.echo(testConfig({ audio: { inFilter } }), {}));
-      await peer.sendAudio(noise);
-      await eventually(() => peer.audioIn.length >= 100, 5000, "the echo");
-      const decoder = new OpusDecoder({ sampleRate: 48000, channels: 1 });
-      const packets = [...peer.audioIn].sort((a, b) => a.header.timestamp - b.header.timestamp);
-      const levels = packets.map((packet) => decibels(decoder.decode(packet.payload)));
-      decoder.free();
-      await peer.close();
-      await server.close();
-      // The loudest second of what came back: the echo of the noise's second half, however it was delayed.
-      return Math.max(...levels.map((_, i) => meanLevel(levels, i, i + 50)).slice(0, levels.length - 50));
-    };
-    const [unfiltered, filtered] = [await echoedLevel("none"), await echoedLevel("rnnoise")];
+  test('config audio.inFilter "rnnoise": the built-in echo sends noise back filtered, "none" as it came', async () => {
+    const level = (inFilter: "none" | "rnnoise") =>
+      echoedNoiseLevel(BUILT_IN_BOT_FUNCTIONS.echo(testConfig({ audio: { inFilter } }), {}));
+    const [unfiltered, filtered] = [await level("none"), await level("rnnoise")];
     console.log(`echoed noise: ${unfiltered.toFixed(1)} dBFS with inFilter none, ${filtered.toFixed(1)} with rnnoise`);
-    expect(unfiltered).toBeGreaterThan(decibels(noise) - 10);
+    expect(unfiltered).toBeGreaterThan(decibels(await noise()) - 10);
+    expect(filtered).toBeLessThan(unfiltered - 15);
+  }, 30_000);
+
+  test('config audio.inFilter "rnnoise" reaches bridged sessions: the remote bot hears noise filtered', async () => {
+    const level = async (inFilter: "none" | "rnnoise") => {
+      const remote = await startTestBot({ kind: "pipecat" });
+      try {
+        const config = testConfig({ audio: { inFilter } });
+        return await echoedNoiseLevel(await resolveBot({ kind: "bridge", url: remote.url }, config, {}));
+      } finally {
+        await remote.stop();
+      }
+    };
+    const [unfiltered, filtered] = [await level("none"), await level("rnnoise")];
+    console.log(`bridged bot's echo: ${unfiltered.toFixed(1)} dBFS with none, ${filtered.toFixed(1)} with rnnoise`);
+    expect(unfiltered).toBeGreaterThan(decibels(await noise()) - 10);
     expect(filtered).toBeLessThan(unfiltered - 15);
   }, 30_000);
 });

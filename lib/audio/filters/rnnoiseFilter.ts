@@ -54,7 +54,9 @@ export class RNNoiseFilter implements AudioFilter {
   start(sampleRate: number): void {
     if (this.#running) throw new Error("RNNoiseFilter is already started: make one filter per transport");
     if (!Number.isInteger(sampleRate) || sampleRate < 8000 || sampleRate > 192_000) {
-      throw new RangeError(`RNNoiseFilter: sample rate must be a whole number of Hz from 8000 to 192000, got ${sampleRate}`);
+      throw new RangeError(
+        `RNNoiseFilter: sample rate must be a whole number of Hz from 8000 to 192000, got ${sampleRate}`,
+      );
     }
     loadRNNoise();
     const resampled = sampleRate !== RNNOISE_SAMPLE_RATE;
@@ -79,7 +81,8 @@ export class RNNoiseFilter implements AudioFilter {
       // The upsampler holds back its filter's first samples. As many zeros ahead of its output keep whole input
       // frames whole RNNoise frames (20 ms at 16 kHz is exactly two), so audio does not wait for the next call.
       running.aligned = true;
-      pending.push(new Int16Array(Math.max(0, Math.round((pcm.length * RNNOISE_SAMPLE_RATE) / running.sampleRate) - upsampled.length)));
+      const expected = Math.round((pcm.length * RNNOISE_SAMPLE_RATE) / running.sampleRate);
+      pending.push(new Int16Array(Math.max(0, expected - upsampled.length)));
     }
     pending.push(upsampled);
     const frames = Math.floor(pending.length / RNNOISE_FRAME_SAMPLES);
