@@ -42,6 +42,10 @@ export { SignallingError, type SignallingErrorReason } from "./webrtc/errors.ts"
 export { SileroVADAnalyzer } from "./audio/vad/sileroVadAnalyzer.ts";
 export { DEFAULT_VAD_PARAMS, type VADAnalyzer, type VADParams, type VADState } from "./audio/vad/vadAnalyzer.ts";
 
+// Filters on client audio
+export type { AudioFilter } from "./audio/filters/audioFilter.ts";
+export { RNNoiseFilter, type RNNoiseFilterOptions } from "./audio/filters/rnnoiseFilter.ts";
+
 // RTVI
 export {
   type ClientMessage,

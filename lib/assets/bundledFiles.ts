@@ -45,6 +45,10 @@ export const BUNDLED_FILES = {
     from: "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
     sha256: "3398c10d07d229bd91b364548e130e0e51a8e5704b88c7c083ebbeb78842dee2",
   },
+  "rnnoise.wasm": {
+    from: "@jitsi/rnnoise-wasm/dist/rnnoise.wasm",
+    sha256: "677147b9248aedc0a00de79dc090d1ecead37c08c8bb773a790da16109d2c487",
+  },
   "silero_vad_v5.onnx": {
     from: "@ricky0123/vad-web/dist/silero_vad_v5.onnx",
     sha256: "2623a2953f6ff3d2c1e61740c6cdb7168133479b267dfef114a4a3cc5bdd788f",

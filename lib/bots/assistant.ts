@@ -18,7 +18,8 @@ import { isOpenAI, type ServiceConfig, ServiceConfigError, validateServiceConfig
 import { OpenAILLMService } from "../services/openaiLLM.ts";
 import { OpenAISTTService } from "../services/openaiSTT.ts";
 import { OpenAITTSService } from "../services/openaiTTS.ts";
-import type { Bot } from "./bot.ts";
+import type { TransportParams } from "../transport/transportParams.ts";
+import type { RunnerArguments } from "./bot.ts";
 import { runBotPipeline } from "./botPipeline.ts";
 
 type AssistantConfig = Config["assistant"];
@@ -64,17 +65,23 @@ export function serviceSettings<S extends ServiceConfig & { apiKeyEnv?: string }
   return resolved;
 }
 
-/** The assistant for this config; settings that cannot work are found here, at start-up. */
-export function assistantBot(config: AssistantConfig, env: Record<string, string | undefined>): Bot {
+/**
+ * The assistant for this config; settings that cannot work are found here, at start-up. Each session's `params` are
+ * laid over the bot's own (the config's `audio.inFilter` comes this way).
+ */
+export function assistantBot(
+  config: AssistantConfig,
+  env: Record<string, string | undefined>,
+): (args: RunnerArguments, params?: TransportParams) => Promise<void> {
   const stt = serviceSettings("stt", config.stt, env);
   const llm = serviceSettings("llm", config.llm, env);
   const tts = serviceSettings("tts", config.tts, env);
-  return async (args) => {
+  return async (args, params = {}) => {
     const vadAnalyzer = await SileroVADAnalyzer.create({ stopSecs: config.vad.stopSecs });
     const context = new LLMContext([{ role: "system", content: config.systemPrompt }]);
     await runBotPipeline(
       args,
-      { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 24000, vadAnalyzer },
+      { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 24000, vadAnalyzer, ...params },
       () => [
         new OpenAISTTService({ ...stt, userId: args.webrtcConnection.pcId }),
         new LLMUserAggregator(context),

@@ -12,6 +12,7 @@ import { PipelineRunner } from "../pipeline/pipelineRunner.ts";
 import { PipelineTask } from "../pipeline/pipelineTask.ts";
 import { OutputTransportMessageUrgentFrame } from "../pipeline/frames.ts";
 import { rtviMessage } from "../rtvi/messages.ts";
+import type { AudioFilter } from "../audio/filters/audioFilter.ts";
 import { SmallWebRTCTransport } from "../transport/smallWebRTCTransport.ts";
 import { BotUnreachableError, loggableUrl } from "./botSocket.ts";
 import { BridgeProcessor } from "./bridgeProcessor.ts";
@@ -31,6 +32,8 @@ export interface BridgeOptions {
   audioOutLive: boolean;
   /** Most audio queued each way. */
   maxQueuedMs: number;
+  /** Makes each session's filter on client audio (the config's `audio.inFilter`); none when absent. */
+  audioInFilter?: () => AudioFilter;
 }
 
 /** What a bridged session needs from the runner (the runner's RunnerArguments fit it). */
@@ -51,6 +54,7 @@ export function bridgeBot(options: BridgeOptions): (args: BridgeSessionArguments
       audioOutEnabled: true,
       audioOutSampleRate: options.audioOutSampleRate,
       audioOutLive: options.audioOutLive,
+      audioInFilter: options.audioInFilter?.(),
     });
     const logger = transport.logger;
     const bridge = new BridgeProcessor({

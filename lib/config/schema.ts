@@ -213,8 +213,15 @@ const AudioSchema = z
       .boolean()
       .default(true)
       .describe("Lower the complexity (to 3, then 1) while the server uses more than 75 % of a core, and raise it again below 50 %."),
+    inFilter: z
+      .enum(["none", "rnnoise"])
+      .default("none")
+      .describe(
+        "Filter on client audio before the VAD and the bot, in every session of a built-in bot or the bridge " +
+          "(TransportParams audioInFilter; a bot file sets its own): rnnoise suppresses noise.",
+      ),
   })
-  .describe("Bot audio encoding.");
+  .describe("Audio processing: bot audio encoding, and the filter on client audio.");
 
 const MemorySchema = z
   .strictObject({

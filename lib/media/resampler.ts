@@ -5,7 +5,7 @@
  */
 import { instantiateBundled } from "../assets/bundledFiles.ts";
 import { type WasmBinding, type WasmExports, wasmFunction, wasmMemory } from "../assets/wasmInterface.ts";
-import { WasmHeap } from "./wasmHeap.ts";
+import { emscriptenHeapImports, WasmHeap } from "./wasmHeap.ts";
 
 export interface ResamplerOptions {
   inputRate: number;
@@ -18,6 +18,8 @@ export interface ResamplerOptions {
    */
   quality?: number;
 }
+
+const speexImports = emscriptenHeapImports(() => heap!.memory);
 
 /**
  * The speex build as this binding uses it. Its exports are minified; the names follow its emscripten glue
@@ -49,23 +51,8 @@ export const SPEEX_WASM = {
     /** malloc */
     C: wasmFunction<(bytes: number) => number>(),
   },
-  // The two emscripten runtime imports: growing the heap for malloc, and the memcpy used for large copies.
-  imports: {
-    a: {
-      a: (requestedBytes: number) => {
-        const memory = heap!.memory;
-        try {
-          memory.grow(Math.ceil(((requestedBytes >>> 0) - memory.buffer.byteLength) / 65536));
-          return 1;
-        } catch {
-          return 0;
-        }
-      },
-      b: (destination: number, source: number, bytes: number) => {
-        heap!.u8.copyWithin(destination, source, source + bytes);
-      },
-    },
-  },
+  // emscripten's heap growth for malloc ("a") and its memcpy for large copies ("b").
+  imports: { a: { a: speexImports.resizeHeap, b: speexImports.memcpyBig } },
 } satisfies WasmBinding;
 
 type SpeexExports = WasmExports<typeof SPEEX_WASM.exports>;

@@ -5,6 +5,7 @@
  * 20 ms that yield to the event loop between them, so a client that connects during warm-up is never held up.
  */
 import { type BundledFile, checkBundledFiles } from "../assets/bundledFiles.ts";
+import { RNNOISE_WASM } from "../audio/filters/rnnoise.ts";
 import { LIBAV_WASM } from "./libav.ts";
 import { OPUS_WASM, warmUpOpus } from "./opus.ts";
 import { SPEEX_WASM } from "./resampler.ts";
@@ -13,7 +14,7 @@ const SLICE_MS = 20;
 
 /** Checks the files that `assetsDir` replaces (see checkBundledFiles) and returns their names. */
 export function checkCodecFiles(): BundledFile[] {
-  return checkBundledFiles([OPUS_WASM, SPEEX_WASM, LIBAV_WASM]);
+  return checkBundledFiles([OPUS_WASM, SPEEX_WASM, LIBAV_WASM, RNNOISE_WASM]);
 }
 
 export async function warmUpAudio(totalMs = 400): Promise<void> {

@@ -14,6 +14,7 @@ export class WasmHeap {
   #u8: Uint8Array;
   #i16: Int16Array;
   #i32: Int32Array;
+  #f32: Float32Array;
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -22,6 +23,7 @@ export class WasmHeap {
     this.#u8 = new Uint8Array(memory.buffer);
     this.#i16 = new Int16Array(memory.buffer);
     this.#i32 = new Int32Array(memory.buffer);
+    this.#f32 = new Float32Array(memory.buffer);
   }
 
   /** Current size of the linear memory; it only ever grows. */
@@ -32,6 +34,12 @@ export class WasmHeap {
   get u8(): Uint8Array {
     this.#refresh();
     return this.#u8;
+  }
+
+  /** The heap as 32-bit floats, for libraries that take float samples; index with `pointer >> 2`. */
+  get f32(): Float32Array {
+    this.#refresh();
+    return this.#f32;
   }
 
   malloc(bytes: number): number {
@@ -89,5 +97,31 @@ export class WasmHeap {
     this.#u8 = new Uint8Array(buffer);
     this.#i16 = new Int16Array(buffer);
     this.#i32 = new Int32Array(buffer);
+    this.#f32 = new Float32Array(buffer);
   }
+}
+
+/**
+ * The two runtime functions an emscripten build without I/O imports: growing the heap when malloc runs out, and the
+ * memcpy it hands large copies to. `memory` gives the instance's memory, which exists only once it is instantiated.
+ * Each binding maps them to the module's minified import names.
+ */
+export function emscriptenHeapImports(memory: () => WebAssembly.Memory): {
+  resizeHeap: (requestedBytes: number) => number;
+  memcpyBig: (destination: number, source: number, bytes: number) => void;
+} {
+  return {
+    resizeHeap: (requestedBytes) => {
+      const heap = memory();
+      try {
+        heap.grow(Math.ceil(((requestedBytes >>> 0) - heap.buffer.byteLength) / 65536));
+        return 1;
+      } catch {
+        return 0;
+      }
+    },
+    memcpyBig: (destination, source, bytes) => {
+      new Uint8Array(memory().buffer).copyWithin(destination, source, source + bytes);
+    },
+  };
 }

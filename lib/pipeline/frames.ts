@@ -152,6 +152,16 @@ export class OutputAudioRawFrame extends DataFrame implements AudioFields {
 /** Synthesised speech; an OutputAudioRawFrame that TTS services produce. */
 export class TTSAudioRawFrame extends OutputAudioRawFrame {}
 
+/** Settings for the input transport's audio filter (TransportParams `audioInFilter`), queued in order with data. */
+export abstract class FilterControlFrame extends ControlFrame {}
+
+/** Turns the input transport's audio filter on or off mid-call (Pipecat's FilterEnableFrame). */
+export class FilterEnableFrame extends FilterControlFrame {
+  constructor(readonly enable: boolean) {
+    super();
+  }
+}
+
 // ---- video ----
 
 export type ImageSource = "camera" | "screenVideo";

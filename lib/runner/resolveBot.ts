@@ -3,7 +3,7 @@
  * start-up, and reported as one line (ConfigError), never at the first call.
  */
 import type { Bot } from "../bots/bot.ts";
-import { BUILT_IN_BOT_FUNCTIONS } from "../bots/builtInBots.ts";
+import { BUILT_IN_BOT_FUNCTIONS, configuredAudioInFilter } from "../bots/builtInBots.ts";
 import type { BotSpec } from "../config/botSpec.ts";
 import { ConfigError } from "../config/layers.ts";
 import type { Config } from "../config/schema.ts";
@@ -19,6 +19,6 @@ export async function resolveBot(spec: BotSpec, config: Config, env: Record<stri
       return loadBotFile(spec.path);
     case "bridge":
       if (!URL.canParse(spec.url)) throw new ConfigError(`bot: ${loggableUrl(spec.url)} is not a valid WebSocket URL`);
-      return bridgeBot({ ...config.bridge, url: spec.url });
+      return bridgeBot({ ...config.bridge, url: spec.url, audioInFilter: configuredAudioInFilter(config) });
   }
 }

@@ -1,12 +1,13 @@
 /**
- * The input side of a SmallWebRTCTransport: client audio as InputAudioRawFrame (20 ms, mono, pipeline rate), VAD
- * turn frames and interruptions, camera/screen pictures as UserImageRawFrame (streamed, or one per
- * UserImageRequestFrame), and data-channel messages as InputTransportMessageFrame.
+ * The input side of a SmallWebRTCTransport: client audio as InputAudioRawFrame (20 ms, mono, pipeline rate, through
+ * the audioInFilter when there is one), VAD turn frames and interruptions, camera/screen pictures as UserImageRawFrame
+ * (streamed, or one per UserImageRequestFrame), and data-channel messages as InputTransportMessageFrame.
  */
 import type { VADState } from "../audio/vad/vadAnalyzer.ts";
 import type { RawImage } from "../media/yuv.ts";
 import {
   ClientConnectedFrame,
+  FilterControlFrame,
   type Frame,
   type ImageSource,
   InputAudioRawFrame,
@@ -38,6 +39,7 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
   #vadState: VADState = "quiet";
   #audioInFlight = 0;
   #droppedAudio = 0;
+  #filterErrors = 0;
   #imagesInFlight = 0;
   #vadQueue: Promise<void> = Promise.resolve();
   /** Client audio is wanted (`audioInStreamOnStart`, or `startAudioInStreaming()`), and whether it flows yet. */
@@ -65,11 +67,20 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
       this.#answerImageRequest(frame);
       return;
     }
+    const filter = this.#client.params.audioInFilter;
+    if (frame instanceof FilterControlFrame && filter) {
+      await filter.processFrame(frame);
+      return;
+    }
     await this.pushFrame(frame, direction);
   }
 
-  protected override cleanup(): Promise<void> {
-    return this.#client.processorStopped("input");
+  protected override async cleanup(): Promise<void> {
+    try {
+      await this.#client.params.audioInFilter?.stop();
+    } finally {
+      await this.#client.processorStopped("input");
+    }
   }
 
   /**
@@ -99,6 +110,7 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     this.#sampleRate = params.audioInSampleRate ?? frame.params.audioInSampleRate;
     this.#allowInterruptions = frame.params.allowInterruptions;
     params.vadAnalyzer?.setSampleRate(this.#sampleRate);
+    await params.audioInFilter?.start(this.#sampleRate);
     if (params.audioInStreamOnStart || this.#audioWanted) this.startAudioInStreaming();
     if (params.videoInEnabled) {
       this.#client.media.receiveVideo({
@@ -136,8 +148,10 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
     void this.#push(frame).finally(() => this.#imagesInFlight--);
   }
 
-  #onAudio(pcm: Int16Array): void {
+  #onAudio(decoded: Int16Array): void {
     if (!this.running) return;
+    const pcm = this.#filter(decoded);
+    if (pcm.length === 0) return;
     // Without passthrough the audio stops here: it only feeds the VAD and its turn frames.
     if (this.#client.params.audioInPassthrough && !this.#passOn(pcm)) return;
     const vad = this.#client.params.vadAnalyzer;
@@ -147,6 +161,20 @@ export class SmallWebRTCInputTransport extends FrameProcessor {
         .then(() => vad.analyze(pcm))
         .then((state) => this.#onVadState(state))
         .catch((error) => this.logger.error("VAD failed", { error }));
+    }
+  }
+
+  /** Client audio through the audioInFilter, if any; a filter that fails lets the audio through as it came. */
+  #filter(pcm: Int16Array): Int16Array {
+    const filter = this.#client.params.audioInFilter;
+    if (!filter) return pcm;
+    try {
+      return filter.filter(pcm);
+    } catch (error) {
+      if (this.#filterErrors++ % 50 === 0) {
+        this.logger.error("audioInFilter failed; audio passed unfiltered", { error });
+      }
+      return pcm;
     }
   }
 

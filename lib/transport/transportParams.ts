@@ -2,6 +2,7 @@
  * What a transport carries, in Pipecat's TransportParams terms (camelCase) and with Pipecat's defaults. Every kind of
  * media is off unless asked for: media nobody consumes is never decoded or queued.
  */
+import type { AudioFilter } from "../audio/filters/audioFilter.ts";
 import type { VADAnalyzer } from "../audio/vad/vadAnalyzer.ts";
 import { videoSizeProblem } from "../media/videoSender.ts";
 import type { ImageFormat } from "../media/yuv.ts";
@@ -20,6 +21,11 @@ export interface TransportParams {
    * `transport.input().startAudioInStreaming()`: until then it is neither decoded nor given to the VAD.
    */
   audioInStreamOnStart?: boolean;
+  /**
+   * Runs on client audio before the VAD and the bot, such as `new RNNoiseFilter()` (noise suppression). One per
+   * transport: it is started with the pipeline and stopped with it. FilterEnableFrame turns it off and on mid-call.
+   */
+  audioInFilter?: AudioFilter;
   audioOutEnabled?: boolean;
   /** Default rate assumed for output audio; frames carry their own rate and are resampled as needed. */
   audioOutSampleRate?: number;
@@ -74,7 +80,13 @@ export interface TransportParams {
 }
 
 /** Params without a default: absent means "follow the pipeline" or "follow each picture". */
-type Optional = "vadAnalyzer" | "audioInSampleRate" | "audioOutSampleRate" | "videoOutWidth" | "videoOutHeight";
+type Optional =
+  | "vadAnalyzer"
+  | "audioInFilter"
+  | "audioInSampleRate"
+  | "audioOutSampleRate"
+  | "videoOutWidth"
+  | "videoOutHeight";
 
 export type ResolvedTransportParams = Required<Omit<TransportParams, Optional>> & Pick<TransportParams, Optional>;
 

@@ -17,9 +17,10 @@ import { sweepSessions } from "./sessionsPerCore.ts";
 import { benchWorkers } from "./workers.ts";
 import { benchVideo } from "./video.ts";
 import { benchPaths } from "./paths.ts";
+import { benchRNNoise } from "./rnnoise.ts";
 
 const BENCHES = [
-  "audio-path", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant", "video", "paths",
+  "audio-path", "rnnoise", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant", "video", "paths",
 ] as const;
 type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
@@ -54,7 +55,9 @@ kept beside --out).
 paths connects one audio session at a time over each network path, --path-rounds times each, taking turns (no
 aiortc): direct UDP, ICE over TCP (ice.tcpPort, every UDP packet dropped meanwhile) and through a real coturn in a
 namespace of its own, reached over UDP, TCP and TLS (the client relay-only); it gives connect time (POST to DTLS
-connected) and the echo latency of tone markers.`;
+connected) and the echo latency of tone markers.
+rnnoise measures in process (no server) the CPU of RNNoise per 20 ms of speech in noise, alone at 48 kHz and as
+RNNoiseFilter runs it at 16 kHz, against the real-time budget and the Opus decode of the same 20 ms in the same run.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -98,6 +101,18 @@ if (runs("audio-path")) {
   results["audio-path"] = rows;
   console.log("\naudio-path: CPU microseconds per 20 ms frame of one session (lower is better)");
   console.table(rows.map((row) => ({ ...row, ours: round(row.ours), aiortc: round(row.aiortc), ratio: round(row.ratio) })));
+}
+
+if (runs("rnnoise")) {
+  const rows = await benchRNNoise();
+  results.rnnoise = rows;
+  console.log("\nrnnoise: CPU per 20 ms of client audio, best of 5 rounds of 10 s (lower is better)");
+  console.table(rows.map((row) => ({
+    case: row.case,
+    "us per 20 ms": round(row.usPer20ms),
+    "% of real time": round(row.realTimePct),
+    "x Opus decode at 48 kHz": round(row.toOpusDecode),
+  })));
 }
 
 if (runs("runtimes") && servers.includes("smallwebrtc")) {

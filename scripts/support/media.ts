@@ -80,6 +80,32 @@ export function vadFixture(kind: VadFixture): Promise<string> {
   });
 }
 
+/**
+ * 48 kHz mono WAV of pink noise at -33 dBFS RMS, 4 s: steady background noise (a fan, a room), as RNNoise learned it.
+ * `sox -R` seeds its generator, so every machine makes the same noise.
+ */
+export function pinkNoiseWav(): Promise<string> {
+  return cached("pink-noise.wav", async (out) => {
+    run(["sox", "-R", "-n", "-t", "wav", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed-integer", out,
+      "synth", "4", "pinknoise", "vol", "-20", "dB"]);
+  });
+}
+
+/**
+ * 48 kHz mono WAV of speech in noise, for noise suppression: 1 s of pause, the speech WAV, 1.5 s of pause, all over
+ * pink noise at -33 dBFS RMS (about 12 dB under the speech), so the pauses hold the noise alone.
+ */
+export function noisySpeechWav(): Promise<string> {
+  return cached("noisy-speech.wav", async (out) => {
+    const [padded, noise] = [`${out}.speech.wav`, `${out}.noise.wav`];
+    run(["sox", await speechWav(), "-t", "wav", padded, "pad", "1", "1.5"]);
+    // synth on an input file makes noise of that file's length and format.
+    run(["sox", "-R", padded, "-t", "wav", noise, "synth", "pinknoise", "vol", "-20", "dB"]);
+    run(["sox", "-m", "-v", "1", padded, "-v", "1", noise, "-t", "wav", out]);
+    for (const file of [padded, noise]) await Bun.file(file).delete();
+  });
+}
+
 /** Small 4:2:0 y4m with a moving pattern, so received video has frames that actually change. */
 export function videoY4m(): Promise<string> {
   video ??= cached("video.y4m", (out) => writeFile(out, y4m(DEFAULT_VIDEO)));

@@ -43,6 +43,17 @@ describe("x64 binary, isolated", () => {
     await expectTestPageServed(server.url);
   }, 60_000);
 
+  test("with audio.inFilter rnnoise, sessions run the embedded RNNoise: the echo test still passes", async () => {
+    // A filter that cannot load its WASM fails the session's start, so no echo would come back.
+    const env = { SMALLWEBRTC_AUDIO_IN_FILTER: "rnnoise" };
+    const filtered = await startServerProcess({ command: hidingSources(binary), cwd: dir, env });
+    try {
+      await expectSpeechEchoed(browser.context, filtered.url);
+    } finally {
+      await filtered.stop();
+    }
+  }, 60_000);
+
   test("--help, --version, --print-config-schema", () => {
     const help = run(hidingSources(binary).concat("--help"), dir);
     expect(help.code).toBe(0);

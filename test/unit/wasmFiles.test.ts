@@ -21,6 +21,7 @@ import {
 import { LIBAV_WASM } from "../../lib/media/libav.ts";
 import { OPUS_WASM } from "../../lib/media/opus.ts";
 import { SPEEX_WASM } from "../../lib/media/resampler.ts";
+import { RNNOISE_WASM } from "../../lib/audio/filters/rnnoise.ts";
 import { checkCodecFiles } from "../../lib/media/warmUp.ts";
 import { loadSileroModel } from "../../lib/audio/vad/sileroModel.ts";
 import { repoRoot } from "../../scripts/support/paths.ts";
@@ -53,7 +54,7 @@ function startupError(dir: string): BundledFileError {
 describe("bundled files as pinned", () => {
   test("each matches its pinned SHA-256, and each module offers what its binding declares", () => {
     for (const name of NAMES) expect(bundledFile(name).length).toBeGreaterThan(10_000);
-    for (const binding of [OPUS_WASM, SPEEX_WASM, LIBAV_WASM]) {
+    for (const binding of [OPUS_WASM, SPEEX_WASM, LIBAV_WASM, RNNOISE_WASM]) {
       expect(bundledModule(binding)).toBeInstanceOf(WebAssembly.Module);
     }
     expect(checkCodecFiles()).toEqual([]);
@@ -128,6 +129,15 @@ describe("files replaced through assetsDir", () => {
       line: new RegExp(
         "^\\S+/libav-vp8-opus\\.wasm: not a libav-vp8-opus\\.wasm that this server can use: " +
           "lacks exports W \\(memory\\), X, Y, Z, _, \\$, aa, ba, ca, da and \\d+ more$",
+      ),
+    },
+    {
+      what: "the opus build under RNNoise's name",
+      name: "rnnoise.wasm",
+      bytes: () => original("opus.wasm"),
+      line: new RegExp(
+        "^\\S+/rnnoise\\.wasm: not a rnnoise\\.wasm that this server can use: lacks exports c \\(memory\\), d, f, g, " +
+          "h, i, j; needs imports that are not supplied: wasi_snapshot_preview1\\.proc_exit, .+$",
       ),
     },
     {
