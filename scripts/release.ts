@@ -25,7 +25,11 @@ function npmComponent(name: string, why: string): Component {
   return {
     name,
     version: manifest.version,
-    license: typeof manifest.license === "string" ? manifest.license : JSON.stringify(manifest.license),
+    // Older manifests (e.g. @jitsi/rnnoise-wasm's) give a "licenses" list of {type} instead of a "license" string.
+    license: typeof manifest.license === "string"
+      ? manifest.license
+      : (manifest.licenses as { type: string }[] | undefined)?.map((entry) => entry.type).join(" OR ") ??
+        JSON.stringify(manifest.license),
     why,
     text: licenseFile && readFileSync(join(dir, licenseFile), "utf8"),
   };
@@ -43,6 +47,7 @@ const EMBEDDED_WHY: Record<string, string> = {
   "@echogarden/speex-resampler-wasm": "Speex resampler as WebAssembly",
   "@libav.js/variant-vp8-opus": "VP8 codec (libvpx via libav.js) as WebAssembly",
   tinyh264: "H.264 baseline decoder (h264bsd) as WebAssembly",
+  "@jitsi/rnnoise-wasm": "RNNoise noise suppression (BSD-3-Clause, xiph/rnnoise) as WebAssembly",
   "onnxruntime-web": "ONNX runtime (WebAssembly) for voice activity detection",
   "@ricky0123/vad-web": "source of the Silero VAD v5 model (MIT, snakers4/silero-vad)",
 };
@@ -76,6 +81,14 @@ const components: Component[] = [
     why: "the executable itself (bun build --compile); sources at https://github.com/oven-sh/bun",
   },
   ...serverPackages().map((name) => npmComponent(name, EMBEDDED_WHY[name] ?? "bundled server code")),
+  // @jitsi/rnnoise-wasm ships its own licence (Apache-2.0) but not that of RNNoise, which its .wasm is built from.
+  {
+    name: "RNNoise",
+    version: "xiph/rnnoise, as built into @jitsi/rnnoise-wasm",
+    license: "BSD-3-Clause",
+    why: "noise suppression (audio.inFilter, RNNoiseFilter); source at https://github.com/xiph/rnnoise",
+    text: readFileSync(join(ROOT, "scripts/notices/rnnoise-COPYING.txt"), "utf8"),
+  },
   ...["@pipecat-ai/client-js", "@pipecat-ai/small-webrtc-transport"].map((name) => npmComponent(name, "the /client test page")),
 ];
 const listing = components.map((c) => `| ${c.name} | ${c.version} | ${c.license} | ${c.why} |`).join("\n");
