@@ -3,6 +3,7 @@
  * media is off unless asked for: media nobody consumes is never decoded or queued.
  */
 import type { VADAnalyzer } from "../audio/vad/vadAnalyzer.ts";
+import type { AudioMixer } from "../media/audioMixer.ts";
 import { videoSizeProblem } from "../media/videoSender.ts";
 import type { ImageFormat } from "../media/yuv.ts";
 
@@ -43,6 +44,12 @@ export interface TransportParams {
    * buffer never starves. False sends no packets then: each utterance starts a new talk spurt (RTP marker bit).
    */
   audioOutAutoSilence?: boolean;
+  /**
+   * A sound mixed under the bot's audio, e.g. `await WavLoopMixer.fromFile("office.wav")`: it plays from the start of
+   * the call, through the bot's silences and interruptions, and MixerUpdateSettingsFrame and MixerEnableFrame change
+   * it mid-call. One mixer per transport: it keeps its place in the sound. Default none.
+   */
+  audioOutMixer?: AudioMixer;
   videoInEnabled?: boolean;
   /**
    * Pixel layout of UserImageRawFrame: "RGB" (the default, Pipecat's packed RGB24) or "I420" (planar 4:2:0, as the
@@ -74,7 +81,13 @@ export interface TransportParams {
 }
 
 /** Params without a default: absent means "follow the pipeline" or "follow each picture". */
-type Optional = "vadAnalyzer" | "audioInSampleRate" | "audioOutSampleRate" | "videoOutWidth" | "videoOutHeight";
+type Optional =
+  | "vadAnalyzer"
+  | "audioInSampleRate"
+  | "audioOutSampleRate"
+  | "audioOutMixer"
+  | "videoOutWidth"
+  | "videoOutHeight";
 
 export type ResolvedTransportParams = Required<Omit<TransportParams, Optional>> & Pick<TransportParams, Optional>;
 
