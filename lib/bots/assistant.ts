@@ -18,7 +18,8 @@ import { isOpenAI, type ServiceConfig, ServiceConfigError, validateServiceConfig
 import { OpenAILLMService } from "../services/openaiLLM.ts";
 import { OpenAISTTService } from "../services/openaiSTT.ts";
 import { OpenAITTSService } from "../services/openaiTTS.ts";
-import type { Bot } from "./bot.ts";
+import type { TransportParams } from "../transport/transportParams.ts";
+import type { BuiltInBot, RunnerArguments } from "./bot.ts";
 import { runBotPipeline } from "./botPipeline.ts";
 
 type AssistantConfig = Config["assistant"];
@@ -65,16 +66,16 @@ export function serviceSettings<S extends ServiceConfig & { apiKeyEnv?: string }
 }
 
 /** The assistant for this config; settings that cannot work are found here, at start-up. */
-export function assistantBot(config: AssistantConfig, env: Record<string, string | undefined>): Bot {
+export function assistantBot(config: AssistantConfig, env: Record<string, string | undefined>): BuiltInBot {
   const stt = serviceSettings("stt", config.stt, env);
   const llm = serviceSettings("llm", config.llm, env);
   const tts = serviceSettings("tts", config.tts, env);
-  return async (args) => {
+  return async (args: RunnerArguments, params: TransportParams = {}) => {
     const vadAnalyzer = await SileroVADAnalyzer.create({ stopSecs: config.vad.stopSecs });
     const context = new LLMContext([{ role: "system", content: config.systemPrompt }]);
     await runBotPipeline(
       args,
-      { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 24000, vadAnalyzer },
+      { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 24000, vadAnalyzer, ...params },
       () => [
         new OpenAISTTService({ ...stt, userId: args.webrtcConnection.pcId }),
         new LLMUserAggregator(context),

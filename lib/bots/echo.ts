@@ -11,6 +11,7 @@ import {
   OutputTransportMessageUrgentFrame,
 } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
+import type { TransportParams } from "../transport/transportParams.ts";
 import type { RunnerArguments } from "./bot.ts";
 import { runBotPipeline } from "./botPipeline.ts";
 
@@ -27,11 +28,12 @@ export class EchoProcessor extends FrameProcessor {
   }
 }
 
-export function echoBot(args: RunnerArguments): Promise<void> {
+/** `params` are added to the echo's own, e.g. `{ audioOutMixer }` for a sound under the echo. */
+export function echoBot(args: RunnerArguments, params: TransportParams = {}): Promise<void> {
   return runBotPipeline(
     args,
     // Echoed audio is 16 kHz already: sending at that rate needs no resampler.
-    { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 16000, audioOutLive: true },
+    { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 16000, audioOutLive: true, ...params },
     ({ rtvi }) => {
       rtvi.events.on("clientMessage", (request) => rtvi.sendServerResponse(request, request.data));
       return [new EchoProcessor()];

@@ -5,6 +5,7 @@
  */
 import { type Frame, OutputImageRawFrame, UserImageRawFrame } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
+import type { TransportParams } from "../transport/transportParams.ts";
 import type { RunnerArguments } from "./bot.ts";
 import { runBotPipeline } from "./botPipeline.ts";
 import { EchoProcessor } from "./echo.ts";
@@ -20,7 +21,8 @@ export class MirrorProcessor extends FrameProcessor {
   }
 }
 
-export function mirrorBot(args: RunnerArguments): Promise<void> {
+/** `params` are added to the mirror's own, e.g. `{ audioOutMixer }` for a sound under it. */
+export function mirrorBot(args: RunnerArguments, params: TransportParams = {}): Promise<void> {
   return runBotPipeline(
     args,
     {
@@ -34,6 +36,7 @@ export function mirrorBot(args: RunnerArguments): Promise<void> {
       videoOutFramerate: 30,
       // The camera is a stream: each picture goes back once, none repeated.
       videoOutIsLive: true,
+      ...params,
     },
     () => [new MirrorProcessor(), new EchoProcessor()],
   );

@@ -12,6 +12,7 @@ import {
   UserStoppedSpeakingFrame,
 } from "../pipeline/frames.ts";
 import { type FrameDirection, FrameProcessor } from "../pipeline/frameProcessor.ts";
+import type { TransportParams } from "../transport/transportParams.ts";
 import type { RunnerArguments } from "./bot.ts";
 import { runBotPipeline } from "./botPipeline.ts";
 
@@ -72,11 +73,12 @@ function joinAudio(frames: InputAudioRawFrame[]): OutputAudioRawFrame {
   return new OutputAudioRawFrame(audio, frames[0].sampleRate, frames[0].numChannels);
 }
 
-export async function parrotBot(args: RunnerArguments): Promise<void> {
+/** `params` are added to the parrot's own, e.g. `{ audioOutMixer }` for a sound under it. */
+export async function parrotBot(args: RunnerArguments, params: TransportParams = {}): Promise<void> {
   const vadAnalyzer = await SileroVADAnalyzer.create({ stopSecs: 0.8 });
   await runBotPipeline(
     args,
-    { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 16000, vadAnalyzer },
+    { audioInEnabled: true, audioOutEnabled: true, audioOutSampleRate: 16000, vadAnalyzer, ...params },
     () => [new ParrotProcessor()],
   );
 }

@@ -213,8 +213,23 @@ const AudioSchema = z
       .boolean()
       .default(true)
       .describe("Lower the complexity (to 3, then 1) while the server uses more than 75 % of a core, and raise it again below 50 %."),
+    mixer: z
+      .strictObject({
+        file: z
+          .string()
+          .trim()
+          .min(1)
+          .optional()
+          .describe(
+            "A WAV file looped under the built-in bots' audio (TransportParams audioOutMixer), relative to the " +
+              "current directory; read at start-up, where a bad file stops the server. Unset: none.",
+          ),
+        volume: z.number().min(0).max(1).default(0.4).describe("Its volume, from 0 (silent) to 1 (as recorded)."),
+      })
+      .prefault({})
+      .describe("A background sound under the built-in bots' audio."),
   })
-  .describe("Bot audio encoding.");
+  .describe("Bot audio: encoding, and a background sound.");
 
 const MemorySchema = z
   .strictObject({

@@ -4,6 +4,10 @@
  * down the pipeline change it mid-call, as measured on the decoded audio.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BUILT_IN_BOT_FUNCTIONS } from "../../lib/bots/builtInBots.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
 import { encodeWav } from "../../lib/media/wav.ts";
 import { WavLoopMixer } from "../../lib/media/wavLoopMixer.ts";
@@ -19,7 +23,8 @@ import { SmallWebRTCTransport } from "../../lib/transport/smallWebRTCTransport.t
 import { toneAmplitude } from "../../scripts/support/audio.ts";
 import { TestClient } from "../../scripts/support/weriftClient.ts";
 import { eventually } from "../support/eventually.ts";
-import { startTestServer, type TestServer } from "../support/testServer.ts";
+import { startTestServer, testConfig, type TestServer } from "../support/testServer.ts";
+import { repoRoot } from "../../scripts/support/paths.ts";
 
 let server: TestServer;
 let peer: TestClient;
@@ -50,12 +55,16 @@ async function connectBot(mixer: WavLoopMixer): Promise<PipelineTask> {
     transport.on("clientDisconnected", () => task!.cancel());
     await task.run();
   });
+  await connectPeer();
+  await eventually(() => task, 5000, "the bot's pipeline");
+  return task!;
+}
+
+async function connectPeer(): Promise<void> {
   peer = new TestClient();
   const { body: answer } = await server.post("/api/offer", await peer.offer());
   await peer.accept(answer);
   await peer.channelOpen();
-  await eventually(() => task, 5000, "the bot's pipeline");
-  return task!;
 }
 
 /** Levels at both pitches of every packet received so far, in sending order, decoded at 16 kHz. */
@@ -126,5 +135,39 @@ describe("audioOutMixer", () => {
     expect(mixer.audible).toBe(true);
     await peer.close();
     await eventually(() => !mixer.audible, 5000, "the mixer stopped with the session");
+  }, 30_000);
+});
+
+describe("the config's audio.mixer", () => {
+  function backgroundFile(bytes: Uint8Array | string): string {
+    const path = join(mkdtempSync(join(tmpdir(), "swrtc-mixer-")), "background.wav");
+    writeFileSync(path, bytes);
+    return path;
+  }
+
+  test("its file plays under the built-in echo bot, at its volume", async () => {
+    const config = testConfig({ audio: { mixer: { file: backgroundFile(BACKGROUND), volume: 0.25 } } });
+    server = startTestServer({}, BUILT_IN_BOT_FUNCTIONS.echo(config, {}));
+    await connectPeer();
+    const heard = median((await nextPackets(5, 20)).map((p) => p.background));
+    expect(heard).toBeGreaterThan(3200);
+    expect(heard).toBeLessThan(4800);
+  }, 30_000);
+
+  test("a bad file stops start-up with one line naming the key and the file, exit code 2", () => {
+    const path = backgroundFile("ID3 an mp3, not a wav");
+    const run = (file: string) =>
+      Bun.spawnSync([join(repoRoot, "node_modules/.bin/bun"), join(repoRoot, "main.ts"), "--port", "0"], {
+        env: { PATH: process.env.PATH!, SMALLWEBRTC_AUDIO_MIXER_FILE: file },
+        timeout: 20_000,
+      });
+    const bad = run(path);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr.toString()).toBe(`smallwebrtc: audio.mixer.file ${path}: not a WAV file (no RIFF/WAVE header)\n`);
+    const missing = run("/nonexistent/background.wav");
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr.toString()).toBe(
+      "smallwebrtc: audio.mixer.file /nonexistent/background.wav: cannot be read (ENOENT)\n",
+    );
   }, 30_000);
 });
