@@ -103,6 +103,19 @@ describe("WavLoopMixer", () => {
     expect(worst).toBeLessThan(50);
   });
 
+  test("started again at another rate (a renegotiated codec), it carries on from the same point", () => {
+    const file = loopableTone(200, 16000, 20);
+    const mixer = new WavLoopMixer(encodeWav(file, 16000), { volume: 1 });
+    mixer.start(16000);
+    mixSilence(mixer, 1, 410);
+    mixer.start(48000);
+    const added = mixSilence(mixer, 1, 960);
+    // 410 samples in at 16 kHz is 1230 at 48 kHz: the tone goes on in phase.
+    for (let i = 0; i < added.length; i++) {
+      expect(Math.abs(added[i] - 10000 * Math.cos((2 * Math.PI * 200 * (1230 + i)) / 48000))).toBeLessThan(50);
+    }
+  });
+
   test("a volume change applies from the next packet on", () => {
     const mixer = new WavLoopMixer(encodeWav(loopableTone(100, 16000, 10), 16000), { volume: 0.8 });
     mixer.start(16000);
