@@ -1,7 +1,7 @@
 /**
  * The shipped AudioMixer (Pipecat's SoundfileMixer): a WAV file looped under the bot's audio at a volume that can
- * change mid-call. The file is decoded when the mixer is made, so a bad file is an error before any call; it is
- * resampled once, at start, to the rate of the audio it mixes into.
+ * change mid-call, or one of several by name, switched mid-call. The files are decoded when the mixer is made, so a
+ * bad file is an error before any call; they are resampled once, at start, to the rate of the audio they mix into.
  *
  *   const mixer = await WavLoopMixer.fromFile("office.wav", { volume: 0.3 });
  *   new SmallWebRTCTransport(connection, { audioOutEnabled: true, audioOutMixer: mixer });
@@ -11,49 +11,74 @@ import { readFile } from "node:fs/promises";
 import { checkMixerSettings, type MixerSettings } from "../pipeline/mixerSettings.ts";
 import type { AudioMixer } from "./audioMixer.ts";
 import { Resampler } from "./resampler.ts";
-import { decodeWav, WavError } from "./wav.ts";
+import { type DecodedWav, decodeWav, WavError } from "./wav.ts";
+
+/** A WAV file's bytes, or several by name (the `sound` setting switches between them). */
+export type WavSounds = Uint8Array | Record<string, Uint8Array>;
 
 export interface WavLoopMixerOptions extends MixerSettings {
   /** Mixing from the start (the default); false waits for a MixerEnableFrame or `enabled = true`. */
   enabled?: boolean;
 }
 
+/** The name of the sound when the mixer is given only one. */
+const SINGLE = "default";
 /** Pipecat's SoundfileMixer default. */
 const DEFAULT_VOLUME = 0.4;
 /** Audio borrowed from the other end of the file on each side when resampling, so the loop point stays seamless. */
 const WRAP_MARGIN_SECS = 0.01;
 
 export class WavLoopMixer implements AudioMixer {
-  #source?: { samples: Int16Array; sampleRate: number };
-  /** The sound at the rate `start()` was given; undefined before start and after stop. */
-  #sound?: Int16Array;
+  #sources?: Map<string, DecodedWav>;
+  /** Every sound at the rate `start()` was given; undefined before start and after stop. */
+  #resampled?: Map<string, Int16Array>;
+  #name: string;
   #position = 0;
   #volume = DEFAULT_VOLUME;
   #loop = true;
   enabled: boolean;
 
-  /** Decodes `wav` (a WAV file's bytes); throws a WavError saying what is wrong with it, or a RangeError on options. */
-  constructor(wav: Uint8Array, options: WavLoopMixerOptions = {}) {
+  /**
+   * Decodes the sounds; throws a WavError saying what is wrong with which, or a RangeError on options. The first
+   * sound plays unless `options.sound` names another.
+   */
+  constructor(wav: WavSounds, options: WavLoopMixerOptions = {}) {
+    const named = wav instanceof Uint8Array ? { [SINGLE]: wav } : wav;
+    const sources = new Map<string, DecodedWav>();
+    for (const [name, bytes] of Object.entries(named)) {
+      try {
+        sources.set(name, decodeWav(bytes));
+      } catch (error) {
+        if (!(error instanceof WavError) || wav instanceof Uint8Array) throw error;
+        throw new WavError(`sound ${name}: ${error.message}`);
+      }
+    }
+    if (sources.size === 0) throw new RangeError("WavLoopMixer: no sounds given");
+    this.#sources = sources;
+    this.#name = sources.keys().next().value!;
     const { enabled = true, ...settings } = options;
     this.update(settings);
-    this.#source = decodeWav(wav);
     this.enabled = enabled;
   }
 
-  /** Reads and decodes a WAV file; any problem is one error that names the file. */
-  static async fromFile(path: string, options: WavLoopMixerOptions = {}): Promise<WavLoopMixer> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(path);
-    } catch (error) {
-      throw new WavError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`);
+  /** Reads and decodes WAV files (one, or several by name); any problem is one error that names the file. */
+  static async fromFile(
+    paths: string | Record<string, string>,
+    options: WavLoopMixerOptions = {},
+  ): Promise<WavLoopMixer> {
+    const named = typeof paths === "string" ? { [SINGLE]: paths } : paths;
+    const sounds: Record<string, Uint8Array> = {};
+    for (const [name, path] of Object.entries(named)) {
+      try {
+        sounds[name] = await readFile(path);
+        // Decoded here too, to name the file in the error; cheap next to reading it.
+        decodeWav(sounds[name]);
+      } catch (error) {
+        if (error instanceof WavError) throw new WavError(`${path}: ${error.message}`);
+        throw new WavError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`);
+      }
     }
-    try {
-      return new WavLoopMixer(bytes, options);
-    } catch (error) {
-      if (error instanceof WavError) throw new WavError(`${path}: ${error.message}`);
-      throw error;
-    }
+    return new WavLoopMixer(typeof paths === "string" ? sounds[SINGLE] : sounds, options);
   }
 
   get volume(): number {
@@ -64,28 +89,46 @@ export class WavLoopMixer implements AudioMixer {
     return this.#loop;
   }
 
+  /** The name of the sound playing ("default" when the mixer was given one). */
+  get sound(): string {
+    return this.#name;
+  }
+
   get audible(): boolean {
-    return this.enabled && this.#sound !== undefined && (this.#loop || this.#position < this.#sound.length);
+    const sound = this.#resampled?.get(this.#name);
+    return this.enabled && sound !== undefined && (this.#loop || this.#position < sound.length);
   }
 
   update(settings: MixerSettings): void {
     checkMixerSettings(settings);
+    const { sound } = settings;
+    if (sound !== undefined && this.#sources && !this.#sources.has(sound)) {
+      const names = [...this.#sources.keys()].join(", ");
+      throw new RangeError(`mixer sound: no sound named ${JSON.stringify(sound)} (this mixer has: ${names})`);
+    }
     this.#volume = settings.volume ?? this.#volume;
     this.#loop = settings.loop ?? this.#loop;
+    if (sound !== undefined) {
+      this.#name = sound;
+      this.#position = 0;
+    }
   }
 
   start(sampleRate: number): void {
-    const source = this.#source;
-    if (!source) return;
-    const previous = this.#sound;
-    const sound = loopResampled(source.samples, source.sampleRate, sampleRate);
+    if (!this.#sources) return;
+    const previous = this.#resampled?.get(this.#name);
+    const resampled = new Map<string, Int16Array>();
+    for (const [name, { samples, sampleRate: rate }] of this.#sources) {
+      resampled.set(name, loopResampled(samples, rate, sampleRate));
+    }
     // A new rate mid-call (a renegotiated codec) carries on from the same point in the sound.
-    this.#position = previous ? Math.floor((this.#position / previous.length) * sound.length) : 0;
-    this.#sound = sound;
+    const length = resampled.get(this.#name)!.length;
+    this.#position = previous ? Math.floor((this.#position / previous.length) * length) : 0;
+    this.#resampled = resampled;
   }
 
   mix(frame: Int16Array): void {
-    const sound = this.#sound;
+    const sound = this.#resampled?.get(this.#name);
     if (!sound || !this.enabled) return;
     const volume = this.#volume;
     let position = this.#position;
@@ -102,8 +145,8 @@ export class WavLoopMixer implements AudioMixer {
   }
 
   stop(): void {
-    this.#source = undefined;
-    this.#sound = undefined;
+    this.#sources = undefined;
+    this.#resampled = undefined;
   }
 }
 

@@ -344,7 +344,7 @@ describe("AudioSender with a mixer", () => {
     sender.close();
   });
 
-  test("without auto silence the sound keeps the track going; disabled, the track pauses, and resumes with a marker", () => {
+  test("without auto silence the sound keeps the track going; disabled, the track pauses, resumes with a marker", () => {
     const { clock, sender, mixer, sent, measure } = mixed(0.5, false);
     sender.start();
     clock.advance(200);

@@ -52,7 +52,8 @@ describe("decodeWav", () => {
       samples: Int16Array.of(1, -2, 32767),
       sampleRate: 22050,
     });
-    expect(decodeWav(encodeWav(Int16Array.of(100, 300, -1000, -3000), 8000, 2)).samples).toEqual(Int16Array.of(200, -2000));
+    const stereo = encodeWav(Int16Array.of(100, 300, -1000, -3000), 8000, 2);
+    expect(decodeWav(stereo).samples).toEqual(Int16Array.of(200, -2000));
     expect(decodeWav(wavWith(1, 8, 1, Uint8Array.of(128, 255, 0))).samples).toEqual(Int16Array.of(0, 32512, -32768));
     expect(decodeWav(wavWith(1, 24, 1, Uint8Array.of(0x00, 0x10, 0x00, 0x00, 0x00, 0x80))).samples)
       .toEqual(Int16Array.of(16, -32768));
@@ -156,6 +157,31 @@ describe("WavLoopMixer", () => {
     expect([...mixSilence(mixer, 1, 2)]).toEqual([0, 0]);
   });
 
+  test("several sounds by name: the first plays, and the sound setting switches to another from its start", () => {
+    const mixer = new WavLoopMixer(
+      { rain: encodeWav(Int16Array.of(1, 2, 3), 16000), typing: encodeWav(Int16Array.of(10, 20), 16000) },
+      { volume: 1 },
+    );
+    mixer.start(16000);
+    expect(mixer.sound).toBe("rain");
+    expect([...mixSilence(mixer, 1, 1)]).toEqual([1]);
+    mixer.update({ sound: "typing" });
+    expect([...mixSilence(mixer, 1, 5)]).toEqual([10, 20, 10, 20, 10]);
+    expect(() => mixer.update({ sound: "birds", volume: 0.5 })).toThrow(
+      'mixer sound: no sound named "birds" (this mixer has: rain, typing)',
+    );
+    // A rejected update changes nothing.
+    expect(mixer.volume).toBe(1);
+    expect(mixer.sound).toBe("typing");
+    expect(new WavLoopMixer({ a: encodeWav(Int16Array.of(1), 8000), b: encodeWav(Int16Array.of(1), 8000) }, {
+      sound: "b",
+    }).sound).toBe("b");
+    expect(() => new WavLoopMixer({ rain: encodeWav(Int16Array.of(1), 8000), bad: new Uint8Array(8) })).toThrow(
+      "sound bad: not a WAV file (no RIFF/WAVE header)",
+    );
+    expect(() => new WavLoopMixer({})).toThrow("WavLoopMixer: no sounds given");
+  });
+
   test("a volume outside 0..1 is a RangeError from the constructor, update() and the frame alike", () => {
     const wav = encodeWav(Int16Array.of(1), 16000);
     expect(() => new WavLoopMixer(wav, { volume: 1.5 })).toThrow("mixer volume: must be a number from 0 to 1, got 1.5");
@@ -181,5 +207,9 @@ describe("WavLoopMixer", () => {
     );
     const mixer = await WavLoopMixer.fromFile(join(dir, "tone.wav"), { volume: 0.25 });
     expect(mixer.volume).toBe(0.25);
+    await expect(WavLoopMixer.fromFile({ tone: join(dir, "tone.wav"), song: join(dir, "song.mp3") })).rejects.toThrow(
+      `${join(dir, "song.mp3")}: not a WAV file (no RIFF/WAVE header)`,
+    );
+    expect((await WavLoopMixer.fromFile({ tone: join(dir, "tone.wav") })).sound).toBe("tone");
   });
 });
