@@ -97,6 +97,10 @@ function monoSamples(
   const bytesPerSample = bits / 8;
   const frames = Math.floor(size / (bytesPerSample * channels));
   if (frames === 0) throw new WavError("it holds no samples");
+  // The common case is the host's own layout (every platform the binary ships for is little-endian): one copy.
+  if (tag === PCM && bits === 16 && channels === 1) {
+    return new Int16Array(view.buffer.slice(view.byteOffset + start, view.byteOffset + start + frames * 2));
+  }
   const samples = new Int16Array(frames);
   for (let frame = 0, offset = start; frame < frames; frame++) {
     let sum = 0;

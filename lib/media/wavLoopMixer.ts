@@ -1,7 +1,9 @@
 /**
  * The shipped AudioMixer (Pipecat's SoundfileMixer): a WAV file looped under the bot's audio at a volume that can
  * change mid-call, or one of several by name, switched mid-call. The files are decoded when the mixer is made, so a
- * bad file is an error before any call; they are resampled once, at start, to the rate of the audio they mix into.
+ * bad file is an error before any call (mixers made from the same bytes share one decoding). The sound is resampled
+ * to the output's rate as it plays, a packet at a time: a long file costs no pause at the start of a call, and the
+ * resampler reads through the loop point as through any other, so the loop has no seam.
  *
  *   const mixer = await WavLoopMixer.fromFile("office.wav", { volume: 0.3 });
  *   new SmallWebRTCTransport(connection, { audioOutEnabled: true, audioOutMixer: mixer });
@@ -25,17 +27,21 @@ export interface WavLoopMixerOptions extends MixerSettings {
 const SINGLE = "default";
 /** Pipecat's SoundfileMixer default. */
 const DEFAULT_VOLUME = 0.4;
-/** Audio borrowed from the other end of the file on each side when resampling, so the loop point stays seamless. */
-const WRAP_MARGIN_SECS = 0.01;
+/** Audio fed to a new resampler ahead of where the sound resumes, so the filter starts full instead of on silence. */
+const LEAD_SECS = 0.01;
+/** Decodings by the bytes they came from, so every session's mixer of one config file shares one. */
+const decodings = new WeakMap<Uint8Array, DecodedWav>();
 
 export class WavLoopMixer implements AudioMixer {
   #sources?: Map<string, DecodedWav>;
-  /** Every sound at the rate `start()` was given; undefined before start and after stop. */
-  #resampled?: Map<string, Int16Array>;
+  /** The sound playing, read at the rate `start()` was given; undefined before start and after stop. */
+  #cursor?: SoundCursor;
+  #outputRate?: number;
   #name: string;
-  #position = 0;
   #volume = DEFAULT_VOLUME;
   #loop = true;
+  /** The sound's samples for the packet being mixed: reused, sized to the largest packet seen. */
+  #scratch = new Int16Array(0);
   enabled: boolean;
 
   /**
@@ -47,7 +53,7 @@ export class WavLoopMixer implements AudioMixer {
     const sources = new Map<string, DecodedWav>();
     for (const [name, bytes] of Object.entries(named)) {
       try {
-        sources.set(name, decodeWav(bytes));
+        sources.set(name, decoded(bytes));
       } catch (error) {
         if (!(error instanceof WavError) || wav instanceof Uint8Array) throw error;
         throw new WavError(`sound ${name}: ${error.message}`);
@@ -71,8 +77,7 @@ export class WavLoopMixer implements AudioMixer {
     for (const [name, path] of Object.entries(named)) {
       try {
         sounds[name] = await readFile(path);
-        // Decoded here too, to name the file in the error; cheap next to reading it.
-        decodeWav(sounds[name]);
+        decoded(sounds[name]);
       } catch (error) {
         if (error instanceof WavError) throw new WavError(`${path}: ${error.message}`);
         throw new WavError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`);
@@ -95,8 +100,7 @@ export class WavLoopMixer implements AudioMixer {
   }
 
   get audible(): boolean {
-    const sound = this.#resampled?.get(this.#name);
-    return this.enabled && sound !== undefined && (this.#loop || this.#position < sound.length);
+    return this.enabled && this.#cursor !== undefined && !this.#cursor.ended(this.#loop);
   }
 
   update(settings: MixerSettings): void {
@@ -110,63 +114,127 @@ export class WavLoopMixer implements AudioMixer {
     this.#loop = settings.loop ?? this.#loop;
     if (sound !== undefined) {
       this.#name = sound;
-      this.#position = 0;
+      if (this.#outputRate !== undefined) this.#play(0);
     }
   }
 
   start(sampleRate: number): void {
-    if (!this.#sources) return;
-    const previous = this.#resampled?.get(this.#name);
-    const resampled = new Map<string, Int16Array>();
-    for (const [name, { samples, sampleRate: rate }] of this.#sources) {
-      resampled.set(name, loopResampled(samples, rate, sampleRate));
-    }
+    this.#outputRate = sampleRate;
     // A new rate mid-call (a renegotiated codec) carries on from the same point in the sound.
-    const length = resampled.get(this.#name)!.length;
-    this.#position = previous ? Math.floor((this.#position / previous.length) * length) : 0;
-    this.#resampled = resampled;
+    this.#play(this.#cursor?.position ?? 0);
   }
 
   mix(frame: Int16Array): void {
-    const sound = this.#resampled?.get(this.#name);
-    if (!sound || !this.enabled) return;
+    const cursor = this.#cursor;
+    if (!cursor || !this.enabled) return;
+    if (this.#scratch.length < frame.length) this.#scratch = new Int16Array(frame.length);
+    const sound = this.#scratch;
+    const count = cursor.read(sound.subarray(0, frame.length), this.#loop);
     const volume = this.#volume;
-    let position = this.#position;
-    for (let i = 0; i < frame.length; i++) {
-      if (position === sound.length) {
-        if (!this.#loop) break;
-        position = 0;
-      }
-      const mixed = frame[i] + Math.round(sound[position++] * volume);
+    for (let i = 0; i < count; i++) {
+      const mixed = frame[i] + Math.round(sound[i] * volume);
       // Int16Array would wrap an overflow around to the other sign: a loud click instead of a clipped peak.
       frame[i] = mixed > 32767 ? 32767 : mixed < -32768 ? -32768 : mixed;
     }
-    this.#position = position;
   }
 
   stop(): void {
+    this.#cursor?.free();
+    this.#cursor = undefined;
     this.#sources = undefined;
-    this.#resampled = undefined;
+  }
+
+  #play(position: number): void {
+    const source = this.#sources?.get(this.#name);
+    if (!source || this.#outputRate === undefined) return;
+    this.#cursor?.free();
+    this.#cursor = new SoundCursor(source, this.#outputRate, position, this.#loop);
   }
 }
 
-/**
- * `samples` at `outputRate`, resampled as the endless loop it is played as: the filter sees the file's end before its
- * start and its start after its end, so the last sample leads into the first without the click that resampling a
- * lone copy (silence on both sides) would put at the loop point.
- */
-function loopResampled(samples: Int16Array, inputRate: number, outputRate: number): Int16Array {
-  if (inputRate === outputRate) return samples.slice();
-  const length = samples.length;
-  const margin = Math.ceil(inputRate * WRAP_MARGIN_SECS);
-  const padded = new Int16Array(length + 2 * margin);
-  for (let i = 0; i < padded.length; i++) padded[i] = samples[(((i - margin) % length) + length) % length];
-  const resampler = new Resampler({ inputRate, outputRate });
-  try {
-    const resampled = resampler.process(padded);
-    const start = Math.round((margin * outputRate) / inputRate);
-    return resampled.slice(start, start + Math.max(1, Math.round((length * outputRate) / inputRate)));
-  } finally {
-    resampler.free();
+/** One sound read at the output's rate, a packet at a time, through its loop point when it loops. */
+class SoundCursor {
+  readonly #samples: Int16Array;
+  readonly #resampler?: Resampler;
+  /** The next sample of the sound to read (at its own rate). */
+  #position: number;
+  /** Read and resampled, not yet mixed. */
+  #pending: Int16Array = EMPTY;
+  #pendingStart = 0;
+  /** Resampled samples still to drop: the output for the lead fed ahead of the starting position. */
+  #discard = 0;
+
+  constructor({ samples, sampleRate }: DecodedWav, outputRate: number, position: number, loop: boolean) {
+    this.#samples = samples;
+    this.#position = position;
+    if (sampleRate === outputRate) return;
+    this.#resampler = new Resampler({ inputRate: sampleRate, outputRate });
+    // The filter needs the audio before the position to produce it: before the start of a loop comes its end.
+    const lead = Math.ceil(sampleRate * LEAD_SECS);
+    const length = samples.length;
+    this.#pending = this.#resampler.process(Int16Array.from({ length: lead }, (_, i) => {
+      const index = position - lead + i;
+      return index >= 0 ? samples[index] : loop ? samples[((index % length) + length) % length] : 0;
+    }));
+    this.#discard = Math.round((lead * outputRate) / sampleRate);
   }
+
+  get position(): number {
+    return this.#position;
+  }
+
+  ended(loop: boolean): boolean {
+    return !loop && this.#position === this.#samples.length && this.#pendingStart === this.#pending.length;
+  }
+
+  /** Fills `into` with the sound's next samples; returns how many (fewer once a sound that does not loop ends). */
+  read(into: Int16Array, loop: boolean): number {
+    let filled = 0;
+    while (filled < into.length) {
+      const available = this.#pending.length - this.#pendingStart;
+      if (available === 0) {
+        const input = this.#nextInput(into.length - filled, loop);
+        if (input.length === 0) break;
+        this.#pending = this.#resampler ? this.#resampler.process(input) : input;
+        this.#pendingStart = 0;
+      } else if (this.#discard > 0) {
+        const dropped = Math.min(this.#discard, available);
+        this.#pendingStart += dropped;
+        this.#discard -= dropped;
+      } else {
+        const count = Math.min(into.length - filled, available);
+        into.set(this.#pending.subarray(this.#pendingStart, this.#pendingStart + count), filled);
+        this.#pendingStart += count;
+        filled += count;
+      }
+    }
+    return filled;
+  }
+
+  free(): void {
+    this.#resampler?.free();
+  }
+
+  /** About as much of the sound as makes `wanted` samples of output, up to its end; at the end, its start again. */
+  #nextInput(wanted: number, loop: boolean): Int16Array {
+    const samples = this.#samples;
+    if (this.#position === samples.length) {
+      if (!loop) return EMPTY;
+      this.#position = 0;
+    }
+    const ratio = this.#resampler ? this.#resampler.inputRate / this.#resampler.outputRate : 1;
+    const end = Math.min(samples.length, this.#position + Math.max(1, Math.ceil(wanted * ratio)));
+    const input = samples.subarray(this.#position, end);
+    this.#position = end;
+    return input;
+  }
+}
+
+const EMPTY = new Int16Array(0);
+
+/** The decoding of `bytes`, made once per bytes object. */
+function decoded(bytes: Uint8Array): DecodedWav {
+  let decoding = decodings.get(bytes);
+  if (!decoding) decodings.set(bytes, (decoding = decodeWav(bytes)));
+  return decoding;
 }

@@ -89,8 +89,8 @@ describe("WavLoopMixer", () => {
   });
 
   test("resampled, the loop point is as smooth as the rest of the sound (no click)", () => {
-    // 25 cycles of 200 Hz at 44.1 kHz played at 16 kHz: the loop point falls mid-packet every 2000 samples.
-    const file = loopableTone(200, 44100, 25);
+    // 26 cycles of 200 Hz at 44.1 kHz (5733 samples) played at 16 kHz: the loop point falls mid-packet every 2080.
+    const file = loopableTone(200, 44100, 26);
     const mixer = new WavLoopMixer(encodeWav(file, 44100), { volume: 1 });
     mixer.start(16000);
     const added = mixSilence(mixer, 40, 320);
@@ -193,6 +193,15 @@ describe("WavLoopMixer", () => {
     expect(mixer.volume).toBe(0.4);
     expect(() => new MixerUpdateSettingsFrame({ volume: 2 })).toThrow(RangeError);
     expect(new MixerUpdateSettingsFrame({ volume: 1 }).settings).toEqual({ volume: 1 });
+  });
+
+  test("mixers made from the same bytes share one decoding", () => {
+    const bytes = encodeWav(Int16Array.of(1000, 2000), 16000);
+    new WavLoopMixer(bytes, { volume: 1 });
+    bytes.fill(0, 44);
+    const second = new WavLoopMixer(bytes, { volume: 1 });
+    second.start(16000);
+    expect([...mixSilence(second, 1, 2)]).toEqual([1000, 2000]);
   });
 
   test("fromFile names the file in every error", async () => {
