@@ -29,6 +29,10 @@ export { PipelineTask, type PipelineTaskEvents, type PipelineTaskOptions } from 
 // Transport and connection
 export { SmallWebRTCTransport, type TransportEvents } from "./transport/smallWebRTCTransport.ts";
 export type { TransportParams } from "./transport/transportParams.ts";
+export type { AudioMixer } from "./media/audioMixer.ts";
+export type { MixerSettings } from "./pipeline/mixerSettings.ts";
+export { WavLoopMixer, type WavLoopMixerOptions } from "./media/wavLoopMixer.ts";
+export { WavError } from "./media/wav.ts";
 export {
   type Answer,
   type ConnectionEvents,

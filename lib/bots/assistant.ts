@@ -19,7 +19,7 @@ import { OpenAILLMService } from "../services/openaiLLM.ts";
 import { OpenAISTTService } from "../services/openaiSTT.ts";
 import { OpenAITTSService } from "../services/openaiTTS.ts";
 import type { TransportParams } from "../transport/transportParams.ts";
-import type { RunnerArguments } from "./bot.ts";
+import type { BuiltInBot, RunnerArguments } from "./bot.ts";
 import { runBotPipeline } from "./botPipeline.ts";
 
 type AssistantConfig = Config["assistant"];
@@ -67,16 +67,13 @@ export function serviceSettings<S extends ServiceConfig & { apiKeyEnv?: string }
 
 /**
  * The assistant for this config; settings that cannot work are found here, at start-up. Each session's `params` are
- * laid over the bot's own (the config's `audio.inFilter` comes this way).
+ * laid over the bot's own (the config's `audio.inFilter` and `audio.mixer` come this way).
  */
-export function assistantBot(
-  config: AssistantConfig,
-  env: Record<string, string | undefined>,
-): (args: RunnerArguments, params?: TransportParams) => Promise<void> {
+export function assistantBot(config: AssistantConfig, env: Record<string, string | undefined>): BuiltInBot {
   const stt = serviceSettings("stt", config.stt, env);
   const llm = serviceSettings("llm", config.llm, env);
   const tts = serviceSettings("tts", config.tts, env);
-  return async (args, params = {}) => {
+  return async (args: RunnerArguments, params: TransportParams = {}) => {
     const vadAnalyzer = await SileroVADAnalyzer.create({ stopSecs: config.vad.stopSecs });
     const context = new LLMContext([{ role: "system", content: config.systemPrompt }]);
     await runBotPipeline(

@@ -1,3 +1,4 @@
+import type { TransportParams } from "../transport/transportParams.ts";
 import type { SmallWebRTCConnection } from "../webrtc/connection.ts";
 
 /** What the runner hands to a bot for each new connection (Pipecat's SmallWebRTCRunnerArguments). */
@@ -13,3 +14,6 @@ export interface RunnerArguments {
 
 /** A bot runs once per connection; the promise settles when the bot is done with it. */
 export type Bot = (args: RunnerArguments) => Promise<void>;
+
+/** A built-in bot: `params` are added to its own TransportParams (such as the config's background sound). */
+export type BuiltInBot = (args: RunnerArguments, params?: TransportParams) => Promise<void>;

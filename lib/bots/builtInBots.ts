@@ -5,13 +5,13 @@ import type { BuiltInBotName } from "../config/botSpec.ts";
 import type { Config } from "../config/schema.ts";
 import type { TransportParams } from "../transport/transportParams.ts";
 import { assistantBot } from "./assistant.ts";
-import type { Bot, RunnerArguments } from "./bot.ts";
+import { backgroundMixers } from "./backgroundSound.ts";
+import type { Bot, BuiltInBot } from "./bot.ts";
 import { echoBot } from "./echo.ts";
 import { mirrorBot } from "./mirror.ts";
 import { parrotBot } from "./parrot.ts";
 
 type Env = Record<string, string | undefined>;
-type BuiltInBot = (args: RunnerArguments, params: TransportParams) => Promise<void>;
 
 /** Each built-in bot, made from the config at start-up, with the transport params the config sets for each session. */
 export const BUILT_IN_BOT_FUNCTIONS: Record<BuiltInBotName, (config: Config, env: Env) => Bot> = {
@@ -29,7 +29,15 @@ export function configuredAudioInFilter(config: Config): (() => AudioFilter) | u
   return config.audio.inFilter === "rnnoise" ? () => new RNNoiseFilter() : undefined;
 }
 
+/** The bot, given for each session the params the config sets: `audio.inFilter` and `audio.mixer`. */
 function withConfiguredParams(bot: BuiltInBot, config: Config): Bot {
   const audioInFilter = configuredAudioInFilter(config);
-  return (args) => bot(args, audioInFilter ? { audioInFilter: audioInFilter() } : {});
+  const mixers = backgroundMixers(config.audio.mixer);
+  if (!audioInFilter && !mixers) return bot;
+  return (args) => {
+    const params: TransportParams = {};
+    if (audioInFilter) params.audioInFilter = audioInFilter();
+    if (mixers) params.audioOutMixer = mixers();
+    return bot(args, params);
+  };
 }

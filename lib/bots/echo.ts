@@ -28,7 +28,7 @@ export class EchoProcessor extends FrameProcessor {
   }
 }
 
-/** `params` are laid over the bot's own (the config's `audio.inFilter` comes this way). */
+/** `params` are laid over the echo's own: the config's `audio.inFilter` and `audio.mixer` come this way. */
 export function echoBot(args: RunnerArguments, params: TransportParams = {}): Promise<void> {
   return runBotPipeline(
     args,

@@ -21,7 +21,7 @@ export class MirrorProcessor extends FrameProcessor {
   }
 }
 
-/** `params` are laid over the bot's own (the config's `audio.inFilter` comes this way). */
+/** `params` are laid over the mirror's own: the config's `audio.inFilter` and `audio.mixer` come this way. */
 export function mirrorBot(args: RunnerArguments, params: TransportParams = {}): Promise<void> {
   return runBotPipeline(
     args,

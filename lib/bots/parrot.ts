@@ -73,7 +73,7 @@ function joinAudio(frames: InputAudioRawFrame[]): OutputAudioRawFrame {
   return new OutputAudioRawFrame(audio, frames[0].sampleRate, frames[0].numChannels);
 }
 
-/** `params` are laid over the bot's own (the config's `audio.inFilter` comes this way). */
+/** `params` are laid over the parrot's own: the config's `audio.inFilter` and `audio.mixer` come this way. */
 export async function parrotBot(args: RunnerArguments, params: TransportParams = {}): Promise<void> {
   const vadAnalyzer = await SileroVADAnalyzer.create({ stopSecs: 0.8 });
   await runBotPipeline(

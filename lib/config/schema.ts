@@ -220,8 +220,23 @@ const AudioSchema = z
         "Filter on client audio before the VAD and the bot, in every session of a built-in bot or the bridge " +
           "(TransportParams audioInFilter; a bot file sets its own): rnnoise suppresses noise.",
       ),
+    mixer: z
+      .strictObject({
+        file: z
+          .string()
+          .trim()
+          .min(1)
+          .optional()
+          .describe(
+            "A WAV file looped under the built-in bots' audio (TransportParams audioOutMixer), relative to the " +
+              "current directory; read at start-up, where a bad file stops the server. Unset: none.",
+          ),
+        volume: z.number().min(0).max(1).default(0.4).describe("Its volume, from 0 (silent) to 1 (as recorded)."),
+      })
+      .prefault({})
+      .describe("A background sound under the built-in bots' audio."),
   })
-  .describe("Audio processing: bot audio encoding, and the filter on client audio.");
+  .describe("Audio processing: bot audio encoding, the filter on client audio, and a background sound.");
 
 const MemorySchema = z
   .strictObject({

@@ -3,9 +3,11 @@
  * clock. When the queue is empty the track keeps going with silence, so the client's jitter buffer never starves and
  * a new utterance starts without a gap; with `autoSilence: false` it sends nothing instead, and the next utterance
  * starts a new talk spurt. `clear()` drops everything queued at once (an interruption), so the bot
- * goes quiet within one packet.
+ * goes quiet within one packet. A mixer adds its sound to every packet on the same clock, the silent ones included,
+ * and is untouched by `clear()`.
  */
 import { type AudioEncoder, createAudioEncoder, FRAME_MS, type RtpAudioCodec } from "./audioCodecs.ts";
+import type { AudioMixer } from "./audioMixer.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { Pacer, type Tick } from "./pacer.ts";
 import { Resampler } from "./resampler.ts";
@@ -37,6 +39,8 @@ export interface AudioSenderOptions {
   live?: boolean;
   /** Send silence while the queue is empty (the default), rather than no packets at all. */
   autoSilence?: boolean;
+  /** A sound under the bot's audio; while it is audible, packets carry it even when the bot is quiet. */
+  mixer?: AudioMixer;
 }
 
 /** Process-wide, for /metrics: bot audio packets never sent because the process stalled past the pacer's limit. */
@@ -74,6 +78,8 @@ export class AudioSender {
   /** Silent packets still owed to `drainedThenSilence()`, sent even without auto silence, and who waits for them. */
   #owedSilence = 0;
   #silenceSent?: () => void;
+  /** The previous tick sent nothing: the next packet starts a talk spurt. */
+  #paused = false;
   readonly #aligner = new TickAligner(FRAME_MS);
   #closed = false;
 
@@ -85,6 +91,7 @@ export class AudioSender {
     this.#queue = new SampleQueue(this.#encoder.sampleRate);
     this.#clock = options.clock ?? realClock;
     this.#pacer = new Pacer({ intervalMs: FRAME_MS, clock: this.#clock, onTick: (tick) => this.#tick(tick) });
+    options.mixer?.start(this.#encoder.sampleRate);
   }
 
   /** Rate of the audio this sender encodes. */
@@ -154,12 +161,15 @@ export class AudioSender {
     const wasPlaying = this.#playing;
     this.#playing = frame !== undefined;
     if (this.#playing !== wasPlaying) this.#options.onPlaying?.(this.#playing);
-    if (!frame && !this.#takeOwedSilence() && this.#options.autoSilence === false) {
+    const owedSilence = !frame && this.#takeOwedSilence();
+    const mixer = this.#options.mixer?.audible ? this.#options.mixer : undefined;
+    if (!frame && !owedSilence && !mixer && this.#options.autoSilence === false) {
       // Nothing is sent; the next packet's timestamp and marker tell the client where the new talk spurt starts.
+      this.#paused = true;
       this.#release();
       return;
     }
-    const payload = frame ? this.#encodeAudio(frame) : this.#encodeSilence();
+    const payload = mixer ? this.#encodeMixed(mixer, frame) : frame ? this.#encodeAudio(frame) : this.#encodeSilence();
     // Ticks skipped by a stall take no audio. With auto silence they were packets, which the client counts as lost;
     // without it they are simply not sent, and the timestamp alone shows the gap.
     const lost = this.#options.autoSilence === false ? 0 : tick.skipped;
@@ -169,8 +179,9 @@ export class AudioSender {
       payload,
       sequenceNumber: this.#sequenceNumber,
       timestamp: (this.#timestampBase + tick.index * this.#encoder.rtpTimestampStep) >>> 0,
-      marker: this.#playing && !wasPlaying,
+      marker: (this.#playing && !wasPlaying) || this.#paused,
     });
+    this.#paused = false;
     this.#release();
   }
 
@@ -188,6 +199,13 @@ export class AudioSender {
     this.#silentFrames = 0;
     this.#silencePacket = undefined;
     return this.#encoder.encode(frame);
+  }
+
+  /** The mixer's sound over the bot's frame, or alone (over silence) while the bot is quiet. */
+  #encodeMixed(mixer: AudioMixer, frame: Int16Array | undefined): Uint8Array {
+    const pcm = frame ?? this.#frame.fill(0);
+    mixer.mix(pcm);
+    return this.#encodeAudio(pcm);
   }
 
   /** Silence costs nothing once the encoder has settled on it: the same few-byte packet is sent again. */

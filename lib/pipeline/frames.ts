@@ -7,6 +7,8 @@
  * - ControlFrame: queued in order like data (EndFrame arrives after everything before it).
  */
 
+import { checkMixerSettings, type MixerSettings } from "./mixerSettings.ts";
+
 let nextFrameId = 0;
 
 export abstract class Frame {
@@ -151,6 +153,27 @@ export class OutputAudioRawFrame extends DataFrame implements AudioFields {
 
 /** Synthesised speech; an OutputAudioRawFrame that TTS services produce. */
 export class TTSAudioRawFrame extends OutputAudioRawFrame {}
+
+/**
+ * Changes the output's background sound (TransportParams audioOutMixer) from the next packet on. Uninterruptible,
+ * unlike Pipecat's: an interruption silences the bot's speech, and a volume change queued behind it must still happen.
+ */
+export class MixerUpdateSettingsFrame extends ControlFrame implements Uninterruptible {
+  readonly uninterruptible = true;
+  /** Throws a RangeError when a setting is out of range, so a bad value fails where it is made. */
+  constructor(readonly settings: MixerSettings) {
+    super();
+    checkMixerSettings(settings);
+  }
+}
+
+/** Turns the output's background sound on or off (off, it pauses where it was). Uninterruptible, as above. */
+export class MixerEnableFrame extends ControlFrame implements Uninterruptible {
+  readonly uninterruptible = true;
+  constructor(readonly enable: boolean) {
+    super();
+  }
+}
 
 /** Settings for the input transport's audio filter (TransportParams `audioInFilter`), queued in order with data. */
 export abstract class FilterControlFrame extends ControlFrame {}

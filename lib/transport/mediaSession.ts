@@ -10,6 +10,7 @@
  * is negotiated they are dropped (the next packet makes new ones), and a sender whose codec changed is replaced.
  */
 import type { Logger } from "../log/logger.ts";
+import type { AudioMixer } from "../media/audioMixer.ts";
 import { isSupportedAudioCodec } from "../media/audioCodecs.ts";
 import { AudioReceiver } from "../media/audioReceiver.ts";
 import { AudioSender } from "../media/audioSender.ts";
@@ -47,6 +48,7 @@ export interface AudioOutput {
   maxQueuedMs: number;
   live: boolean;
   autoSilence: boolean;
+  mixer?: AudioMixer;
   onPlaying: (playing: boolean) => void;
 }
 
@@ -305,6 +307,7 @@ export class MediaSession {
       maxQueuedMs: output.maxQueuedMs,
       live: output.live,
       autoSilence: output.autoSilence,
+      mixer: output.mixer,
       onPlaying: output.onPlaying,
       send: (packet) => this.#port.sendRtp(RECEIVER.microphone, packet),
     });

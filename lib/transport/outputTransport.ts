@@ -2,6 +2,7 @@
  * The output side of a SmallWebRTCTransport: OutputAudioRawFrame (any rate, mono) becomes paced Opus, an
  * InterruptionFrame silences the bot within one packet, messages go out in order behind the audio queued before
  * them (or at once when urgent), and bot started/stopped speaking frames report what is actually being played.
+ * Mixer frames go to TransportParams audioOutMixer, which the sender mixes in on its own clock.
  */
 import {
   BotSpeakingFrame,
@@ -10,6 +11,8 @@ import {
   EndFrame,
   type Frame,
   InterruptionFrame,
+  MixerEnableFrame,
+  MixerUpdateSettingsFrame,
   OutputAudioRawFrame,
   OutputImageRawFrame,
   OutputTransportMessageFrame,
@@ -58,6 +61,10 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
       await this.pushFrame(frame, direction);
     } else if (frame instanceof OutputAudioRawFrame) {
       await this.#writeAudio(frame);
+    } else if (frame instanceof MixerUpdateSettingsFrame && this.#client.params.audioOutMixer) {
+      this.#client.params.audioOutMixer.update(frame.settings);
+    } else if (frame instanceof MixerEnableFrame && this.#client.params.audioOutMixer) {
+      this.#client.params.audioOutMixer.enabled = frame.enable;
     } else if (frame instanceof OutputImageRawFrame) {
       const [width, height] = frame.size;
       media.videoSender?.setImage({ format: frame.format, width, height, data: frame.image });
@@ -79,6 +86,7 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
     this.#setBotSpeaking(false);
     clearTimeout(this.#stopTimer);
     await this.#client.processorStopped("output");
+    this.#client.params.audioOutMixer?.stop();
   }
 
   #start(frame: StartFrame): void {
@@ -92,6 +100,7 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
         maxQueuedMs: params.audioOut10msChunks * 10 * 2,
         live: params.audioOutLive,
         autoSilence: params.audioOutAutoSilence,
+        mixer: params.audioOutMixer,
         onPlaying: (playing) => this.#onPlaying(playing),
       });
     }

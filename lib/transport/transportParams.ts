@@ -4,6 +4,7 @@
  */
 import type { AudioFilter } from "../audio/filters/audioFilter.ts";
 import type { VADAnalyzer } from "../audio/vad/vadAnalyzer.ts";
+import type { AudioMixer } from "../media/audioMixer.ts";
 import { videoSizeProblem } from "../media/videoSender.ts";
 import type { ImageFormat } from "../media/yuv.ts";
 
@@ -49,6 +50,12 @@ export interface TransportParams {
    * buffer never starves. False sends no packets then: each utterance starts a new talk spurt (RTP marker bit).
    */
   audioOutAutoSilence?: boolean;
+  /**
+   * A sound mixed under the bot's audio, e.g. `await WavLoopMixer.fromFile("office.wav")`: it plays from the start of
+   * the call, through the bot's silences and interruptions, and MixerUpdateSettingsFrame and MixerEnableFrame change
+   * it mid-call. One mixer per transport: it keeps its place in the sound. Default none.
+   */
+  audioOutMixer?: AudioMixer;
   videoInEnabled?: boolean;
   /**
    * Pixel layout of UserImageRawFrame: "RGB" (the default, Pipecat's packed RGB24) or "I420" (planar 4:2:0, as the
@@ -85,6 +92,7 @@ type Optional =
   | "audioInFilter"
   | "audioInSampleRate"
   | "audioOutSampleRate"
+  | "audioOutMixer"
   | "videoOutWidth"
   | "videoOutHeight";
 

@@ -33,6 +33,26 @@ export function rms(pcm: Int16Array): number {
   return Math.sqrt(sum / Math.max(1, pcm.length));
 }
 
+/**
+ * Amplitude of the `hz` component of `pcm`, by a Goertzel filter over a Hann window (so louder neighbours a few bins
+ * away leak little into it): a sine of amplitude A at `hz` reads about A.
+ */
+export function toneAmplitude(pcm: ArrayLike<number>, hz: number, sampleRate: number): number {
+  const n = pcm.length;
+  const coefficient = 2 * Math.cos((2 * Math.PI * hz) / sampleRate);
+  let previous = 0;
+  let beforePrevious = 0;
+  for (let i = 0; i < n; i++) {
+    const windowed = pcm[i] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1)));
+    const current = windowed + coefficient * previous - beforePrevious;
+    beforePrevious = previous;
+    previous = current;
+  }
+  const power = previous * previous + beforePrevious * beforePrevious - coefficient * previous * beforePrevious;
+  // The window's coherent gain is 1/2, and a sine's bin holds half its amplitude times n.
+  return (4 * Math.sqrt(Math.max(0, power))) / n;
+}
+
 /** `pcm` at `inputRate` resampled to `outputRate`, properly (any ratio). */
 export function resample(pcm: Int16Array, inputRate: number, outputRate: number): Int16Array {
   const resampler = new Resampler({ inputRate, outputRate });

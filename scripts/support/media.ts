@@ -58,6 +58,31 @@ export function assistantTurnsWav(): Promise<string> {
   });
 }
 
+/** Pitch of the background sound in the mixer tests; the speech they echo has none of it (see below). */
+export const BACKGROUND_TONE_HZ = 440;
+
+/**
+ * A background sound for the mixer tests: 2 s of a 440 Hz sine at half of full scale, 44.1 kHz mono 16-bit (so the
+ * server resamples it). 880 whole cycles: it loops without a seam of its own.
+ */
+export function backgroundToneWav(): Promise<string> {
+  return cached("background-440.wav", async (out) => {
+    run(["sox", "-n", "-t", "wav", "-r", "44100", "-c", "1", "-b", "16", "-e", "signed-integer", out,
+      "synth", "2", "sine", String(BACKGROUND_TONE_HZ), "vol", "0.5"]);
+  });
+}
+
+/**
+ * The speech WAV with the background's pitch notched out (twice, for depth), then 2.5 s of silence; Chromium loops
+ * it. Energy at 440 Hz in the echo of it is the mixer's, during the speech as between.
+ */
+export function speechWithout440Wav(): Promise<string> {
+  return cached("speech-without-440.wav", async (out) => {
+    const notch = ["bandreject", String(BACKGROUND_TONE_HZ), "60h"];
+    run(["sox", await speechWav(), "-t", "wav", out, ...notch, ...notch, "pad", "0", "2.5"]);
+  });
+}
+
 export type VadFixture = "speech" | "silence" | "noise";
 
 /**

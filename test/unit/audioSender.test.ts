@@ -1,8 +1,10 @@
-/** The paced audio track, on a virtual clock: timing, silence fill, back-pressure and interruption. */
+/** The paced audio track, on a virtual clock: timing, silence fill, back-pressure, interruption and the mixer. */
 import { describe, expect, test } from "bun:test";
 import { AudioSender, type OutgoingRtp } from "../../lib/media/audioSender.ts";
 import { OpusDecoder } from "../../lib/media/opus.ts";
-import { rms } from "../../scripts/support/audio.ts";
+import { encodeWav } from "../../lib/media/wav.ts";
+import { WavLoopMixer } from "../../lib/media/wavLoopMixer.ts";
+import { rms, toneAmplitude } from "../../scripts/support/audio.ts";
 import { consistently, eventually } from "../support/eventually.ts";
 import { seededRandom, VirtualClock } from "../support/virtualClock.ts";
 
@@ -236,6 +238,143 @@ describe("AudioSender", () => {
     void sender.write(tone(110, 48000), 48000);
     clock.advance(300);
     expect(sent.filter(loud).length).toBe(6);
+    sender.close();
+  });
+});
+
+describe("AudioSender with a mixer", () => {
+  /** The background: a 1 kHz tone at 8000, looped; the bot's audio is tone() at 440 Hz. */
+  const BACKGROUND_HZ = 1000;
+
+  function mixed(volume: number, autoSilence?: boolean) {
+    const clock = new VirtualClock();
+    const sent: (OutgoingRtp & { at: number })[] = [];
+    const background = Int16Array.from({ length: 1600 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * i) / 16)));
+    const mixer = new WavLoopMixer(encodeWav(background, 16000), { volume });
+    const sender = new AudioSender({
+      codec: OPUS,
+      preferredRate: 16000,
+      autoSilence,
+      mixer,
+      clock,
+      send: (packet) => sent.push({ ...packet, at: clock.now() }),
+    });
+    const decoder = new OpusDecoder({ sampleRate: 16000, channels: 1 });
+    /** Each packet's decoded level at the background's pitch and the bot's, in send order (decode once, in order). */
+    const levels: { at: number; background: number; bot: number; marker: boolean }[] = [];
+    const measure = () => {
+      for (const packet of sent.slice(levels.length)) {
+        const pcm = decoder.decode(packet.payload);
+        levels.push({
+          at: packet.at,
+          background: toneAmplitude(pcm, BACKGROUND_HZ, 16000),
+          bot: toneAmplitude(pcm, 440, 16000),
+          marker: packet.marker,
+        });
+      }
+      return levels;
+    };
+    return { clock, sender, sent, mixer, measure };
+  }
+
+  test("the sound goes out while the bot is quiet, and the bot's audio on top of it", () => {
+    const { clock, sender, measure } = mixed(0.5);
+    sender.start();
+    clock.advance(200);
+    void sender.write(tone(200), 16000);
+    clock.advance(300);
+    const levels = measure();
+    // Skip the encoder's first packets, while it settles.
+    const quiet = levels.filter((p) => p.at >= 60 && p.at < 200);
+    const speaking = levels.filter((p) => p.at >= 240 && p.at < 380);
+    expect(quiet.length).toBe(7);
+    for (const p of quiet) {
+      expect(p.background).toBeGreaterThan(3000);
+      expect(p.background).toBeLessThan(5000);
+      expect(p.bot).toBeLessThan(300);
+    }
+    for (const p of speaking) {
+      expect(p.background).toBeGreaterThan(3000);
+      expect(p.bot).toBeGreaterThan(6000);
+    }
+    sender.close();
+
+    // The positive control: without the mixer the quiet packets carry no 1 kHz at all.
+    const plain = setup();
+    plain.sender.start();
+    plain.clock.advance(200);
+    const decoder = new OpusDecoder({ sampleRate: 16000, channels: 1 });
+    const plainLevels = plain.sent.map((p) => toneAmplitude(decoder.decode(p.payload), BACKGROUND_HZ, 16000));
+    expect(Math.max(...plainLevels)).toBeLessThan(100);
+    plain.sender.close();
+  });
+
+  test("clear() (an interruption) stops the bot's audio but not the sound", () => {
+    const { clock, sender, measure } = mixed(0.5);
+    sender.start();
+    void sender.write(tone(2000), 16000);
+    clock.advance(300);
+    sender.clear();
+    clock.advance(300);
+    const levels = measure();
+    const before = levels.filter((p) => p.at >= 100 && p.at < 300);
+    const after = levels.filter((p) => p.at >= 340);
+    expect(before.every((p) => p.bot > 6000 && p.background > 3000)).toBe(true);
+    expect(after.length).toBe(14);
+    expect(after.every((p) => p.bot < 300 && p.background > 3000)).toBe(true);
+    sender.close();
+  });
+
+  test("a volume change is heard from the next packet", () => {
+    const { clock, sender, mixer, measure } = mixed(0.5);
+    sender.start();
+    clock.advance(210);
+    mixer.update({ volume: 0.1 });
+    clock.advance(100);
+    const levels = measure();
+    const changedAt = levels.findIndex((p) => p.at > 210);
+    const before = levels[changedAt - 1].background;
+    expect(before).toBeGreaterThan(3000);
+    // The first packet after the change still decodes the codec's look-ahead of the louder one; then it is a fifth.
+    expect(levels[changedAt].background).toBeLessThan(before * 0.6);
+    for (const p of levels.slice(changedAt + 1)) {
+      expect(p.background / before).toBeGreaterThan(0.15);
+      expect(p.background / before).toBeLessThan(0.25);
+    }
+    sender.close();
+  });
+
+  test("without auto silence the sound keeps the track going; disabled, the track pauses, resumes with a marker", () => {
+    const { clock, sender, mixer, sent, measure } = mixed(0.5, false);
+    sender.start();
+    clock.advance(200);
+    expect(sent.length).toBe(11);
+    mixer.enabled = false;
+    clock.advance(200);
+    expect(sent.length).toBe(11);
+    mixer.enabled = true;
+    clock.advance(100);
+    const levels = measure();
+    expect(levels.length).toBe(16);
+    expect(levels.map((p) => p.marker)).toEqual([false, ...Array(10).fill(false), true, false, false, false, false]);
+    expect(levels.slice(13).every((p) => p.background > 3000)).toBe(true);
+    sender.close();
+  });
+
+  test("drainedThenSilence() sends the bot's last audio, then the end silence with the sound in it", async () => {
+    const { clock, sender, measure } = mixed(0.5, false);
+    sender.start();
+    void sender.write(tone(100), 16000);
+    let done = false;
+    void sender.drainedThenSilence(200).then(() => (done = true));
+    clock.advance(270);
+    await Promise.resolve();
+    expect(done).toBe(false);
+    clock.advance(20);
+    await eventually(() => done, 1000, "the end silence to have been sent");
+    const levels = measure();
+    expect(levels.slice(0, 5).every((p) => p.bot > 6000)).toBe(true);
+    expect(levels.slice(6).every((p) => p.bot < 300 && p.background > 3000)).toBe(true);
     sender.close();
   });
 });

@@ -6,6 +6,7 @@ import { SmallWebRTCTransport } from "@pipecat-ai/small-webrtc-transport";
 import { UserMediaManager, type PeerConnectionOwner } from "../../../public/src/userMediaManager.ts";
 import type { DeviceList, DeviceSummary, Json, MediaStats, ProbeControl, ProbeOptions,
   ProbeResult } from "../support/probeTypes.ts";
+import { BotAudioRecorder } from "./botAudioRecorder.ts";
 import { describe, elapsed, instrument, journal, recordAudioFrames, resetJournal } from "./instrument.ts";
 import { mediaStats } from "./stats.ts";
 import { eventually } from "../../support/eventually.ts";
@@ -38,6 +39,7 @@ interface Session {
 }
 
 let session: Session | null = null;
+let botAudio: BotAudioRecorder | null = null;
 
 // Sinks are attached from the peer's own "track" events, not from the client's onTrackStarted: after
 // an ICE restart the transport (1.10.8) drops the new bot tracks from its map when the old ones end,
@@ -48,6 +50,8 @@ async function startProbe(options: ProbeOptions): Promise<ProbeResult> {
   if (session && !session.closing) throw new Error("a probe is already running; call finishProbe() first");
   resetJournal();
   recordAudioFrames(options.recordAudioFrames ?? false);
+  botAudio?.close();
+  botAudio = null;
   const s = createSession(options);
   session = s;
 
@@ -139,6 +143,7 @@ function play(track: MediaStreamTrack): void {
   }
   element.srcObject = new MediaStream([track]);
   document.body.append(element);
+  if (track.kind === "audio" && session?.options.recordBotAudio && !botAudio) botAudio = new BotAudioRecorder(track);
   track.addEventListener("ended", () => element.remove());
 }
 
@@ -224,6 +229,7 @@ const probeControl: ProbeControl = {
   sendUIEvent: (event, payload) => current().client.sendUIEvent(event, payload),
   startUISnapshotStream: () => current().client.startUISnapshotStream(),
   sendDTMF: (keys) => current().client.sendDTMF(keys),
+  botAudio: () => botAudio?.recorded() ?? "",
   sendRaw: (text) => {
     const channel = current().transport.dc;
     if (channel?.readyState !== "open") throw new Error("data channel is not open");

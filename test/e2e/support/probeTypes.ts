@@ -37,6 +37,8 @@ export interface ProbeOptions {
   disconnectAtEnd?: boolean;
   /** Record every encoded bot audio frame as it arrives, before the jitter buffer (see `audioFramesIn`). */
   recordAudioFrames?: boolean;
+  /** Record the bot's audio as Chromium plays it (see `probeControl.botAudio`). */
+  recordBotAudio?: boolean;
 }
 
 /** One encoded bot audio frame as the browser received it. */
@@ -157,6 +159,11 @@ export interface ProbeControl {
   startUISnapshotStream(): void;
   /** client-js `sendDTMF` (keys 0-9, * and #). */
   sendDTMF(keys: string): void;
+  /**
+   * The bot's audio played so far (with `recordBotAudio`), as base64 of little-endian 16-bit mono PCM at 16 kHz;
+   * "" before the bot's track arrived.
+   */
+  botAudio(): string;
   /** Writes a raw string onto the data channel, bypassing RTVI. */
   sendRaw(text: string): void;
   enableMic(enable: boolean): void;
