@@ -58,7 +58,16 @@ export class RedisClient extends TypedEmitter<{ up: []; down: [error: Error] }> 
       ...options,
     };
     this.#backoffMs = this.#options.minBackoffMs;
+  }
+
+  /**
+   * Starts connecting (and reconnecting, until closed). Resolves after the first attempt: true when it logged in,
+   * false when it failed (a down event said why).
+   */
+  start(): Promise<boolean> {
+    const first = Promise.race([this.next("up").then(() => true), this.next("down").then(() => false)]);
     this.#connect();
+    return first;
   }
 
   /** Logged in and able to take commands. */

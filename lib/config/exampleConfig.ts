@@ -25,6 +25,8 @@ const EXAMPLES: Record<string, string> = {
   workers: '"workers": 4,',
   bot: '"bot": "echo",',
   url: '"url": "ws://127.0.0.1:8765/ws",',
+  redisUrl: '"redisUrl": "redis://redis:6379",',
+  advertiseUrl: '"advertiseUrl": "http://10.0.0.5:7860",',
 };
 
 export function exampleConfig(): string {

@@ -254,6 +254,38 @@ const MemorySchema = z
   })
   .describe("Memory management.");
 
+const ClusterSchema = z
+  .strictObject({
+    redisUrl: z
+      .string()
+      .trim()
+      .regex(/^redis:\/\/\S+$/i, "must be a redis:// URL")
+      .optional()
+      .describe(
+        "redis://[user:password@]host:port[/db]: several instances share this Redis to serve one URL (sessions, " +
+          "/start records, load). Unset: one instance, and no Redis.",
+      ),
+    advertiseUrl: z
+      .string()
+      .trim()
+      .regex(/^https?:\/\/\S+$/i, "must be an http:// or https:// URL")
+      .transform((url) => url.replace(/\/+$/, ""))
+      .optional()
+      .describe("The internal URL other instances reach this one at (required with redisUrl), e.g. http://10.0.0.5:7860."),
+    heartbeatSecs: z
+      .number()
+      .min(1)
+      .max(60)
+      .default(5)
+      .describe("How often this instance refreshes its registry entries; a dead one's expire after three times this."),
+    instanceId: z
+      .string()
+      .regex(/^[\w.-]{1,64}$/, "must be 1 to 64 letters, digits, '.', '_' or '-'")
+      .optional()
+      .describe("This instance's name in the registry. Unset: a random one, printed at start."),
+  })
+  .describe("Several instances behind one URL, coordinated through Redis.");
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Visible ASCII and spaces: what every WebSocket client accepts in a header value. */
 const HEADER_VALUE = /^[\x20-\x7e]*$/;
@@ -471,6 +503,7 @@ export const ConfigSchema = z
     memory: MemorySchema.prefault({}),
     bridge: BridgeSchema.prefault({}),
     assistant: AssistantSchema.prefault({}),
+    cluster: ClusterSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     if (config.esp32 && /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|::)$/i.test(config.host)) {
@@ -485,6 +518,13 @@ export const ConfigSchema = z
         code: "custom",
         path: ["bot"],
         message: `names ${config.bot} while bridge.url names ${config.bridge.url}: set only one of them`,
+      });
+    }
+    if (config.cluster.redisUrl !== undefined && config.cluster.advertiseUrl === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["cluster", "advertiseUrl"],
+        message: "is required with cluster.redisUrl: the URL other instances reach this one at",
       });
     }
   })

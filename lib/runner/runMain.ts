@@ -21,6 +21,7 @@ import { writeApiTypes, writeStarterBot } from "./botScaffold.ts";
 import { parseBotSpec } from "../config/botSpec.ts";
 import { loggableUrl } from "../bridge/botSocket.ts";
 import { SmallWebRTCServer } from "../server/smallWebRTCServer.ts";
+import { Cluster } from "../cluster/cluster.ts";
 import { warmUpVideoThread } from "../media/vp8Thread.ts";
 import { checkCodecFiles, warmUpAudio } from "../media/warmUp.ts";
 import { VERSION } from "../version.ts";
@@ -109,12 +110,14 @@ export async function runMain(bot?: Bot, options: RunMainOptions = {}): Promise<
             onFatal: () => void server.shutdown().finally(() => process.exit(2)),
           })
         : undefined,
+      coordinator: config.cluster.redisUrl ? (parts) => new Cluster({ config, ...parts }) : undefined,
     });
     const listener = await server.listen();
     logger.info(`smallwebrtc ${VERSION} listening`, {
       url: listener.url,
       bot: bot ? "custom" : spec.kind === "bridge" ? `bridge to ${loggableUrl(spec.url)}` : config.bot,
       workers,
+      ...(server.coordinator instanceof Cluster ? { instance: server.coordinator.instanceId } : {}),
     });
     console.log(`\n  smallwebrtc is ready: open ${listener.url}/client/ in your browser\n`);
     installShutdown(server, logger);

@@ -15,6 +15,7 @@ import { type AssetSource, contentType } from "./assets.ts";
 import { folderFiles } from "./folderFiles.ts";
 import { errorResponse, HttpError } from "./httpError.ts";
 import { isAuthorized } from "./accessTokens.ts";
+import type { Coordinator } from "./coordinator.ts";
 import type { Metrics } from "./metrics.ts";
 import type { SessionHost } from "./sessionHost.ts";
 import { isOriginAllowed } from "./originPolicy.ts";
@@ -32,6 +33,8 @@ export interface AppOptions {
   sessions: SessionHost;
   startSessions: StartSessions;
   metrics: Metrics;
+  /** Other instances this one works with (lib/cluster); none for a single instance. */
+  coordinator?: Coordinator;
   /** The test client served under /client/. */
   assets?: AssetSource;
   logger?: Logger;
@@ -52,7 +55,7 @@ const OFFER_ROUTES = /^\/(api\/offer|start|sessions\/[^/]+\/api\/offer)$/;
 const PROTECTED_ROUTES = /^\/(api\/offer|start|sessions\/.*|files\/.*|metrics)$/;
 
 export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> {
-  const { config, sessions, startSessions, assets, metrics } = options;
+  const { config, sessions, startSessions, assets, metrics, coordinator } = options;
   const logger = options.logger ?? silentLogger;
   const app = new Hono<{ Bindings: RequestInfo }>();
   const limiter = new RateLimiter({ perMinute: config.limits.offersPerMinute });
@@ -96,7 +99,7 @@ export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> 
   });
   app.use("*", async (c, next) => {
     const counted = c.req.method === "POST" && OFFER_ROUTES.test(c.req.path);
-    if (counted) {
+    if (counted && !coordinator?.isPeerRequest(c.req.raw)) {
       const retryAfter = limiter.take(clientIp(c.req.raw, c.env, config.limits.trustProxyHeaders));
       if (retryAfter > 0) {
         metrics.countOffer(429);
@@ -114,14 +117,18 @@ export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> 
     }),
   );
 
+  if (coordinator) app.use("*", coordinator.middleware);
   app.route("/", signallingRoutes({ sessions, startSessions, iceServers: () => resolveIceServers(config) }));
   if (config.folder) app.route("/", folderFiles(config.folder));
 
   app.get("/status", (c) =>
     c.json({ status: "ready", sessions: sessions.size, transports: ["webrtc"], version: VERSION, ...sessions.status() }));
-  app.get("/health", (c) => c.json({ status: "ok" }));
-  app.get("/metrics", async (c) =>
-    c.body(metrics.renderOffers() + await sessions.renderMetrics(), 200, { "Content-Type": "text/plain; version=0.0.4" }));
+  // Degraded still answers 200: the instance serves its sessions and takes new ones, so a balancer should keep it.
+  app.get("/health", (c) => c.json(coordinator?.health() ?? { status: "ok" }));
+  app.get("/metrics", async (c) => {
+    const text = metrics.renderOffers() + await sessions.renderMetrics() + (coordinator?.renderMetrics() ?? "");
+    return c.body(text, 200, { "Content-Type": "text/plain; version=0.0.4" });
+  });
   app.get("/", (c) => c.redirect("/client/", 307));
   app.get("/client", (c) => c.redirect("/client/", 307));
   app.get("/client/*", async (c) => {

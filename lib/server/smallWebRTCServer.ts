@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import type { ConnectionCallback } from "../webrtc/requestHandler.ts";
 import { logTurnCheck } from "../webrtc/turnCheck.ts";
 import { createApp, type RequestInfo } from "./app.ts";
+import type { Coordinator, CoordinatorParts } from "./coordinator.ts";
 import { Metrics } from "./metrics.ts";
 import type { AssetSource } from "./assets.ts";
 import { HeapCollector, heapCollectorFor } from "./heapCollector.ts";
@@ -25,6 +26,8 @@ export interface ServerOptions {
   onConnection?: ConnectionCallback;
   /** Where sessions run instead of this process (a worker pool); then `onConnection` is not used. */
   sessions?: (metrics: Metrics) => SessionHost;
+  /** Coordinates this instance with others (lib/cluster); unset, it serves alone. */
+  coordinator?: (parts: CoordinatorParts) => Coordinator;
   assets?: AssetSource;
   logger?: Logger;
 }
@@ -35,6 +38,7 @@ export class SmallWebRTCServer {
   readonly metrics: Metrics;
   readonly sessions: SessionHost;
   readonly startSessions: StartSessions;
+  readonly coordinator?: Coordinator;
   readonly #config: Config;
   readonly #logger: Logger;
   readonly #stopping = new AbortController();
@@ -56,11 +60,13 @@ export class SmallWebRTCServer {
       maxPending: config.limits.maxPendingStarts,
       pendingTtlMs: config.limits.startTtlSecs * 1000,
     });
+    this.coordinator = options.coordinator?.({ sessions: this.sessions, startSessions: this.startSessions, logger });
     this.app = createApp({
       config,
       sessions: this.sessions,
       startSessions: this.startSessions,
       metrics: this.metrics,
+      coordinator: this.coordinator,
       assets: options.assets,
       logger,
     });
@@ -74,7 +80,10 @@ export class SmallWebRTCServer {
     return this.sessions.handler;
   }
 
-  /** Starts the sessions' side (single-port socket, workers), then serves HTTP, then checks the TURN server. */
+  /**
+   * Starts the sessions' side (single-port socket, workers), then serves HTTP, then joins the other instances (if
+   * any), then checks the TURN server.
+   */
   async listen(): Promise<Listener> {
     await this.sessions.start();
     this.#listener = await listen((request, info) => this.app.fetch(request, info), {
@@ -83,6 +92,7 @@ export class SmallWebRTCServer {
       tls: this.#config.tls && readTls(this.#config.tls),
     });
     this.metrics.startStallProbe();
+    await this.coordinator?.start();
     this.#checkTurnServer();
     return this.#listener;
   }
@@ -97,6 +107,7 @@ export class SmallWebRTCServer {
   /** Says `peerLeft` to every client, closes every session, then stops listening. */
   async shutdown(): Promise<void> {
     this.#stopping.abort();
+    await this.coordinator?.shutdown();
     await this.sessions.shutdown();
     await this.#listener?.stop();
     this.metrics.stop();

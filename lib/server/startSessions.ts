@@ -35,15 +35,15 @@ export class StartSessions {
   }
 
   create(body: unknown): StartSession {
-    this.#prune();
-    const pending = [...this.#sessions.values()].filter((session) => !session.active);
-    // Map iteration is insertion order, so the first pending sessions are the oldest.
-    for (const oldest of pending.slice(0, Math.max(0, pending.length - this.#options.maxPending + 1))) {
-      this.#sessions.delete(oldest.id);
-    }
-    const session: StartSession = { id: randomUUID(), body, createdAt: this.#now(), active: false };
-    this.#sessions.set(session.id, session);
-    return session;
+    return this.#add(randomUUID(), body);
+  }
+
+  /**
+   * Takes in a pending session created elsewhere (another instance's `/start`), so that its offer can be answered
+   * here; a session already known is returned as it is.
+   */
+  adopt(id: string, body: unknown): StartSession {
+    return this.get(id) ?? this.#add(id, body);
   }
 
   get(id: string): StartSession | undefined {
@@ -57,6 +57,18 @@ export class StartSessions {
     if (!session || session.active || connection.isClosed) return;
     session.active = true;
     connection.once("closed", () => this.#sessions.delete(id));
+  }
+
+  #add(id: string, body: unknown): StartSession {
+    this.#prune();
+    const pending = [...this.#sessions.values()].filter((session) => !session.active);
+    // Map iteration is insertion order, so the first pending sessions are the oldest.
+    for (const oldest of pending.slice(0, Math.max(0, pending.length - this.#options.maxPending + 1))) {
+      this.#sessions.delete(oldest.id);
+    }
+    const session: StartSession = { id, body, createdAt: this.#now(), active: false };
+    this.#sessions.set(session.id, session);
+    return session;
   }
 
   #prune(): void {

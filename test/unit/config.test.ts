@@ -191,6 +191,31 @@ describe("TURN credentials", () => {
   });
 });
 
+describe("cluster", () => {
+  test("redisUrl turns it on from flags or env, and needs advertiseUrl", () => {
+    expect(load().cluster).toEqual({ heartbeatSecs: 5 });
+    const config = load(["--redis-url", "redis://:pw@redis:6379/1", "--advertise-url", "http://10.0.0.5:7860/"], {
+      SMALLWEBRTC_CLUSTER_HEARTBEAT_SECS: "2",
+      SMALLWEBRTC_CLUSTER_INSTANCE_ID: "a-1",
+    });
+    expect(config.cluster).toEqual({
+      redisUrl: "redis://:pw@redis:6379/1",
+      advertiseUrl: "http://10.0.0.5:7860",
+      heartbeatSecs: 2,
+      instanceId: "a-1",
+    });
+    expect(loadError(["--redis-url", "redis://redis"])).toContain(
+      "cluster.advertiseUrl from defaults: is required with cluster.redisUrl",
+    );
+    expect(loadError([], { SMALLWEBRTC_CLUSTER_REDIS_URL: "http://redis" })).toContain(
+      "cluster.redisUrl from env SMALLWEBRTC_CLUSTER_REDIS_URL: must be a redis:// URL",
+    );
+    expect(loadError(["--redis-url", "redis://r", "--advertise-url", "10.0.0.5:7860"])).toContain(
+      "cluster.advertiseUrl from flag --advertise-url: must be an http:// or https:// URL",
+    );
+  });
+});
+
 describe("JSON Schema", () => {
   test("documents every key with its default", () => {
     const schema = configJsonSchema() as { properties: Record<string, { default?: unknown; description?: string }> };

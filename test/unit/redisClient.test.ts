@@ -24,6 +24,7 @@ async function redis(password?: string): Promise<TestRedis> {
 function client(url: string, options: Partial<ConstructorParameters<typeof RedisClient>[0]> = {}): RedisClient {
   const created = new RedisClient({ address: parseRedisUrl(url), ...options });
   cleanups.push(() => created.close());
+  void created.start();
   return created;
 }
 
@@ -101,9 +102,11 @@ describe("RedisClient against redis-server", () => {
     expect(await inDb0.command(["GET", "where"])).toBeNull();
     expect(await inDb2.command(["GET", "where"])).toBe("db2");
 
-    const wrong = client(`redis://:wrong-password@127.0.0.1:${server.port}`);
-    const down = await wrong.next("down");
-    expect(String(down[0])).toContain("WRONGPASS");
+    const wrong = new RedisClient({ address: parseRedisUrl(`redis://:wrong-password@127.0.0.1:${server.port}`) });
+    cleanups.push(() => wrong.close());
+    const down = wrong.next("down");
+    expect(await wrong.start()).toBe(false);
+    expect(String((await down)[0])).toContain("WRONGPASS");
     expect(wrong.connected).toBe(false);
   });
 

@@ -1,0 +1,26 @@
+/** The cluster's /metrics lines: requests forwarded to other instances, and whether Redis is reachable. */
+import type { ForwardResult } from "./forwardRequest.ts";
+
+/** What was forwarded: a request for a session held elsewhere. */
+export type ForwardKind = "reoffer" | "patch" | "session";
+
+export class ClusterMetrics {
+  readonly #forwarded = new Map<string, number>();
+
+  countForward(kind: ForwardKind, result: ForwardResult): void {
+    const key = `kind="${kind}",result="${result}"`;
+    this.#forwarded.set(key, (this.#forwarded.get(key) ?? 0) + 1);
+  }
+
+  render(redisConnected: boolean): string {
+    return [
+      "# HELP smallwebrtc_cluster_forwarded_total Requests forwarded to the instance that holds their session, by kind and result.",
+      "# TYPE smallwebrtc_cluster_forwarded_total counter",
+      ...[...this.#forwarded].map(([labels, count]) => `smallwebrtc_cluster_forwarded_total{${labels}} ${count}`),
+      "# HELP smallwebrtc_cluster_redis_connected 1 while the shared Redis is reachable, 0 while this instance serves alone.",
+      "# TYPE smallwebrtc_cluster_redis_connected gauge",
+      `smallwebrtc_cluster_redis_connected ${redisConnected ? 1 : 0}`,
+      "",
+    ].join("\n");
+  }
+}
