@@ -50,6 +50,7 @@ export class Cluster implements Coordinator {
       self: () => ({
         id: this.instanceId,
         url: advertiseUrl,
+        load: Math.round(sessions.load() * 1000) / 1000,
         sessions: sessions.size,
         version: VERSION,
       }),
@@ -62,6 +63,7 @@ export class Cluster implements Coordinator {
       registry: this.#registry,
       ownership,
       metrics: this.#metrics,
+      maxLoad: config.limits.workerLoad,
       forwardTimeoutMs: FORWARD_TIMEOUT_MS,
       connected: () => this.#redis.connected,
       logger: this.#logger,
@@ -75,7 +77,8 @@ export class Cluster implements Coordinator {
   }
 
   health(): { status: "ok" | "degraded"; reason?: string } {
-    return this.#redis.connected ? { status: "ok" } : { status: "degraded", reason: "redis unreachable; serving alone" };
+    if (this.#redis.connected) return { status: "ok" };
+    return { status: "degraded", reason: "redis unreachable; serving alone" };
   }
 
   renderMetrics(): string {
@@ -90,7 +93,8 @@ export class Cluster implements Coordinator {
       this.#logger.warn("redis unreachable; serving this instance's sessions alone", { redis: this.#redisUrl, error });
     });
     this.#redis.on("up", () => {
-      if (lost) this.#logger.info("redis reachable again; writing this instance's registry entries", { redis: this.#redisUrl });
+      if (!lost) return;
+      this.#logger.info("redis reachable again; writing this instance's registry entries", { redis: this.#redisUrl });
       lost = false;
     });
     await this.#redis.start();

@@ -1,8 +1,8 @@
 /** The cluster's /metrics lines: requests forwarded to other instances, and whether Redis is reachable. */
 import type { ForwardResult } from "./forwardRequest.ts";
 
-/** What was forwarded: a request for a session held elsewhere. */
-export type ForwardKind = "reoffer" | "patch" | "session";
+/** What was forwarded: a new offer placed on a less loaded instance, or a request for a session held elsewhere. */
+export type ForwardKind = "offer" | "reoffer" | "patch" | "session";
 
 export class ClusterMetrics {
   readonly #forwarded = new Map<string, number>();
@@ -14,10 +14,10 @@ export class ClusterMetrics {
 
   render(redisConnected: boolean): string {
     return [
-      "# HELP smallwebrtc_cluster_forwarded_total Requests forwarded to the instance that holds their session, by kind and result.",
+      "# HELP smallwebrtc_cluster_forwarded_total Requests forwarded to another instance, by kind and result.",
       "# TYPE smallwebrtc_cluster_forwarded_total counter",
       ...[...this.#forwarded].map(([labels, count]) => `smallwebrtc_cluster_forwarded_total{${labels}} ${count}`),
-      "# HELP smallwebrtc_cluster_redis_connected 1 while the shared Redis is reachable, 0 while this instance serves alone.",
+      "# HELP smallwebrtc_cluster_redis_connected 1 while the shared Redis is reachable, 0 while serving alone.",
       "# TYPE smallwebrtc_cluster_redis_connected gauge",
       `smallwebrtc_cluster_redis_connected ${redisConnected ? 1 : 0}`,
       "",

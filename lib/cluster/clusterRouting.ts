@@ -1,7 +1,8 @@
 /**
  * Where a signalling request is served. A request naming a connection (a PATCH, a re-offer, a restart) goes to the
  * instance that holds it; a request under a `/start` session whose connection is elsewhere goes there too; a pending
- * `/start` session made on another instance is taken in here, so its offer is answered here. Whatever this instance answers itself, it
+ * `/start` session made on another instance is taken in here, so its offer is answered here; and a new offer to an
+ * instance above limits.workerLoad goes to the least loaded one below it. Whatever this instance answers itself, it
  * records: the connections its offers created and the `/start` sessions they activated. A request another instance
  * forwarded is always answered here (one hop at most).
  */
@@ -12,6 +13,7 @@ import type { StartSessions } from "../server/startSessions.ts";
 import type { ClusterMetrics, ForwardKind } from "./clusterMetrics.ts";
 import { FORWARDED_BY_HEADER, forwardRequest } from "./forwardRequest.ts";
 import type { Ownership } from "./ownership.ts";
+import { choosePeer } from "./placement.ts";
 import type { Registry } from "./registry.ts";
 
 export interface ClusterRoutingOptions {
@@ -21,6 +23,8 @@ export interface ClusterRoutingOptions {
   registry: Registry;
   ownership: Ownership;
   metrics: ClusterMetrics;
+  /** limits.workerLoad: above it, new offers go to a less loaded instance. */
+  maxLoad: number;
   forwardTimeoutMs: number;
   /** Whether the shared registry can be asked now (else everything is served here). */
   connected: () => boolean;
@@ -47,6 +51,10 @@ export function clusterRouting(options: ClusterRoutingOptions): MiddlewareHandle
       const record = await ownership.findStart(sessionId);
       if (record?.owner && record.owner !== instanceId) return { owner: record.owner, kind: "session" };
       if (record && !record.owner) startSessions.adopt(sessionId, record.body);
+    }
+    if (isOffer && !pcId && sessions.load() > options.maxLoad) {
+      const peer = choosePeer(options.registry.peers(), options.maxLoad);
+      if (peer) return { owner: peer.id, kind: "offer" };
     }
     return undefined;
   };
@@ -89,8 +97,8 @@ export function clusterRouting(options: ClusterRoutingOptions): MiddlewareHandle
     const body = c.req.method === "GET" || c.req.method === "HEAD" ? undefined : await c.req.text();
     const pcId = hasBody ? pcIdOf(body) : undefined;
     const forwardedBy = c.req.header(FORWARDED_BY_HEADER);
-    // While Redis is unreachable everything is served here: the registry cannot say who owns what. What this
-    // instance takes meanwhile is still recorded, and written once Redis is back.
+    // While Redis is unreachable everything is served here: the registry cannot say who owns what, nor how loaded
+    // the others are. What this instance takes meanwhile is still recorded, and written once Redis is back.
     const target = options.connected() ? await route(c, pcId, sessionId) : undefined;
     if (target && !forwardedBy) return await forward(c, target.owner, target.kind, body);
 

@@ -78,7 +78,8 @@ export class RedisClient extends TypedEmitter<{ up: []; down: [error: Error] }> 
   /** Sends one command; resolves with its reply, rejects with a RedisReplyError or a RedisUnavailableError. */
   command(args: readonly (string | number)[]): Promise<RedisReply> {
     if (this.#state !== "up") {
-      return Promise.reject(new RedisUnavailableError(this.#state === "closed" ? "closed" : "disconnected", "redis is not connected"));
+      const reason = this.#state === "closed" ? "closed" : "disconnected";
+      return Promise.reject(new RedisUnavailableError(reason, "redis is not connected"));
     }
     return this.#send(args);
   }
@@ -100,7 +101,8 @@ export class RedisClient extends TypedEmitter<{ up: []; down: [error: Error] }> 
     return new Promise((resolve, reject) => {
       const pending: Pending = { resolve, reject };
       pending.timer = setTimeout(() => {
-        this.#drop(new RedisUnavailableError("timeout", `redis did not answer within ${this.#options.commandTimeoutMs} ms`));
+        const waited = this.#options.commandTimeoutMs;
+        this.#drop(new RedisUnavailableError("timeout", `redis did not answer within ${waited} ms`));
       }, this.#options.commandTimeoutMs);
       this.#pending.push(pending);
       socket.write(encodeCommand(args));

@@ -1,6 +1,6 @@
 /**
  * The instances' shared registry in Redis. Each instance writes its own entry (its id, the URL its peers reach it
- * at, its session count, its version) and the keys of what it owns (its sessions' pc_ids, its live `/start`
+ * at, its load and session count, its version) and the keys of what it owns (its sessions' pc_ids, its live `/start`
  * records), every one with an expiry of three heartbeats, and rewrites them all on each heartbeat. An instance that
  * dies stops rewriting them, so within three heartbeats its entries are gone and requests for its sessions find no
  * owner. Everything it owns is kept here too, so that after Redis comes back (empty or not) one heartbeat restores it.
@@ -17,6 +17,7 @@ export interface InstanceEntry {
   id: string;
   /** Where the other instances reach it (cluster.advertiseUrl). */
   url: string;
+  load: number;
   sessions: number;
   version: string;
 }

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { encoderComplexity } from "../media/encoderComplexity.ts";
+import { encoderComplexity, processLoad } from "../media/encoderComplexity.ts";
 import type { Answer } from "../webrtc/connection.ts";
 import { type ConnectionCallback, type OfferRequest, type PatchRequest, SmallWebRTCRequestHandler } from "../webrtc/requestHandler.ts";
 import type { SharedPorts } from "../webrtc/sharedPorts.ts";
@@ -31,9 +31,15 @@ export interface LocalSessionsOptions {
   logger?: Logger;
 }
 
+/** CPU use is averaged over at least this long: one busy moment says nothing about the process. */
+const LOAD_WINDOW_MS = 500;
+
 export class LocalSessions implements SessionHost {
   readonly handler: SmallWebRTCRequestHandler;
   readonly #options: LocalSessionsOptions;
+  readonly #cpu = processLoad();
+  #load = 0;
+  #loadAt = performance.now();
   #sharedPorts: SharedPorts = {};
 
   constructor(options: LocalSessionsOptions) {
@@ -73,6 +79,15 @@ export class LocalSessions implements SessionHost {
 
   find(pcId: string): SessionLifetime | undefined {
     return this.handler.find(pcId);
+  }
+
+  load(): number {
+    const now = performance.now();
+    if (now - this.#loadAt >= LOAD_WINDOW_MS) {
+      this.#load = this.#cpu();
+      this.#loadAt = now;
+    }
+    return this.#load;
   }
 
   renderMetrics(): Promise<string> {

@@ -17,6 +17,8 @@ export interface SessionHost {
   handleOffer(request: OfferRequest): Promise<Answer>;
   handlePatch(request: PatchRequest): Promise<void>;
   find(pcId: string): SessionLifetime | undefined;
+  /** The share of one core a new session would be placed under (compared with limits.workerLoad). */
+  load(): number;
   /** The /metrics lines of the sessions and of the processes that hold them. */
   renderMetrics(): Promise<string>;
   /** Fields added to /status. */

@@ -21,7 +21,7 @@ import { HEARTBEAT_MS, type WorkerPlace } from "./messages.ts";
 import { TcpRelay } from "./tcpRelay.ts";
 import { UdpRelay } from "./udpRelay.ts";
 import { mergeMetrics } from "./metricsMerge.ts";
-import { chooseWorker } from "./placement.ts";
+import { chooseWorker, expectedLoad, type WorkerLoad } from "./placement.ts";
 import { WorkerGoneError, WorkerProcess } from "./workerProcess.ts";
 import type { ChildProcess } from "node:child_process";
 
@@ -133,15 +133,7 @@ export class WorkerPool implements SessionHost {
     if (this.#open.size + this.#creating >= maxSessions) {
       throw new SignallingError("capacity", `the server is at its limit of ${maxSessions} sessions`);
     }
-    const loads = this.#workers.map((worker) => ({
-      index: worker.index,
-      load: worker.heartbeat.load,
-      sessions: worker.heartbeat.sessions,
-      placedSince: worker.placedSince,
-      available: worker.ready && !worker.exited,
-      warm: worker.heartbeat.warm,
-    }));
-    const chosen = chooseWorker(loads, workerLoad);
+    const chosen = chooseWorker(this.#loads(), workerLoad);
     if (!chosen) {
       throw new SignallingError("capacity", "every worker is busy; try again shortly", { retryAfterSecs: RETRY_AFTER_SECS });
     }
@@ -163,6 +155,12 @@ export class WorkerPool implements SessionHost {
 
   find(pcId: string): SessionLifetime | undefined {
     return this.#byPcId.get(pcId);
+  }
+
+  /** The expected load of the worker the next session would go to; 1 (full) while none is available. */
+  load(): number {
+    const chosen = chooseWorker(this.#loads(), Infinity);
+    return chosen ? expectedLoad(chosen) : 1;
   }
 
   async renderMetrics(): Promise<string> {
@@ -210,6 +208,17 @@ export class WorkerPool implements SessionHost {
     for (const worker of running) worker.kill();
     this.#relay?.close();
     this.#tcpRelay?.close();
+  }
+
+  #loads(): WorkerLoad[] {
+    return this.#workers.map((worker) => ({
+      index: worker.index,
+      load: worker.heartbeat.load,
+      sessions: worker.heartbeat.sessions,
+      placedSince: worker.placedSince,
+      available: worker.ready && !worker.exited,
+      warm: worker.heartbeat.warm,
+    }));
   }
 
   async #offer(worker: WorkerProcess, request: OfferRequest, existing?: RemoteSession): Promise<Answer> {

@@ -1,7 +1,8 @@
 /**
  * Three instances behind one URL, coordinated through a real redis-server (cluster.redisUrl), each in its own
  * process on 127.0.0.1: a `/start` on one and its offer on another, trickle, re-offers and restarts that land on an
- * instance that does not hold the session and are forwarded to the one that does (one hop at most), a killed instance whose sessions leave the registry, and a Redis that goes away
+ * instance that does not hold the session and are forwarded to the one that does (one hop at most), new offers
+ * placed away from a busy instance, a killed instance whose sessions leave the registry, and a Redis that goes away
  * and comes back.
  */
 import { afterEach, describe, expect, test } from "bun:test";
@@ -219,6 +220,32 @@ describe("cluster", () => {
     await stream(calls[1].client);
     await hearsEcho(calls[1].client);
     expect(await metric(b.url, 'smallwebrtc_cluster_forwarded_total{kind="reoffer",result="answered"}')).toBe(2);
+  }, 90_000);
+
+  test("a new offer to an instance above limits.workerLoad goes to the least loaded other instance", async () => {
+    const redis = await redisServer();
+    const reader = await registryReader(redis);
+    const bot = join(repoRoot, "test/fixtures/cluster/busyBot.ts");
+    const [a, b, c] = await cluster(redis, ["--bot", bot], { SMALLWEBRTC_LIMITS_WORKER_LOAD: "0.3" });
+    const load = async (id: string) => JSON.parse(await reader.command(["GET", `smallwebrtc:instance:${id}`]) as string).load;
+    // At rest: done warming their codecs up.
+    const atRest = async () => (await Promise.all(["a", "b", "c"].map(load))).every((value) => value < 0.2);
+    await eventually(atRest, 20_000, "every instance at rest");
+
+    // Below its limit, A takes an offer itself (the control).
+    const first = await call(a.url);
+    expect(await reader.command(["GET", `smallwebrtc:pc:${first.pcId}`])).toBe("a");
+    first.client.send({ burn: true });
+    await eventually(async () => (await load("a")) > 0.3, 10_000, "A above limits.workerLoad");
+
+    const placed = await call(a.url);
+    const owner = await reader.command(["GET", `smallwebrtc:pc:${placed.pcId}`]);
+    expect(["b", "c"]).toContain(owner as string);
+    expect(await metric(a.url, 'smallwebrtc_cluster_forwarded_total{kind="offer",result="answered"}')).toBe(1);
+    await stream(placed.client);
+    await hearsEcho(placed.client);
+    const holder = owner === "b" ? b : c;
+    expect((await request(holder.url, "/status", undefined, "GET")).body.sessions).toBe(1);
   }, 90_000);
 
   test("a killed instance's entries expire within three heartbeats; then its sessions are a quick 404", async () => {
