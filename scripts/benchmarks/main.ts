@@ -18,9 +18,11 @@ import { benchWorkers } from "./workers.ts";
 import { benchVideo } from "./video.ts";
 import { benchPaths } from "./paths.ts";
 import { benchRNNoise } from "./rnnoise.ts";
+import { benchCluster } from "./cluster.ts";
 
 const BENCHES = [
   "audio-path", "rnnoise", "connect", "data-channel", "sessions", "runtimes", "bridge", "assistant", "video", "paths",
+  "cluster",
 ] as const;
 type Bench = (typeof BENCHES)[number];
 const SERVERS: ServerName[] = ["smallwebrtc", "aiortc"];
@@ -29,6 +31,7 @@ const DEFAULT_STEPS = "1,5,10,15,20,30,40,50,60,70,80,100,120";
 const USAGE = `Usage: scripts/bench [all|${BENCHES.join("|")}]... [--steps ${DEFAULT_STEPS}] [--windows 3]
                     [--rounds 20] [--starts 5] [--bridge-rounds 3] [--bridge-sessions 10] [--assistant-rounds 3]
                     [--assistant-sessions 20] [--video-sessions 1,2] [--video-profile] [--path-rounds 10]
+                    [--cluster-rounds 200] [--cluster-offer-rounds 30]
                     [--server smallwebrtc|aiortc|both] [--workers 1,2]
                     [--out bench-results.json]
 Runs on loopback in a network namespace: the servers on core 0, this load client on core 1. Prints a table per
@@ -57,7 +60,10 @@ aiortc): direct UDP, ICE over TCP (ice.tcpPort, every UDP packet dropped meanwhi
 namespace of its own, reached over UDP, TCP and TLS (the client relay-only); it gives connect time (POST to DTLS
 connected) and the echo latency of tone markers.
 rnnoise measures in process (no server) the CPU of RNNoise per 20 ms of speech in noise, alone at 48 kHz and as
-RNNoiseFilter runs it at 16 kHz, against the real-time budget and the Opus decode of the same 20 ms in the same run.`;
+RNNoiseFilter runs it at 16 kHz, against the real-time budget and the Opus decode of the same 20 ms in the same run.
+cluster starts two instances on one redis-server (no aiortc), connects one call to A, and sends the same requests to A
+directly and to B, which forwards them to A, taking turns: --cluster-rounds trickle PATCHes and
+--cluster-offer-rounds re-offers each way; it gives request-to-answer p50/p95, the extra ms and the ratio at p50.`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -73,6 +79,8 @@ const { values, positionals } = parseArgs({
     "video-sessions": { type: "string", default: "1,2" },
     "video-profile": { type: "boolean", default: false },
     "path-rounds": { type: "string", default: "10" },
+    "cluster-rounds": { type: "string", default: "200" },
+    "cluster-offer-rounds": { type: "string", default: "30" },
     out: { type: "string", default: "bench-results.json" },
     server: { type: "string", default: "both" },
     workers: { type: "string" },
@@ -234,6 +242,24 @@ if (runs("paths") && servers.includes("smallwebrtc")) {
     "POST to DTLS connected p50/p95 (ms)": `${round(row.connectedMs.p50)} / ${round(row.connectedMs.p95)}`,
     "echo latency p50/p95 (ms)": `${round(row.echoMs.p50)} / ${round(row.echoMs.p95)}`,
     markers: row.markers,
+  })));
+}
+
+if (runs("cluster") && servers.includes("smallwebrtc")) {
+  const rows = await benchCluster({
+    rounds: Number(values["cluster-rounds"]),
+    offerRounds: Number(values["cluster-offer-rounds"]),
+    log,
+  });
+  results.cluster = rows;
+  console.log("\ncluster: request to answer, sent to the instance that holds the call and to one that forwards it");
+  console.table(rows.map((row) => ({
+    request: row.request,
+    rounds: row.rounds,
+    "direct p50/p95 (ms)": `${round(row.directMs.p50)} / ${round(row.directMs.p95)}`,
+    "forwarded p50/p95 (ms)": `${round(row.forwardedMs.p50)} / ${round(row.forwardedMs.p95)}`,
+    "extra p50 (ms)": round(row.extraP50Ms),
+    "ratio p50": round(row.ratioP50),
   })));
 }
 
