@@ -20,6 +20,8 @@ const BUN = join(repoRoot, "node_modules/.bin/bun");
 const MAIN = join(repoRoot, "main.ts");
 const HEARTBEAT_SECS = 1;
 const FORWARDED_BY = "X-SmallWebRTC-Forwarded-By";
+/** A trickled candidate for PATCH requests: its content does not matter to routing. */
+const CANDIDATE = { candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", sdp_mid: "0", sdp_mline_index: 0 };
 
 interface Instance {
   id: string;
@@ -171,8 +173,7 @@ describe("cluster", () => {
     const redis = await redisServer();
     const [a, b] = await cluster(redis);
     const { pcId } = await call(a.url);
-    const candidate = { candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", sdp_mid: "0", sdp_mline_index: 0 };
-    const body = { pc_id: pcId, candidates: [candidate] };
+    const body = { pc_id: pcId, candidates: [CANDIDATE] };
     // Unmarked, B forwards it to A (the positive control); marked, B answers itself: it does not hold the session.
     expect((await request(b.url, "/api/offer", body, "PATCH")).status).toBe(200);
     const marked = await request(b.url, "/api/offer", body, "PATCH", { [FORWARDED_BY]: "c" });
@@ -265,13 +266,42 @@ describe("cluster", () => {
       await reader.command(["GET", "smallwebrtc:instance:b"]) === null, HEARTBEAT_SECS * 3000 + 1000, "B's entries expired");
     expect(performance.now() - killedAt).toBeLessThan(HEARTBEAT_SECS * 3000 + 500);
 
-    const candidate = { candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", sdp_mid: "0", sdp_mline_index: 0 };
     const asked = performance.now();
-    const patch = await request(a.url, "/api/offer", { pc_id: gone.pcId, candidates: [candidate] }, "PATCH");
+    const patch = await request(a.url, "/api/offer", { pc_id: gone.pcId, candidates: [CANDIDATE] }, "PATCH");
     expect(patch.status).toBe(404);
     expect(performance.now() - asked).toBeLessThan(1000);
     // A's own call never noticed.
     await hearsEcho(kept.client);
+  }, 60_000);
+
+  test("an owner that is gone gives a quick JSON 502, one that does not answer a JSON 504 in bounded time", async () => {
+    const redis = await redisServer();
+    const [a, b, c] = await cluster(redis);
+    const onB = await call(b.url);
+    const onC = await call(c.url);
+    const patchOf = (pcId: string) => ({ pc_id: pcId, candidates: [CANDIDATE] });
+    expect((await request(a.url, "/api/offer", patchOf(onC.pcId), "PATCH")).status).toBe(200);
+
+    // Killed, its entries still there for up to three heartbeats: nothing listens at its URL any more.
+    await c.process.stop("SIGKILL");
+    const refused = await request(a.url, "/api/offer", patchOf(onC.pcId), "PATCH");
+    expect(refused.status).toBe(502);
+    expect(refused.body.detail).toStartWith("instance c, which holds this session, is unreachable");
+    expect(await metric(a.url, 'smallwebrtc_cluster_forwarded_total{kind="patch",result="unreachable"}')).toBe(1);
+
+    // Stopped (SIGSTOP): it accepts the connection (the kernel does) but never answers.
+    const owner = b.process.process;
+    process.kill(owner.pid, "SIGSTOP");
+    cleanups.push(() => owner.exitCode === null && owner.signalCode === null && process.kill(owner.pid, "SIGCONT"));
+    const asked = performance.now();
+    const hung = await request(a.url, "/api/offer", patchOf(onB.pcId), "PATCH");
+    const waited = performance.now() - asked;
+    expect(hung.status).toBe(504);
+    expect(hung.type).toContain("application/json");
+    expect(hung.body.detail).toBe("instance b, which holds this session, did not answer within 5 s");
+    expect(waited).toBeGreaterThanOrEqual(4900);
+    expect(waited).toBeLessThan(8000);
+    expect(await metric(a.url, 'smallwebrtc_cluster_forwarded_total{kind="patch",result="timeout"}')).toBe(1);
   }, 60_000);
 
   test("Redis down: calls go on, new calls connect locally, /health is degraded; back up: ok, and the registry is rewritten", async () => {
@@ -315,8 +345,7 @@ describe("cluster", () => {
     expect(a.process.output().match(/redis unreachable/g)).toHaveLength(1);
     expect(a.process.output().match(/redis reachable again/g)).toHaveLength(1);
     // And forwarding works again: the call made while Redis was down is reached through A.
-    const candidate = { candidate: "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", sdp_mid: "0", sdp_mline_index: 0 };
-    expect((await request(a.url, "/api/offer", { pc_id: during.pcId, candidates: [candidate] }, "PATCH")).status).toBe(200);
+    expect((await request(a.url, "/api/offer", { pc_id: during.pcId, candidates: [CANDIDATE] }, "PATCH")).status).toBe(200);
   }, 90_000);
 
   test("bad cluster config stops start-up with one line", async () => {
