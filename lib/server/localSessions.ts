@@ -31,15 +31,21 @@ export interface LocalSessionsOptions {
   logger?: Logger;
 }
 
-/** CPU use is averaged over at least this long: one busy moment says nothing about the process. */
+/**
+ * The load is the CPU share over the last LOAD_WINDOWS windows of LOAD_WINDOW_MS (2 s): one busy moment (a
+ * collection, a burst of requests) says nothing about whether the process can take another session.
+ */
 const LOAD_WINDOW_MS = 500;
+const LOAD_WINDOWS = 4;
 
 export class LocalSessions implements SessionHost {
   readonly handler: SmallWebRTCRequestHandler;
   readonly #options: LocalSessionsOptions;
   readonly #cpu = processLoad();
-  #load = 0;
-  #loadAt = performance.now();
+  readonly #loads: number[] = [];
+  /** Until the first window ends: the share since start (a process warming its codecs up is not idle). */
+  #sinceStart = processLoad();
+  #loadTimer?: ReturnType<typeof setInterval>;
   #sharedPorts: SharedPorts = {};
 
   constructor(options: LocalSessionsOptions) {
@@ -82,12 +88,8 @@ export class LocalSessions implements SessionHost {
   }
 
   load(): number {
-    const now = performance.now();
-    if (now - this.#loadAt >= LOAD_WINDOW_MS) {
-      this.#load = this.#cpu();
-      this.#loadAt = now;
-    }
-    return this.#load;
+    if (this.#loads.length === 0) return this.#sinceStart();
+    return this.#loads.reduce((sum, load) => sum + load) / this.#loads.length;
   }
 
   renderMetrics(): Promise<string> {
@@ -102,6 +104,13 @@ export class LocalSessions implements SessionHost {
     const { config, heapCollector, sharedPorts } = this.#options;
     this.#sharedPorts = sharedPorts ? await sharedPorts() : await openSharedPorts(config, this.#options.logger ?? silentLogger);
     heapCollector.start();
+    this.#sinceStart = processLoad();
+    this.#cpu();
+    this.#loadTimer = setInterval(() => {
+      this.#loads.push(this.#cpu());
+      if (this.#loads.length > LOAD_WINDOWS) this.#loads.shift();
+    }, LOAD_WINDOW_MS);
+    (this.#loadTimer as { unref?: () => void }).unref?.();
     encoderComplexity.configure({ max: config.audio.opusComplexity, adaptive: config.audio.adaptiveComplexity });
     encoderComplexity.start();
   }
@@ -111,6 +120,7 @@ export class LocalSessions implements SessionHost {
     this.#sharedPorts.udp?.close();
     this.#sharedPorts.tcp?.close();
     this.#options.heapCollector.stop();
+    clearInterval(this.#loadTimer);
     encoderComplexity.stop();
   }
 }

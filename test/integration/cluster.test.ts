@@ -56,7 +56,9 @@ async function instance(redis: TestRedis, id: string, args: string[] = [], env: 
     command: [BUN, MAIN],
     args: ["--port", String(port), "--workers", "1", "--redis-url", redis.url, "--advertise-url", `http://127.0.0.1:${port}`,
       "--instance-id", id, ...args],
-    env: { SMALLWEBRTC_CLUSTER_HEARTBEAT_SECS: String(HEARTBEAT_SECS), ...env },
+    // workerLoad 1 unless a test sets it: an instance still warming its codecs up may pass 0.75 of a core, and its
+    // offers would then be placed elsewhere, where the tests of routing expect them to stay.
+    env: { SMALLWEBRTC_CLUSTER_HEARTBEAT_SECS: String(HEARTBEAT_SECS), SMALLWEBRTC_LIMITS_WORKER_LOAD: "1", ...env },
   });
   cleanups.push(() => process.stop("SIGKILL"));
   return { id, url: process.url, process };
