@@ -4,7 +4,7 @@
  * unreachable the instance serves its own sessions and takes new ones alone, says so once in the log and in /health,
  * and when Redis is back it writes its entries again and says that once too.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
@@ -43,6 +43,7 @@ export class Cluster implements Coordinator {
     this.#logger = options.logger.child({ instance: this.instanceId });
     this.#redisUrl = loggableRedisUrl(redisUrl);
     this.#redis = new RedisClient({ address: parseRedisUrl(redisUrl) });
+    const peerKey = randomBytes(16).toString("hex");
     this.#registry = new Registry({
       redis: this.#redis,
       heartbeatSecs,
@@ -53,11 +54,13 @@ export class Cluster implements Coordinator {
         load: Math.round(sessions.load() * 1000) / 1000,
         sessions: sessions.size,
         version: VERSION,
+        peerKey,
       }),
     });
     const ownership = new Ownership(this.#registry, this.instanceId, config.limits.startTtlSecs * 1000);
     this.middleware = clusterRouting({
       instanceId: this.instanceId,
+      peerKey,
       sessions,
       startSessions,
       registry: this.#registry,
@@ -71,9 +74,8 @@ export class Cluster implements Coordinator {
   }
 
   isPeerRequest(request: Request): boolean {
-    const from = request.headers.get(FORWARDED_BY_HEADER);
-    // Only a live instance's id counts: instance ids are never shown to clients, so a client cannot pass for one.
-    return from !== null && this.#registry.peers().some((peer) => peer.id === from);
+    const key = request.headers.get(FORWARDED_BY_HEADER);
+    return key !== null && this.#registry.peers().some((peer) => peer.peerKey === key);
   }
 
   health(): { status: "ok" | "degraded"; reason?: string } {

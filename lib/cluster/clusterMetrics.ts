@@ -1,8 +1,11 @@
 /** The cluster's /metrics lines: requests forwarded to other instances, and whether Redis is reachable. */
 import type { ForwardResult } from "./forwardRequest.ts";
 
-/** What was forwarded: a new offer placed on a less loaded instance, or a request for a session held elsewhere. */
-export type ForwardKind = "offer" | "reoffer" | "patch" | "session";
+/**
+ * What was forwarded: a new offer placed on a less loaded instance, a request for a session held elsewhere, or
+ * (search) one whose holder was found by asking every known instance while Redis was unreachable.
+ */
+export type ForwardKind = "offer" | "reoffer" | "patch" | "session" | "search";
 
 export class ClusterMetrics {
   readonly #forwarded = new Map<string, number>();

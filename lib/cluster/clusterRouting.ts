@@ -5,19 +5,25 @@
  * instance above limits.workerLoad goes to the least loaded one below it. Whatever this instance answers itself, it
  * records: the connections its offers created and the `/start` sessions they activated. A request another instance
  * forwarded is always answered here (one hop at most).
+ *
+ * While Redis is unreachable nobody can say who holds what, so a request for a connection or `/start` session this
+ * instance does not hold is put to the instances known at the last heartbeat, one by one, each asked to answer only
+ * if it holds it: calls keep their trickle, re-offers and restarts wherever the balancer sends them.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "../log/logger.ts";
 import type { SessionHost } from "../server/sessionHost.ts";
 import type { StartSessions } from "../server/startSessions.ts";
 import type { ClusterMetrics, ForwardKind } from "./clusterMetrics.ts";
-import { FORWARDED_BY_HEADER, forwardRequest } from "./forwardRequest.ts";
+import { FORWARDED_BY_HEADER, forwardRequest, IF_HELD_HEADER } from "./forwardRequest.ts";
 import type { Ownership } from "./ownership.ts";
 import { choosePeer } from "./placement.ts";
-import type { Registry } from "./registry.ts";
+import type { InstanceEntry, Registry } from "./registry.ts";
 
 export interface ClusterRoutingOptions {
   instanceId: string;
+  /** Marks the requests this instance forwards (InstanceEntry.peerKey). */
+  peerKey: string;
   sessions: SessionHost;
   startSessions: StartSessions;
   registry: Registry;
@@ -59,23 +65,43 @@ export function clusterRouting(options: ClusterRoutingOptions): MiddlewareHandle
     return undefined;
   };
 
+  const send = (c: Context, peer: InstanceEntry, body: string | undefined, ifHeld = false) =>
+    forwardRequest(c.req.raw, body, {
+      baseUrl: peer.url,
+      ownerId: peer.id,
+      peerKey: options.peerKey,
+      ifHeld,
+      clientIp: (c.env as { remoteAddress?: string } | undefined)?.remoteAddress,
+      timeoutMs: options.forwardTimeoutMs,
+    });
+
   const forward = async (c: Context, owner: string, kind: ForwardKind, body: string | undefined) => {
     const peer = await options.registry.peer(owner);
     if (!peer) {
       // Its entry expired between the two reads: it is gone, and so is the session.
       return Response.json({ detail: "Peer connection not found: the instance that held it is gone" }, { status: 404 });
     }
-    const { response, result } = await forwardRequest(c.req.raw, body, {
-      baseUrl: peer.url,
-      ownerId: owner,
-      fromId: instanceId,
-      clientIp: (c.env as { remoteAddress?: string } | undefined)?.remoteAddress,
-      timeoutMs: options.forwardTimeoutMs,
-    });
+    const { response, result } = await send(c, peer, body);
     options.metrics.countForward(kind, result);
     if (result !== "answered") options.logger.warn("forwarding failed", { to: owner, kind, result });
     return response;
   };
+
+  /** Without Redis: the answer of the known instance that holds the session, if one does. */
+  const search = async (c: Context, body: string | undefined): Promise<Response | undefined> => {
+    for (const peer of options.registry.peers()) {
+      const { response, result } = await send(c, peer, body, true);
+      if (result === "answered" && response.status !== 404) {
+        options.metrics.countForward("search", result);
+        return response;
+      }
+    }
+    return undefined;
+  };
+
+  /** Whether this instance holds what the request names: its connection, else its `/start` session. */
+  const holds = (pcId: string | undefined, sessionId: string | undefined) =>
+    pcId ? sessions.find(pcId) !== undefined : sessionId ? startSessions.get(sessionId) !== undefined : true;
 
   return async (c, next) => {
     const path = c.req.path;
@@ -97,8 +123,14 @@ export function clusterRouting(options: ClusterRoutingOptions): MiddlewareHandle
     const body = c.req.method === "GET" || c.req.method === "HEAD" ? undefined : await c.req.text();
     const pcId = hasBody ? pcIdOf(body) : undefined;
     const forwardedBy = c.req.header(FORWARDED_BY_HEADER);
-    // While Redis is unreachable everything is served here: the registry cannot say who owns what, nor how loaded
-    // the others are. What this instance takes meanwhile is still recorded, and written once Redis is back.
+    if (forwardedBy && c.req.header(IF_HELD_HEADER) && !holds(pcId, sessionId)) {
+      return Response.json({ detail: "not held by this instance" }, { status: 404 });
+    }
+    if (!forwardedBy && !options.connected()) {
+      // New sessions are taken here, and what this instance takes meanwhile is written once Redis is back.
+      const answer = holds(pcId, sessionId) ? undefined : await search(c, body);
+      if (answer) return answer;
+    }
     const target = options.connected() ? await route(c, pcId, sessionId) : undefined;
     if (target && !forwardedBy) return await forward(c, target.owner, target.kind, body);
 

@@ -2,9 +2,11 @@
  * Sends a request on to the instance that owns its session, and hands its answer back as it came (status, body,
  * content type). The client's token goes along for the owner to judge; its Origin does not, since this instance
  * already checked it against the public URL, which the owner's internal URL does not share. The forwarded request is
- * marked with this instance's id, and a marked request is never forwarded again: one hop at most.
+ * marked with this instance's peer key, and a marked request is never forwarded again: one hop at most.
  */
 export const FORWARDED_BY_HEADER = "X-SmallWebRTC-Forwarded-By";
+/** Asks the instance to answer only if it holds the request's session, and 404 at once otherwise. */
+export const IF_HELD_HEADER = "X-SmallWebRTC-If-Held";
 
 /** Request headers the owner needs: what the body is, who the client is (its token, its address). */
 const KEPT_HEADERS = ["authorization", "content-type", "user-agent"];
@@ -18,8 +20,10 @@ export interface ForwardOptions {
   baseUrl: string;
   /** The owner's id, for error messages. */
   ownerId: string;
-  /** This instance's id, carried in the marking header. */
-  fromId: string;
+  /** This instance's peer key, carried in the marking header. */
+  peerKey: string;
+  /** Only if the instance holds the session (see IF_HELD_HEADER): a search, which must not create one. */
+  ifHeld?: boolean;
   clientIp?: string;
   timeoutMs: number;
 }
@@ -41,7 +45,8 @@ export async function forwardRequest(
   }
   const forwardedFor = [request.headers.get("x-forwarded-for"), options.clientIp].filter(Boolean).join(", ");
   if (forwardedFor) headers.set("x-forwarded-for", forwardedFor);
-  headers.set(FORWARDED_BY_HEADER, options.fromId);
+  headers.set(FORWARDED_BY_HEADER, options.peerKey);
+  if (options.ifHeld) headers.set(IF_HELD_HEADER, "1");
   const secs = options.timeoutMs / 1000;
   try {
     const answer = await fetch(`${options.baseUrl}${url.pathname}${url.search}`, {

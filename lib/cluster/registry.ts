@@ -20,6 +20,11 @@ export interface InstanceEntry {
   load: number;
   sessions: number;
   version: string;
+  /**
+   * A random secret the instance marks the requests it forwards with. It lives only in Redis, never in an answer, so
+   * a client cannot pass for an instance (and skip the rate limit a forwarded request is spared).
+   */
+  peerKey: string;
 }
 
 export interface RegistryOptions {

@@ -196,11 +196,12 @@ describe("cluster", () => {
     }
     expect(await metric(a.url, 'smallwebrtc_cluster_forwarded_total{kind="reoffer",result="answered"}')).toBe(3);
     expect((await request(a.url, "/api/offer", { ...(await newClient().offer()), pc_id: pcId })).status).toBe(429);
-    // A client cannot pass for an instance: a header naming no live instance is counted like any request.
+    // A client cannot pass for an instance, not even by naming a live one: only an instance's peer key, which lives
+    // in Redis alone, marks a forwarded request.
     const spoofed = [];
     for (let i = 0; i < 3; i++) {
       spoofed.push((await request(b.url, "/api/offer", { ...(await newClient().offer()), pc_id: pcId }, "POST", {
-        [FORWARDED_BY]: "not-an-instance",
+        [FORWARDED_BY]: "a",
       })).status);
     }
     expect(spoofed).toEqual([200, 200, 429]);
@@ -327,7 +328,16 @@ describe("cluster", () => {
     await hearsEcho(before.client);
     const during = await call(b.url);
     const started = await request(b.url, "/start", {});
-    const viaStart = await call(b.url, `/sessions/${started.body.sessionId}/api/offer`);
+    // The /start session made on B, its offer landing on A: A does not hold it, so it asks the instances it knew.
+    const viaStart = await call(a.url, `/sessions/${started.body.sessionId}/api/offer`);
+    // Trickle for calls held elsewhere is found the same way; a connection nobody holds is still a 404, and no
+    // instance made one for it.
+    expect((await request(a.url, "/api/offer", { pc_id: during.pcId, candidates: [CANDIDATE] }, "PATCH")).status).toBe(200);
+    expect((await request(b.url, "/api/offer", { pc_id: before.pcId, candidates: [CANDIDATE] }, "PATCH")).status).toBe(200);
+    expect((await request(b.url, "/api/offer", { pc_id: "nobody-holds-this", candidates: [CANDIDATE] }, "PATCH")).status)
+      .toBe(404);
+    expect(await metric(a.url, 'smallwebrtc_cluster_forwarded_total{kind="search",result="answered"}')).toBe(2);
+    expect(await metric(b.url, 'smallwebrtc_cluster_forwarded_total{kind="search",result="answered"}')).toBe(1);
     streaming = false;
     await stream(during.client);
     await hearsEcho(during.client);
