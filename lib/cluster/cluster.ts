@@ -9,6 +9,7 @@ import type { MiddlewareHandler } from "hono";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Coordinator, CoordinatorParts } from "../server/coordinator.ts";
+import type { StartSessions } from "../server/startSessions.ts";
 import { VERSION } from "../version.ts";
 import { ClusterMetrics } from "./clusterMetrics.ts";
 import { clusterRouting } from "./clusterRouting.ts";
@@ -33,6 +34,8 @@ export class Cluster implements Coordinator {
   readonly #metrics = new ClusterMetrics();
   readonly #logger: Logger;
   readonly #redisUrl: string;
+  readonly #startSessions: StartSessions;
+  readonly #ownership: Ownership;
 
   /** The cluster config's redisUrl and advertiseUrl must be set (the schema requires them together). */
   constructor(options: ClusterOptions) {
@@ -58,6 +61,8 @@ export class Cluster implements Coordinator {
       }),
     });
     const ownership = new Ownership(this.#registry, this.instanceId, config.limits.startTtlSecs * 1000);
+    this.#ownership = ownership;
+    this.#startSessions = startSessions;
     this.middleware = clusterRouting({
       instanceId: this.instanceId,
       peerKey,
@@ -98,6 +103,10 @@ export class Cluster implements Coordinator {
       if (!lost) return;
       this.#logger.info("redis reachable again; writing this instance's registry entries", { redis: this.#redisUrl });
       lost = false;
+      // A Redis that restarted empty lost them, and their offers may land on any instance.
+      for (const { session, remainingMs } of this.#startSessions.pending()) {
+        if (remainingMs > 0) void this.#ownership.savePending(session, remainingMs);
+      }
     });
     await this.#redis.start();
     await this.#registry.start();

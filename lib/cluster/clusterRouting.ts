@@ -45,6 +45,8 @@ type Route = { owner: string; kind: ForwardKind } | undefined;
 
 export function clusterRouting(options: ClusterRoutingOptions): MiddlewareHandler {
   const { instanceId, sessions, startSessions, ownership } = options;
+  // Offers placed on each peer since its entry was read: every heartbeat reads new entries, which start at none.
+  const placedSince = new WeakMap<InstanceEntry, number>();
 
   const route = async (c: Context, pcId: string | undefined, sessionId: string | undefined): Promise<Route> => {
     const isOffer = c.req.method === "POST" && OFFER_PATH.test(c.req.path);
@@ -59,8 +61,11 @@ export function clusterRouting(options: ClusterRoutingOptions): MiddlewareHandle
       if (record && !record.owner) startSessions.adopt(sessionId, record.body);
     }
     if (isOffer && !pcId && sessions.load() > options.maxLoad) {
-      const peer = choosePeer(options.registry.peers(), options.maxLoad);
-      if (peer) return { owner: peer.id, kind: "offer" };
+      const peer = choosePeer(options.registry.peers(), options.maxLoad, (entry) => placedSince.get(entry) ?? 0);
+      if (peer) {
+        placedSince.set(peer, (placedSince.get(peer) ?? 0) + 1);
+        return { owner: peer.id, kind: "offer" };
+      }
     }
     return undefined;
   };
@@ -87,16 +92,28 @@ export function clusterRouting(options: ClusterRoutingOptions): MiddlewareHandle
     return response;
   };
 
-  /** Without Redis: the answer of the known instance that holds the session, if one does. */
-  const search = async (c: Context, body: string | undefined): Promise<Response | undefined> => {
-    for (const peer of options.registry.peers()) {
-      const { response, result } = await send(c, peer, body, true);
-      if (result === "answered" && response.status !== 404) {
-        options.metrics.countForward("search", result);
-        return response;
-      }
+  /**
+   * Without Redis: the answer of the known instance that holds the session, if one does. All are asked at once (only
+   * the holder acts on it), so a dead or hung one delays nobody.
+   */
+  const search = (c: Context, body: string | undefined): Promise<Response | undefined> => {
+    const peers = options.registry.peers();
+    if (peers.length === 0) return Promise.resolve(undefined);
+    const found = Promise.withResolvers<Response | undefined>();
+    let unanswered = peers.length;
+    for (const peer of peers) {
+      void send(c, peer, body, true).then(({ response, result }) => {
+        if (result !== "answered") {
+          options.metrics.countForward("search", result);
+          options.logger.warn("search failed", { to: peer.id, result });
+        } else if (response.status !== 404) {
+          options.metrics.countForward("search", result);
+          found.resolve(response);
+        }
+        if (--unanswered === 0) found.resolve(undefined);
+      });
     }
-    return undefined;
+    return found.promise;
   };
 
   /** Whether this instance holds what the request names: its connection, else its `/start` session. */

@@ -1,8 +1,9 @@
 /**
  * Which instance owns what, in the registry: one key per peer connection (pc_id -> instance id), and one per
  * `/start` session (its record: the `/start` body, and the owner once its first offer made a connection). A pending
- * record lives for limits.startTtlSecs like a local one; owned keys live as long as the connection, kept alive by the
- * owner's heartbeat and deleted when the connection closes.
+ * record lives for limits.startTtlSecs like a local one (and is written again, for the time it has left, when Redis
+ * comes back); owned keys live as long as the connection, kept alive by the owner's heartbeat and deleted when the
+ * connection closes.
  */
 import type { SessionLifetime } from "../server/sessionHost.ts";
 import type { StartSession } from "../server/startSessions.ts";
@@ -26,11 +27,9 @@ export class Ownership {
   ) {}
 
   /** Records that this instance holds the connection `pcId`, for as long as it lives. */
-  async ownConnection(pcId: string, lifetime: SessionLifetime): Promise<void> {
+  ownConnection(pcId: string, lifetime: SessionLifetime): Promise<void> {
     // A re-offer answers with the pc_id it renegotiated: already owned.
-    if (lifetime.isClosed || this.registry.owns(pcKey(pcId))) return;
-    lifetime.once("closed", () => void this.registry.disown(pcKey(pcId)));
-    await this.registry.own(pcKey(pcId), this.instanceId);
+    return this.#ownWhileOpen(pcKey(pcId), this.instanceId, lifetime);
   }
 
   /** The instance holding `pcId`, if any is known. */
@@ -38,18 +37,22 @@ export class Ownership {
     return this.registry.get(pcKey(pcId));
   }
 
-  /** Shares a new `/start` session, to expire as the local one does if no offer comes. */
-  async savePending(session: StartSession): Promise<void> {
+  /** Shares a new `/start` session, to expire as the local one does (after `ttlMs`) if no offer comes. */
+  async savePending(session: StartSession, ttlMs = this.pendingTtlMs): Promise<void> {
     const record: StartRecord = { body: session.body };
-    await this.registry.put(startKey(session.id), JSON.stringify(record), this.pendingTtlMs);
+    await this.registry.put(startKey(session.id), JSON.stringify(record), ttlMs);
   }
 
   /** Marks the `/start` session as this instance's for the lifetime of its connection. */
-  async ownStart(session: StartSession, lifetime: SessionLifetime): Promise<void> {
-    if (lifetime.isClosed || this.registry.owns(startKey(session.id))) return;
+  ownStart(session: StartSession, lifetime: SessionLifetime): Promise<void> {
     const record: StartRecord = { body: session.body, owner: this.instanceId };
-    lifetime.once("closed", () => void this.registry.disown(startKey(session.id)));
-    await this.registry.own(startKey(session.id), JSON.stringify(record));
+    return this.#ownWhileOpen(startKey(session.id), JSON.stringify(record), lifetime);
+  }
+
+  async #ownWhileOpen(key: string, value: string, lifetime: SessionLifetime): Promise<void> {
+    if (lifetime.isClosed || this.registry.owns(key)) return;
+    lifetime.once("closed", () => void this.registry.disown(key));
+    await this.registry.own(key, value);
   }
 
   async findStart(id: string): Promise<StartRecord | undefined> {

@@ -3,7 +3,8 @@
  * at, its load and session count, its version) and the keys of what it owns (its sessions' pc_ids, its live `/start`
  * records), every one with an expiry of three heartbeats, and rewrites them all on each heartbeat. An instance that
  * dies stops rewriting them, so within three heartbeats its entries are gone and requests for its sessions find no
- * owner. Everything it owns is kept here too, so that after Redis comes back (empty or not) one heartbeat restores it.
+ * owner. Everything it owns is kept here too, so that after Redis comes back (empty or not) one heartbeat restores it
+ * (pending `/start` records, which it does not keep alive, are written again by the cluster then).
  */
 import type { Logger } from "../log/logger.ts";
 import type { RedisClient } from "./redisClient.ts";
@@ -12,6 +13,8 @@ import type { RedisClient } from "./redisClient.ts";
 export const KEY_PREFIX = "smallwebrtc:";
 const INSTANCES_KEY = `${KEY_PREFIX}instances`;
 const instanceKey = (id: string) => `${KEY_PREFIX}instance:${id}`;
+/** Owned keys rewritten at once on a heartbeat; the Redis client allows 1000 commands awaiting replies. */
+const OWNED_KEYS_PER_SLICE = 200;
 
 export interface InstanceEntry {
   id: string;
@@ -126,8 +129,14 @@ export class Registry {
     await Promise.all([
       this.#command(["SET", instanceKey(self.id), JSON.stringify(self), "PX", ttl]),
       this.#command(["SADD", INSTANCES_KEY, self.id]),
-      ...[...this.#owned].map(([key, value]) => this.#command(["SET", key, value, "PX", ttl])),
     ]);
+    // In slices, so that an instance holding many sessions stays well inside the client's bound on commands awaiting
+    // replies (which would refuse the excess, and let those keys expire), with room left for requests meanwhile.
+    const owned = [...this.#owned];
+    for (let i = 0; i < owned.length; i += OWNED_KEYS_PER_SLICE) {
+      await Promise.all(owned.slice(i, i + OWNED_KEYS_PER_SLICE)
+        .map(([key, value]) => this.#command(["SET", key, value, "PX", ttl])));
+    }
     const ids = await this.#command(["SMEMBERS", INSTANCES_KEY]);
     if (!Array.isArray(ids)) return;
     const others = ids.filter((id): id is string => typeof id === "string" && id !== self.id);

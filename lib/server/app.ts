@@ -98,8 +98,9 @@ export function createApp(options: AppOptions): Hono<{ Bindings: RequestInfo }> 
     await next();
   });
   app.use("*", async (c, next) => {
-    const counted = c.req.method === "POST" && OFFER_ROUTES.test(c.req.path);
-    if (counted && !coordinator?.isPeerRequest(c.req.raw)) {
+    // An offer another instance forwarded was limited and is counted where it landed: once across the cluster.
+    const counted = c.req.method === "POST" && OFFER_ROUTES.test(c.req.path) && !coordinator?.isPeerRequest(c.req.raw);
+    if (counted) {
       const retryAfter = limiter.take(clientIp(c.req.raw, c.env, config.limits.trustProxyHeaders));
       if (retryAfter > 0) {
         metrics.countOffer(429);

@@ -51,6 +51,14 @@ export class StartSessions {
     return this.#sessions.get(id);
   }
 
+  /** Sessions still waiting for their first offer, each with the time it has left. */
+  pending(): { session: StartSession; remainingMs: number }[] {
+    this.#prune();
+    const now = this.#now();
+    return [...this.#sessions.values()].filter((session) => !session.active)
+      .map((session) => ({ session, remainingMs: session.createdAt + this.#options.pendingTtlMs - now }));
+  }
+
   /** Binds the session to the lifetime of the connection its first offer created. */
   activate(id: string, connection: SessionLifetime): void {
     const session = this.#sessions.get(id);

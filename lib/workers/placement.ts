@@ -26,7 +26,7 @@ const FIRST_SESSION_LOAD = 0.02;
  */
 const SAME_LOAD = 0.05;
 
-export function expectedLoad(worker: WorkerLoad): number {
+export function expectedLoad(worker: Pick<WorkerLoad, "load" | "sessions" | "placedSince">): number {
   const perSession = worker.sessions > 0 ? worker.load / worker.sessions : FIRST_SESSION_LOAD;
   return worker.load + worker.placedSince * Math.max(perSession, FIRST_SESSION_LOAD);
 }

@@ -158,10 +158,9 @@ describe("three instances behind nginx, sharing Redis", () => {
       const [[victimId, victimCall], [survivorId, survivorCall]] = [...owners];
       const victim = instances.find((instance) => instance.id === victimId)!;
       await victim.server.stop("SIGKILL");
-      const killedAt = performance.now();
-      await eventually(() => registeredOwner(victimCall.pcId) === "", HEARTBEAT_SECS * 3 * 1000 + 2000,
+      // Within three heartbeats, plus one for the reads and a loaded machine.
+      await eventually(() => registeredOwner(victimCall.pcId) === "", HEARTBEAT_SECS * 4 * 1000,
         "the dead instance's session to leave the registry");
-      expect(performance.now() - killedAt).toBeLessThan(HEARTBEAT_SECS * 3 * 1000 + 2000);
       expect(registeredOwner(survivorCall.pcId)).toBe(survivorId);
 
       // A trickle for the dead instance's session now gets 404 from whichever instance nginx picks, at once.

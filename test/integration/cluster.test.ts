@@ -263,11 +263,10 @@ describe("cluster", () => {
     expect(await reader.command(["GET", `smallwebrtc:pc:${gone.pcId}`])).toBe("b");
 
     await b.process.stop("SIGKILL");
-    const killedAt = performance.now();
+    // Three heartbeats, plus one for the reads and a loaded machine.
     await eventually(async () =>
       await reader.command(["GET", `smallwebrtc:pc:${gone.pcId}`]) === null &&
       await reader.command(["GET", "smallwebrtc:instance:b"]) === null, HEARTBEAT_SECS * 3000 + 1000, "B's entries expired");
-    expect(performance.now() - killedAt).toBeLessThan(HEARTBEAT_SECS * 3000 + 500);
 
     const asked = performance.now();
     const patch = await request(a.url, "/api/offer", { pc_id: gone.pcId, candidates: [CANDIDATE] }, "PATCH");
@@ -315,6 +314,8 @@ describe("cluster", () => {
     await hearsEcho(before.client);
     expect((await request(a.url, "/health", undefined, "GET")).body).toEqual({ status: "ok" });
     expect(await metric(a.url, "smallwebrtc_cluster_redis_connected")).toBe(1);
+    // A /start on A whose offer comes only after Redis restarted empty.
+    const waiting = (await request(a.url, "/start", {})).body.sessionId as string;
 
     await redis.kill();
     for (const instance of [a, b]) {
@@ -353,6 +354,10 @@ describe("cluster", () => {
       await reader.command(["GET", `smallwebrtc:pc:${during.pcId}`]) === "b" &&
       await reader.command(["GET", `smallwebrtc:pc:${viaStart.pcId}`]) === "b" &&
       (await reader.command(["SMEMBERS", "smallwebrtc:instances"]) as string[]).length >= 2, 10_000, "registry rewritten");
+    // A wrote the waiting /start record again (for the time it has left), so its offer is taken on B.
+    await eventually(async () => await reader.command(["GET", `smallwebrtc:start:${waiting}`]) !== null, 5000,
+      "the waiting /start record rewritten");
+    await call(b.url, `/sessions/${waiting}/api/offer`);
     // The log says it once each way.
     expect(a.process.output().match(/redis unreachable/g)).toHaveLength(1);
     expect(a.process.output().match(/redis reachable again/g)).toHaveLength(1);

@@ -87,7 +87,7 @@ describe("RedisClient against redis-server", () => {
     expect(await redisClient.command(["GET", "missing"])).toBeNull();
     expect(await redisClient.command(["INCR", "counter"])).toBe(1);
     expect(await redisClient.command(["MGET", "greeting", "missing"])).toEqual(["hello world", null]);
-    expect(redisClient.command(["INCR", "greeting"])).rejects.toThrow("not an integer");
+    await expect(redisClient.command(["INCR", "greeting"])).rejects.toThrow("not an integer");
     // Many commands in flight at once are answered in order.
     const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => redisClient.command(["ECHO", `m${i}`])));
     expect(replies).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
@@ -123,7 +123,8 @@ describe("RedisClient against redis-server", () => {
     const error = await redisClient.command(["PING"]).catch((error) => error);
     expect(error).toBeInstanceOf(RedisUnavailableError);
     expect((error as RedisUnavailableError).reason).toBe("disconnected");
-    expect(performance.now() - started).toBeLessThan(50);
+    // At once: not after the 2 s a command waits for its reply.
+    expect(performance.now() - started).toBeLessThan(500);
     await server.restart();
     await eventually(() => ups === 1, 5000, "up event after restart");
     expect(downs).toBe(1);
