@@ -9,7 +9,7 @@
  *   new SmallWebRTCTransport(connection, { audioOutEnabled: true, audioOutMixer: mixer });
  *   mixer.update({ volume: 0.1 });   // or push a MixerUpdateSettingsFrame down the pipeline
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { checkMixerSettings, type MixerSettings } from "../pipeline/mixerSettings.ts";
 import type { AudioMixer } from "./audioMixer.ts";
 import { Resampler } from "./resampler.ts";
@@ -31,6 +31,21 @@ const DEFAULT_VOLUME = 0.4;
 const LEAD_SECS = 0.01;
 /** Decodings by the bytes they came from, so every session's mixer of one config file shares one. */
 const decodings = new WeakMap<Uint8Array, DecodedWav>();
+
+/**
+ * Reads a WAV file and checks that it decodes (the decoding is kept for the mixers made from the bytes); throws a
+ * WavError that names the file, whether it cannot be read or is not a WAV file this mixer plays.
+ */
+export function readWavFile(path: string): Uint8Array {
+  try {
+    const bytes = readFileSync(path);
+    decoded(bytes);
+    return bytes;
+  } catch (error) {
+    if (error instanceof WavError) throw new WavError(`${path}: ${error.message}`);
+    throw new WavError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`);
+  }
+}
 
 export class WavLoopMixer implements AudioMixer {
   #sources?: Map<string, DecodedWav>;
@@ -74,15 +89,7 @@ export class WavLoopMixer implements AudioMixer {
   ): Promise<WavLoopMixer> {
     const named = typeof paths === "string" ? { [SINGLE]: paths } : paths;
     const sounds: Record<string, Uint8Array> = {};
-    for (const [name, path] of Object.entries(named)) {
-      try {
-        sounds[name] = await readFile(path);
-        decoded(sounds[name]);
-      } catch (error) {
-        if (error instanceof WavError) throw new WavError(`${path}: ${error.message}`);
-        throw new WavError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`);
-      }
-    }
+    for (const [name, path] of Object.entries(named)) sounds[name] = readWavFile(path);
     return new WavLoopMixer(typeof paths === "string" ? sounds[SINGLE] : sounds, options);
   }
 

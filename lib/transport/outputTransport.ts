@@ -85,8 +85,11 @@ export class SmallWebRTCOutputTransport extends FrameProcessor {
   protected override async cleanup(): Promise<void> {
     this.#setBotSpeaking(false);
     clearTimeout(this.#stopTimer);
-    await this.#client.processorStopped("output");
-    this.#client.params.audioOutMixer?.stop();
+    try {
+      await this.#client.processorStopped("output");
+    } finally {
+      this.#client.params.audioOutMixer?.stop();
+    }
   }
 
   #start(frame: StartFrame): void {

@@ -77,7 +77,8 @@ export interface TransportParams {
    * Bot video is a live stream (Pipecat's `video_out_is_live`): each OutputImageRawFrame is sent once, one per frame
    * tick, and nothing is repeated; a bot that outruns the frame rate loses its oldest waiting pictures (counted in
    * `transport.media.videoSender.stats` and /metrics), and an interruption drops those waiting. False (the default):
-   * the latest picture is re-sent on every tick, so one picture shows as a steady stream.
+   * the latest picture is on show: a new one goes out on the next tick (one replaced before then is skipped), and an
+   * unchanged one is re-sent once a second, not on every tick as in Pipecat, since each repeat is a full VP8 encode.
    */
   videoOutIsLive?: boolean;
   /** VP8 bitrate of bot video (default 800 kbps). */
