@@ -145,7 +145,9 @@ describe("workers", () => {
     const sessions = await Promise.all([connect(), connect(), connect(), connect()]);
     const before = await status();
     const [victim, survivor] = before.workers;
-    expect(before.workers.map((worker) => worker.sessions)).toEqual([2, 2]);
+    // Placement goes by load, so a worker still warming up may get one call and the other three (as on a fresh CI
+    // machine); this test needs only calls on both.
+    expect(before.workers.map((worker) => worker.sessions > 0)).toEqual([true, true]);
     // Which worker holds which client: the survivor's clients are the ones still echoed after the kill.
     for (const { client } of sessions) await stream(client);
     await eventually(() => sessions.every(({ client }) => client.audioIn.length > 25), 10_000, "echo on every client");
