@@ -130,8 +130,10 @@ describe("three instances behind nginx, sharing Redis", () => {
       iptables("-A", blocked);
       const restarted = await eventually(async () => {
         const posts = (await controlProbe(probe.page, "snapshot")).requests.filter((r) => r.method === "POST");
-        return posts.find((r) => (r.body as { restart_pc?: boolean })?.restart_pc === true && r.status === 200);
-      }, 30_000, "the restart offer");
+        // Its answer too: the page records the status as soon as it arrives, the body once read.
+        return posts.find((r) => (r.body as { restart_pc?: boolean })?.restart_pc === true && r.status === 200 &&
+          r.response);
+      }, 30_000, "the restart offer and its answer");
       // The restart's offer names the old connection, so whichever instance nginx gave it passed it to the owner,
       // which made the new connection.
       expect((await ownerOf((restarted.response as { pc_id: string }).pc_id)).id).toBe(owner.id);
