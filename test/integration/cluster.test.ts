@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadPackets } from "../../scripts/benchmarks/loadStream.ts";
 import { repoRoot } from "../../scripts/support/paths.ts";
-import { type ServerProcess, startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { TestClient, withoutCandidates } from "../../scripts/support/weriftClient.ts";
 import { RedisClient } from "../../lib/cluster/redisClient.ts";
 import { parseRedisUrl } from "../../lib/cluster/redisUrl.ts";
@@ -50,23 +50,37 @@ async function registryReader(redis: TestRedis): Promise<RedisClient> {
   return client;
 }
 
-async function instance(redis: TestRedis, id: string, args: string[] = [], env: Record<string, string> = {}): Promise<Instance> {
+type Runtime = keyof typeof SOURCE_COMMANDS;
+
+async function instance(
+  redis: TestRedis,
+  id: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  runtime: Runtime = "bun",
+): Promise<Instance> {
   const port = await freePort();
   const process = await startServerProcess({
-    command: [BUN, MAIN],
+    command: runtime === "bun" ? [BUN, MAIN] : SOURCE_COMMANDS.deno,
     args: ["--port", String(port), "--workers", "1", "--redis-url", redis.url, "--advertise-url", `http://127.0.0.1:${port}`,
       "--instance-id", id, ...args],
     // workerLoad 1 unless a test sets it: an instance still warming its codecs up may pass 0.75 of a core, and its
     // offers would then be placed elsewhere, where the tests of routing expect them to stay.
     env: { SMALLWEBRTC_CLUSTER_HEARTBEAT_SECS: String(HEARTBEAT_SECS), SMALLWEBRTC_LIMITS_WORKER_LOAD: "1", ...env },
   });
-  cleanups.push(() => process.stop("SIGKILL"));
+  // Deno runs under its task runner, which passes SIGTERM on to the server but would leave it behind on SIGKILL.
+  cleanups.push(() => process.stop(runtime === "bun" ? "SIGKILL" : "SIGTERM"));
   return { id, url: process.url, process };
 }
 
-/** Three instances on one Redis, once each knows the two others. */
-async function cluster(redis: TestRedis, args: string[] = [], env: Record<string, string> = {}): Promise<Instance[]> {
-  const instances = await Promise.all(["a", "b", "c"].map((id) => instance(redis, id, args, env)));
+/** Three instances on one Redis, once each knows the two others; `runtimes` by instance, Bun unless given. */
+async function cluster(
+  redis: TestRedis,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  runtimes: Partial<Record<string, Runtime>> = {},
+): Promise<Instance[]> {
+  const instances = await Promise.all(["a", "b", "c"].map((id) => instance(redis, id, args, env, runtimes[id])));
   const reader = await registryReader(redis);
   await eventually(async () => (await reader.command(["SMEMBERS", "smallwebrtc:instances"]) as string[]).length === 3,
     10_000, "three instances registered");
@@ -118,9 +132,11 @@ async function call(offerAt: string, path = "/api/offer"): Promise<{ client: Tes
 }
 
 describe("cluster", () => {
-  test("/start on A, the offer on B, trickle sent to C reaches B, re-offer and restart_pc sent to A reach B", async () => {
+  test("/start on A, the offer on B (under Deno), trickle sent to C reaches B, re-offer and restart_pc sent to A reach B", async () => {
     const redis = await redisServer();
-    const [a, b, c] = await cluster(redis);
+    // B, which holds the session and answers what the others forward, runs under Deno: the Redis client, the
+    // registry and the routing are the same code on both runtimes.
+    const [a, b, c] = await cluster(redis, [], {}, { b: "deno" });
     const reader = await registryReader(redis);
 
     const started = await request(a.url, "/start", { body: { user: "ann" } });
