@@ -75,7 +75,7 @@ describe("official Pipecat client through the bridge", () => {
     }
   }, 60_000);
 
-  test("the bot's speech stops within one packet of its interruption, though seconds of it were queued", async () => {
+  test("the bot's speech stops within a packet or two of its interruption, though seconds of it were queued", async () => {
     const page = await openProbePage(browser.context, { baseUrl: server.url });
     try {
       const sessions = bot.sessions.length;
@@ -99,7 +99,9 @@ describe("official Pipecat client through the bridge", () => {
       const loudBefore = loud.filter((at) => at > interruptedAt - 200 && at <= interruptedAt);
       const loudAfter = loud.filter((at) => at > interruptedAt);
       expect(loudBefore.length).toBeGreaterThanOrEqual(8);
-      expect(loudAfter.length).toBeLessThanOrEqual(1);
+      // One packet in flight when the interruption reaches the server, and one more for what this judges by: the test's
+      // clock when it told the bot (the message still crosses the WebSocket) and send times rebuilt from RTP.
+      expect(loudAfter.length).toBeLessThanOrEqual(2);
       // Silence goes on after it: the track did not just stop.
       expect(heard.filter((f) => f.at > interruptedAt + 100).length).toBeGreaterThanOrEqual(20);
       expect(await queuedForClientSecs()).toBe(0);

@@ -42,8 +42,10 @@ describe("test page with the echo bot", () => {
         await meterShows(page, meter, { below: 0.25 });
       }
 
-      await page.waitForFunction(() => /^\d+\.\d ms$/.test(
-        document.querySelector('[data-metric="rttMs"] output')?.textContent ?? ""), undefined, WAIT);
+      // Rates need two stats samples, the round trip one: wait for all three to show a number.
+      await page.waitForFunction(() => ["rttMs", "inKbps", "outKbps"].every((metric) =>
+        /^\d+(\.\d+)?\b/.test(document.querySelector(`[data-metric="${metric}"] output`)?.textContent ?? "")),
+      undefined, WAIT);
       const stats = await statValues(page);
       expect(stats.rttMs).toBeLessThan(50);
       expect(stats.inKbps).toBeGreaterThan(10);
