@@ -4,10 +4,11 @@
  * slow moment of the machine does not land on one side alone. Measured: a trickle PATCH (one candidate) and a
  * re-offer of the connected call (renegotiation, answered by A after B forwarded it), request to answer.
  */
-import { freePort, startRedis } from "../../test/support/redis.ts";
+import { startRedis } from "../../test/support/redis.ts";
 import { TestClient } from "../support/weriftClient.ts";
 import { percentile } from "./loadStream.ts";
 import { startServer } from "./servers.ts";
+import { freePort } from "../support/serverProcess.ts";
 
 export interface ForwardCost {
   request: "patch" | "offer";

@@ -5,11 +5,10 @@
  * GET /status, so the same load client drives either.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { spawn, type Subprocess } from "bun";
-import { SOURCE_COMMANDS, startServerProcess } from "../support/serverProcess.ts";
+import { freePort, SOURCE_COMMANDS, startServerProcess } from "../support/serverProcess.ts";
 import { repoRoot } from "../support/paths.ts";
 import type { TestClient } from "../support/weriftClient.ts";
 
@@ -99,17 +98,6 @@ async function waitForLine(child: Subprocess<"ignore", "pipe", "inherit">, line:
     if (output.includes(line)) return;
   }
   throw new Error(`the aiortc reference exited before listening: ${output}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** The process and all its descendants (a server's workers; the server under `deno task`), while they live. */

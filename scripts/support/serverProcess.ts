@@ -2,6 +2,7 @@
  * Runs the server as users do, in its own process, and waits until it listens. The port comes from the server
  * itself (`--port 0`), read off its banner, so parallel runs never collide.
  */
+import { createServer } from "node:net";
 import { type Subprocess, spawn } from "bun";
 import { repoRoot } from "./paths.ts";
 
@@ -71,4 +72,19 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     return await child.exited;
   };
   return { url, process: child, output: () => output, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
+}
+
+/**
+ * A TCP port nobody listens on right now, on 127.0.0.1: for a server that must know its port before it starts (one
+ * whose URL another process is given, such as a cluster instance's advertiseUrl), where `--port 0` cannot serve.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -2,7 +2,7 @@
  * A real redis-server (Debian's) on a free 127.0.0.1 port, without persistence, for the cluster tests. `restart`
  * brings it back on the same port with an empty data set, as a Redis that was down comes back.
  */
-import { createServer } from "node:net";
+import { freePort } from "../../scripts/support/serverProcess.ts";
 import { type Subprocess, spawn } from "bun";
 import { eventually } from "./eventually.ts";
 
@@ -61,16 +61,4 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
       await launch();
     },
   };
-}
-
-/** A TCP port nobody listens on right now, on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
