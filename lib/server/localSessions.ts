@@ -88,8 +88,20 @@ export class LocalSessions implements SessionHost {
   }
 
   load(): number {
+    // Sampled from the first time it is asked for (a cluster's registry, at its start): a lone instance pays no timer.
+    this.#loadTimer ??= this.#sampleLoad();
     if (this.#loads.length === 0) return this.#sinceStart();
     return this.#loads.reduce((sum, load) => sum + load) / this.#loads.length;
+  }
+
+  #sampleLoad(): ReturnType<typeof setInterval> {
+    this.#cpu();
+    const timer = setInterval(() => {
+      this.#loads.push(this.#cpu());
+      if (this.#loads.length > LOAD_WINDOWS) this.#loads.shift();
+    }, LOAD_WINDOW_MS);
+    (timer as { unref?: () => void }).unref?.();
+    return timer;
   }
 
   renderMetrics(): Promise<string> {
@@ -105,12 +117,6 @@ export class LocalSessions implements SessionHost {
     this.#sharedPorts = sharedPorts ? await sharedPorts() : await openSharedPorts(config, this.#options.logger ?? silentLogger);
     heapCollector.start();
     this.#sinceStart = processLoad();
-    this.#cpu();
-    this.#loadTimer = setInterval(() => {
-      this.#loads.push(this.#cpu());
-      if (this.#loads.length > LOAD_WINDOWS) this.#loads.shift();
-    }, LOAD_WINDOW_MS);
-    (this.#loadTimer as { unref?: () => void }).unref?.();
     encoderComplexity.configure({ max: config.audio.opusComplexity, adaptive: config.audio.adaptiveComplexity });
     encoderComplexity.start();
   }
