@@ -9,12 +9,12 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadPackets } from "../../scripts/benchmarks/loadStream.ts";
 import { repoRoot } from "../../scripts/support/paths.ts";
-import { type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "../../scripts/support/serverProcess.ts";
+import { freePort, type ServerProcess, SOURCE_COMMANDS, startServerProcess } from "../../scripts/support/serverProcess.ts";
 import { TestClient, withoutCandidates } from "../../scripts/support/weriftClient.ts";
 import { RedisClient } from "../../lib/cluster/redisClient.ts";
 import { parseRedisUrl } from "../../lib/cluster/redisUrl.ts";
 import { eventually } from "../support/eventually.ts";
-import { freePort, startRedis, type TestRedis } from "../support/redis.ts";
+import { startRedis, type TestRedis } from "../support/redis.ts";
 
 const BUN = join(repoRoot, "node_modules/.bin/bun");
 const MAIN = join(repoRoot, "main.ts");
@@ -240,6 +240,8 @@ describe("cluster", () => {
     const reader = await registryReader(redis);
     const a = await instance(redis, "a", ["--workers", "2"]);
     const b = await instance(redis, "b");
+    // Both of A's workers warm and idle, so its two calls go one to each.
+    await eventually(async () => await registeredLoad(reader, "a") < 0.2, 30_000, "A at rest");
     const calls = [await call(a.url), await call(a.url)];
     const status = (await request(a.url, "/status", undefined, "GET")).body;
     expect(status.workers.map((worker: { sessions: number }) => worker.sessions)).toEqual([1, 1]);
