@@ -182,6 +182,8 @@ describe("workers", () => {
       SMALLWEBRTC_LIMITS_WORKER_TIMEOUT_SECS: "2",
     });
     const first = await connect();
+    // At rest again, so the worker without a session is the one the second goes to (not one busy for a moment).
+    await eventually(async () => (await status()).workers.every(atRest), 20_000, "both workers at rest again");
     const second = await connect();
     const placed = await status();
     expect(placed.workers.map((worker) => worker.sessions)).toEqual([1, 1]);
